@@ -1,0 +1,57 @@
+import { Command, CommanderError, Option } from 'commander';
+import { runValidate } from './commands/validate.js';
+import { EXIT_CODES, RunbookError } from './errors.js';
+import { formatDiagnostic } from './load/diagnostic.js';
+import { ENGINE_VERSION } from './version.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** Parses arguments and runs one command; the only place errors become exit codes. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let exitCode: number = EXIT_CODES.ok;
+  const program = new Command('runbook')
+    .description('Declarative GitOps runbooks: validate, plan, approve and apply upgrade procedures over SSH.')
+    .version(ENGINE_VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run `runbook --help` for usage)');
+
+  program
+    .command('validate')
+    .description('Validate runbooks and inventories; folders are walked for .yaml and .yml files')
+    .argument('<paths...>', 'files or folders')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((paths: string[], options: { format: 'text' | 'json' }) => {
+      exitCode = runValidate(paths, { format: options.format, write: io.stdout });
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Help and version are successful exits; anything else is a usage error.
+    return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.badInput;
+  }
+  if (error instanceof RunbookError) {
+    for (const d of error.diagnostics) io.stderr(`${formatDiagnostic(d)}\n`);
+    io.stderr(`error ${error.code}: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? (process.env.RUNBOOK_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  io.stderr(`internal error: ${message}\n(this is a bug in runbook; set RUNBOOK_DEBUG=1 for the stack trace and report it)\n`);
+  return EXIT_CODES.failed;
+}

@@ -1,0 +1,267 @@
+import semver from 'semver';
+import { EXPECT_OPERATORS, type Runbook } from '../schema/runbook.js';
+import { analyseTemplate, hasTemplate } from '../plan/template.js';
+import { ELEMENT_TYPES } from '../snapshot/element-types.js';
+import type { Diagnostic } from './diagnostic.js';
+import { suggestName } from './suggest.js';
+import type { PathSegment, YamlSource } from './yaml-source.js';
+
+const SECTIONS = ['prechecks', 'steps', 'rollback'] as const;
+const RESERVED_NAMES = new Set(['params', 'host', 'run']);
+
+type Loose = Record<string, unknown>;
+const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Rules the schema cannot express. Runs on documents that may also be schema-invalid,
+ * so every access is defensive: all problems are reported at once.
+ */
+export function checkRunbookRules(source: YamlSource): Diagnostic[] {
+  const doc = source.value;
+  if (!isObject(doc)) return [];
+  const out: Diagnostic[] = [];
+  const params = isObject(doc.params) ? doc.params : {};
+  const declared = Object.keys(params);
+
+  const checkTemplate = (text: unknown, path: PathSegment[], known: ReadonlySet<string>) => {
+    if (typeof text !== 'string' || !hasTemplate(text)) return;
+    const analysis = analyseTemplate(text);
+    for (const problem of analysis.problems) {
+      const code = problem.kind === 'syntax' ? 'RB1204' : problem.kind === 'helper' ? 'RB1211' : 'RB1203';
+      out.push(source.diagnose(code, `${problem.message}${where(path)}`, path));
+    }
+    for (const ref of analysis.refs) {
+      if (ref.scope === 'params' && !declared.includes(ref.name.split('.')[0]!)) {
+        const suggestion = suggestName(ref.name, declared);
+        out.push(
+          source.diagnose(
+            'RB1202',
+            `\`params.${ref.name}\` is not declared${where(path)}; ${suggestion ? `did you mean \`params.${suggestion}\`?` : 'declare it under `params`'}`,
+            path,
+          ),
+        );
+      }
+      if (ref.scope === 'capture' && !known.has(ref.name)) {
+        const suggestion = suggestName(ref.name, [...known]);
+        out.push(
+          source.diagnose(
+            'RB1203',
+            `\`{{${ref.name}}}\` is not captured by an earlier step${where(path)}; ${suggestion ? `did you mean \`${suggestion}\`?` : 'capture it in a precheck or an earlier step, or use params.* or host.*'}`,
+            path,
+          ),
+        );
+      }
+    }
+  };
+  const where = (path: PathSegment[]) => describeStep(doc, path);
+
+  const checkRegex = (pattern: unknown, path: PathSegment[]) => {
+    if (typeof pattern !== 'string') return;
+    try {
+      new RegExp(pattern);
+    } catch (error) {
+      out.push(source.diagnose('RB1205', `${(error as Error).message}${where(path)}; fix the regular expression`, path));
+    }
+  };
+
+  for (const [name, param] of Object.entries(params)) {
+    if (!isObject(param)) continue;
+    checkRegex(param.pattern, ['params', name, 'pattern']);
+    checkParamDefault(source, name, param, declared, out);
+  }
+
+  const ids = new Map<string, PathSegment[]>();
+  const captured = new Set<string>();
+  for (const section of SECTIONS) {
+    asArray(doc[section]).forEach((step, index) => {
+      if (!isObject(step)) return;
+      const base: PathSegment[] = [section, index];
+      if (typeof step.id === 'string') {
+        if (ids.has(step.id)) {
+          const first = ids.get(step.id)!;
+          const { line } = source.positionOf(first);
+          out.push(source.diagnose('RB1201', `step id \`${step.id}\` is already used on line ${line}; step ids must be unique`, [...base, 'id']));
+        } else ids.set(step.id, [...base, 'id']);
+      }
+      // The step's own captures are known to its expectations, not to its command.
+      for (const field of ['run', 'when', 'message', 'snapshot'] as const) checkTemplate(step[field], [...base, field], captured);
+      if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured);
+      asArray(step.answer).forEach((a, i) => {
+        if (isObject(a)) checkRegex(a.prompt, [...base, 'answer', i, 'prompt']);
+      });
+      const ownCaptures = isObject(step.capture) ? Object.keys(step.capture) : [];
+      const afterCapture = new Set([...captured, ...ownCaptures]);
+      for (const list of ['expect', 'until'] as const) {
+        asArray(step[list]).forEach((item, i) => checkExpect(item, [...base, list, i]));
+      }
+      function checkExpect(item: unknown, path: PathSegment[]) {
+        if (!isObject(item)) return;
+        const operators = EXPECT_OPERATORS.filter((op) => op in item);
+        if (operators.length !== 1) {
+          out.push(
+            source.diagnose(
+              'RB1206',
+              `an expectation needs exactly one operator (${EXPECT_OPERATORS.join(', ')}), found ${operators.length === 0 ? 'none' : operators.join(' and ')}${where(path)}; split it into separate items`,
+              path,
+            ),
+          );
+        }
+        checkRegex(item.match, [...path, 'match']);
+        checkRegex(item.notMatch, [...path, 'notMatch']);
+        checkTemplate(item.contains, [...path, 'contains'], afterCapture);
+        if (isObject(item.json)) {
+          checkRegex(item.json.matches, [...path, 'json', 'matches']);
+          for (const key of ['equals', 'gte', 'lte'] as const) checkTemplate(item.json[key], [...path, 'json', key], afterCapture);
+        }
+        if (isObject(item.number)) checkTemplate(item.number.value, [...path, 'number', 'value'], afterCapture);
+        if (isObject(item.semver)) {
+          for (const key of ['value', 'gte', 'lt', 'sameMajorAs', 'sameMinorAs'] as const) {
+            const value = item.semver[key];
+            checkTemplate(value, [...path, 'semver', key], afterCapture);
+            if (typeof value === 'string' && !hasTemplate(value) && !semver.valid(value)) {
+              out.push(source.diagnose('RB1209', `\`${value}\` is not a semantic version like 1.2.3${where(path)}`, [...path, 'semver', key]));
+            }
+          }
+        }
+        if (isObject(item.snapshotDiff)) checkSnapshotDiff(item.snapshotDiff, [...path, 'snapshotDiff']);
+      }
+      function checkSnapshotDiff(diff: Loose, path: PathSegment[]) {
+        const lists: Array<[string, unknown[]]> = [
+          ['noRemoved', asArray(diff.noRemoved)],
+          ['noAdded', asArray(diff.noAdded)],
+          ['maxChanged', isObject(diff.maxChanged) ? Object.keys(diff.maxChanged) : []],
+        ];
+        for (const [key, values] of lists) {
+          values.forEach((element, i) => {
+            if (typeof element === 'string' && !(ELEMENT_TYPES as readonly string[]).includes(element)) {
+              const suggestion = suggestName(element, ELEMENT_TYPES);
+              const at: PathSegment[] = key === 'maxChanged' ? [...path, key, element] : [...path, key, i];
+              out.push(
+                source.diagnose(
+                  'RB1213',
+                  `unknown snapshot element \`${element}\`${where(path)}; ${suggestion ? `did you mean \`${suggestion}\`?` : `use one of ${ELEMENT_TYPES.join(', ')}`}`,
+                  at,
+                  key === 'maxChanged' ? 'key' : 'value',
+                ),
+              );
+            }
+          });
+        }
+      }
+      if (isObject(step.capture)) {
+        for (const [name, capture] of Object.entries(step.capture)) {
+          const path = [...base, 'capture', name];
+          if (RESERVED_NAMES.has(name)) {
+            out.push(source.diagnose('RB1203', `\`${name}\` is reserved for the template context; capture under another name${where(path)}`, path, 'key'));
+          }
+          if (!isObject(capture)) continue;
+          const ways = ['regex', 'json'].filter((k) => k in capture);
+          if (ways.length !== 1) {
+            out.push(source.diagnose('RB1207', `capture \`${name}\` needs exactly one of \`regex\` or \`json\`${where(path)}`, path));
+          }
+          checkRegex(capture.regex, [...path, 'regex']);
+        }
+      }
+      checkKindFields(source, step, base, out);
+      ownCaptures.forEach((name) => captured.add(name));
+    });
+  }
+  return out;
+}
+
+function checkParamDefault(source: YamlSource, name: string, param: Loose, declared: string[], out: Diagnostic[]) {
+  const value = param.default;
+  const path: PathSegment[] = ['params', name, 'default'];
+  if (value === undefined) return;
+  if (typeof value === 'string' && hasTemplate(value)) {
+    const analysis = analyseTemplate(value);
+    for (const problem of analysis.problems) out.push(source.diagnose('RB1204', `${problem.message} in param \`${name}\``, path));
+    for (const ref of analysis.refs) {
+      if (ref.scope !== 'params' || !declared.includes(ref.name) || ref.name === name) {
+        out.push(
+          source.diagnose(
+            'RB1212',
+            `the default of param \`${name}\` may refer only to other declared params, not \`${ref.scope === 'params' ? `params.${ref.name}` : ref.name}\``,
+            path,
+          ),
+        );
+      }
+    }
+    return;
+  }
+  const type = typeof param.type === 'string' ? param.type : 'string';
+  const typeOk =
+    type === 'integer' ? Number.isInteger(value) : type === 'number' ? typeof value === 'number' : typeof value === type;
+  if (!typeOk) {
+    out.push(source.diagnose('RB1212', `the default of param \`${name}\` must be ${type === 'integer' ? 'an' : 'a'} ${type}`, path));
+    return;
+  }
+  if (typeof value === 'string' && typeof param.pattern === 'string') {
+    try {
+      if (!new RegExp(param.pattern).test(value)) {
+        out.push(source.diagnose('RB1212', `the default \`${value}\` of param \`${name}\` does not match its pattern ${param.pattern}`, path));
+      }
+    } catch {
+      // An invalid pattern is reported by the regex rule.
+    }
+  }
+}
+
+/** Fields that only make sense for some kinds; a misplaced one is almost always a mistake in the procedure. */
+function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], out: Diagnostic[]) {
+  const kind = typeof step.kind === 'string' ? step.kind : base[0] === 'prechecks' ? 'check' : 'command';
+  const id = typeof step.id === 'string' ? `\`${step.id}\`` : String(Number(base[1]) + 1);
+  const fail = (field: string, message: string) =>
+    out.push(source.diagnose('RB1210', `step ${id}: ${message}`, field in step ? [...base, field] : base, field in step ? 'key' : 'value'));
+  const needsRun = !['approval', 'snapshot'].includes(kind);
+  if (needsRun && typeof step.run !== 'string') fail('run', `a \`${kind}\` step needs \`run\`, the command to run`);
+  if (kind === 'approval' && 'run' in step) fail('run', 'an approval step runs no command; remove `run` and say what to approve in `message`');
+  if (kind === 'approval' && typeof step.message !== 'string') fail('message', 'an approval step needs `message`, what the operator is asked');
+  if (kind !== 'approval' && 'message' in step) fail('message', '`message` belongs to approval steps');
+  if (kind !== 'reboot' && 'reconnect' in step) fail('reconnect', '`reconnect` belongs to reboot steps');
+  if (kind !== 'snapshot' && ('profile' in step || 'snapshot' in step)) {
+    fail('profile' in step ? 'profile' : 'snapshot', '`profile` and `snapshot` belong to snapshot steps');
+  }
+  if ('interval' in step && !('until' in step)) fail('interval', '`interval` needs `until`, the condition to poll for');
+  if (base[0] !== 'prechecks' && ('severity' in step || 'hint' in step)) fail('severity' in step ? 'severity' : 'hint', 'severity and hint belong to prechecks');
+}
+
+function describeStep(doc: Loose, path: PathSegment[]): string {
+  const [section, index] = path;
+  if (typeof section !== 'string' || typeof index !== 'number') return '';
+  const step = asArray(doc[section])[index];
+  const id = isObject(step) && typeof step.id === 'string' ? `\`${step.id}\`` : String(index + 1);
+  const label = section === 'prechecks' ? 'precheck' : section === 'rollback' ? 'rollback step' : 'step';
+  return ` in ${label} ${id}`;
+}
+
+/** Roles named by `strategy.order` and `on.role` that no targeted host of the inventory has. */
+export function checkRolesAgainstInventory(
+  source: YamlSource,
+  runbook: Runbook,
+  inventoryName: string,
+  roles: ReadonlySet<string>,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const report = (role: string, path: PathSegment[]) => {
+    const suggestion = suggestName(role, [...roles]);
+    out.push(
+      source.diagnose(
+        'RB1208',
+        `role \`${role}\` is held by no targeted host of inventory \`${inventoryName}\`; ${suggestion ? `did you mean \`${suggestion}\`?` : `roles there: ${[...roles].join(', ') || 'none'}`}`,
+        path,
+      ),
+    );
+  };
+  runbook.strategy?.order?.forEach((role, i) => {
+    if (!roles.has(role)) report(role, ['strategy', 'order', i]);
+  });
+  for (const section of SECTIONS) {
+    runbook[section]?.forEach((step, i) => {
+      const role = step.on?.role;
+      if (role !== undefined && !roles.has(role)) report(role, [section, i, 'on', 'role']);
+    });
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import type { Diagnostic, DiagnosticCode, Position } from './diagnostic.js';
+
+/** Aliases expanded while building the value; more is treated as a YAML bomb. */
+const MAX_ALIAS_COUNT = 1000;
+
+export type PathSegment = string | number;
+
+/** A parsed YAML file that can answer "where is this value" for any path into it. */
+export interface YamlSource {
+  file: string;
+  value: unknown;
+  diagnostics: Diagnostic[];
+  /** Where the value at `path` starts; with `key`, where its key starts (for unknown or misspelt fields). */
+  positionOf(path: readonly PathSegment[], at?: 'key' | 'value'): Position;
+  diagnose(code: DiagnosticCode, message: string, path: readonly PathSegment[], at?: 'key' | 'value'): Diagnostic;
+}
+
+export function parseYamlSource(file: string, text: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, strict: true });
+  const toPosition = (offset: number): Position => lineCounter.linePos(offset);
+  const diagnostics: Diagnostic[] = [];
+
+  const positionOf = (path: readonly PathSegment[], at: 'key' | 'value' = 'value'): Position => {
+    const found = findNode(doc, path, at);
+    return toPosition(found?.range?.[0] ?? firstContentOffset(doc));
+  };
+  const diagnose = (
+    code: DiagnosticCode,
+    message: string,
+    path: readonly PathSegment[],
+    at: 'key' | 'value' = 'value',
+  ): Diagnostic => ({ code, severity: 'error', message, file, ...positionOf(path, at) });
+
+  for (const error of doc.errors) {
+    const code: DiagnosticCode = error.code === 'DUPLICATE_KEY' ? 'RB1002' : 'RB1001';
+    const pos = error.linePos?.[0] ?? toPosition(error.pos[0]);
+    const message =
+      code === 'RB1002'
+        ? `${firstLine(error.message)}; each key may appear once in a mapping: remove or rename the second one`
+        : `${firstLine(error.message)}; fix the YAML syntax here`;
+    diagnostics.push({ code, severity: 'error', message, file, line: pos.line, col: pos.col });
+  }
+
+  let value: unknown = undefined;
+  if (doc.errors.length === 0) {
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      diagnostics.push({
+        code: 'RB1004',
+        severity: 'error',
+        message: `${(error as Error).message}; use fewer aliases (at most ${MAX_ALIAS_COUNT} expansions)`,
+        file,
+        ...toPosition(firstContentOffset(doc)),
+      });
+    }
+  }
+  return { file, value, diagnostics, positionOf, diagnose };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function firstContentOffset(doc: Document): number {
+  return doc.contents?.range?.[0] ?? 0;
+}
+
+/** The deepest node that exists along `path`, so a missing field points at its parent. */
+function findNode(doc: Document, path: readonly PathSegment[], at: 'key' | 'value'): Node | undefined {
+  let node: unknown = doc.contents;
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair) return node;
+      if (last && at === 'key' && isScalar(pair.key)) return pair.key;
+      if (!pair.value) return isScalar(pair.key) ? pair.key : node;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(segment)];
+      if (!item) return node;
+      node = item;
+    } else {
+      return node as Node | undefined;
+    }
+  }
+  return node as Node | undefined;
+}
