@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { runPlan } from './commands/plan.js';
 import { runValidate } from './commands/validate.js';
 import { EXIT_CODES, RunbookError } from './errors.js';
 import { formatDiagnostic } from './load/diagnostic.js';
@@ -33,12 +34,36 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       exitCode = runValidate(paths, { format: options.format, write: io.stdout });
     });
 
+  program
+    .command('plan')
+    .description('Dry-run plan: Markdown fit for a pull-request comment, and a JSON plan with a content hash')
+    .argument('<runbook>', 'runbook file')
+    .requiredOption('-i, --inventory <file>', 'inventory file')
+    .option('--param <name=value>', 'a parameter value (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
+    .option('--out <file>', 'also write the JSON plan to this file')
+    .action(async (runbookPath: string, options: { inventory: string; param: string[]; format: 'markdown' | 'json'; out?: string }) => {
+      exitCode = await runPlan({
+        runbookPath,
+        inventoryPath: options.inventory,
+        params: options.param,
+        format: options.format,
+        out: options.out,
+        write: io.stdout,
+        writeError: io.stderr,
+      });
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
     return reportError(error, io);
   }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function reportError(error: unknown, io: CliIo): number {

@@ -24,7 +24,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
   const params = isObject(doc.params) ? doc.params : {};
   const declared = Object.keys(params);
 
-  const checkTemplate = (text: unknown, path: PathSegment[], known: ReadonlySet<string>) => {
+  const checkTemplate = (text: unknown, path: PathSegment[], known: ReadonlySet<string>, own: readonly string[] = []) => {
     if (typeof text !== 'string' || !hasTemplate(text)) return;
     const analysis = analyseTemplate(text);
     for (const problem of analysis.problems) {
@@ -42,7 +42,15 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
           ),
         );
       }
-      if (ref.scope === 'capture' && !known.has(ref.name)) {
+      if (ref.scope === 'capture' && !known.has(ref.name) && own.includes(ref.name)) {
+        out.push(
+          source.diagnose(
+            'RB1203',
+            `\`{{${ref.name}}}\` is captured from this step's own output${where(path)}, so only its \`expect\` and \`until\` can use it; use it in a later step`,
+            path,
+          ),
+        );
+      } else if (ref.scope === 'capture' && !known.has(ref.name)) {
         const suggestion = suggestName(ref.name, [...known]);
         out.push(
           source.diagnose(
@@ -84,13 +92,13 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
           out.push(source.diagnose('RB1201', `step id \`${step.id}\` is already used on line ${line}; step ids must be unique`, [...base, 'id']));
         } else ids.set(step.id, [...base, 'id']);
       }
+      const ownCaptures = isObject(step.capture) ? Object.keys(step.capture) : [];
       // The step's own captures are known to its expectations, not to its command.
-      for (const field of ['run', 'when', 'message', 'snapshot'] as const) checkTemplate(step[field], [...base, field], captured);
-      if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured);
+      for (const field of ['run', 'when', 'message', 'snapshot'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
+      if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured, ownCaptures);
       asArray(step.answer).forEach((a, i) => {
         if (isObject(a)) checkRegex(a.prompt, [...base, 'answer', i, 'prompt']);
       });
-      const ownCaptures = isObject(step.capture) ? Object.keys(step.capture) : [];
       const afterCapture = new Set([...captured, ...ownCaptures]);
       for (const list of ['expect', 'until'] as const) {
         asArray(step[list]).forEach((item, i) => checkExpect(item, [...base, list, i]));

@@ -84,7 +84,7 @@ function describeError(source: YamlSource, error: ErrorObject, path: PathSegment
     }
     case 'required': {
       const name = String(params.missingProperty);
-      return source.diagnose('RB1102', `missing field \`${name}\`${where || ' at the top level'}; add it`, path);
+      return source.diagnose('RB1102', `missing field \`${name}\`${describeHolder(source.value, path)}; add it`, path);
     }
     case 'type':
       return source.diagnose('RB1103', `${field}${where} must be ${article(String(params.type))}`, path);
@@ -97,16 +97,18 @@ function describeError(source: YamlSource, error: ErrorObject, path: PathSegment
     case 'pattern':
       return source.diagnose('RB1104', `${field}${where} must match the pattern ${String(params.pattern)}`, path);
     case 'minimum':
+      return source.diagnose('RB1105', `${field}${where} must be at least ${String(params.limit)}`, path);
     case 'maximum':
+      return source.diagnose('RB1105', `${field}${where} must be at most ${String(params.limit)}`, path);
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
       return source.diagnose('RB1105', `${field}${where} ${error.message ?? 'is out of range'}`, path);
     case 'minItems':
-      return source.diagnose('RB1105', `${field}${where} must have at least ${String(params.limit)} item(s)`, path);
+      return source.diagnose('RB1105', `${field}${where} must have at least ${count(params.limit, 'item')}`, path);
     case 'maxItems':
-      return source.diagnose('RB1105', `${field}${where} must have at most ${String(params.limit)} item(s)`, path);
+      return source.diagnose('RB1105', `${field}${where} must have at most ${count(params.limit, 'item')}`, path);
     case 'minProperties':
-      return source.diagnose('RB1105', `${field}${where} must have at least ${String(params.limit)} field(s)`, path);
+      return source.diagnose('RB1105', `${field}${where} must have at least ${count(params.limit, 'field')}`, path);
     case 'minLength':
       return source.diagnose('RB1105', `${field}${where} must not be empty`, path);
     default:
@@ -124,6 +126,10 @@ function describeUnion(error: ErrorObject, value: unknown): string {
   }
   const types = [...new Set(branches.map((b) => (typeof b.type === 'string' ? b.type : 'other')))];
   return `must be ${types.map(article).join(' or ')}`;
+}
+
+function count(limit: unknown, noun: string): string {
+  return `${String(limit)} ${noun}${limit === 1 ? '' : 's'}`;
 }
 
 function article(type: string): string {
@@ -155,7 +161,19 @@ function describeField(root: unknown, path: readonly PathSegment[]): string {
   return typeof index === 'number' ? `item ${index + 1} of \`${last}\`` : `\`${last}\``;
 }
 
+/** " in `metadata`", " in step `install`" or " at the top level": the object a field is missing from. */
+function describeHolder(root: unknown, path: readonly PathSegment[]): string {
+  if (path.length === 0) return ' at the top level';
+  // A step or a named entry (host, param, group) names itself; anything else is named by its field and what holds it.
+  const container = String(path[path.length - 2]);
+  const last = path[path.length - 1];
+  const namesItself =
+    (typeof last === 'number' && STEP_SECTIONS.includes(container)) || (typeof last === 'string' && Object.hasOwn(NAMED_MAPS, container));
+  return namesItself ? describeContext(root, [...path, '']) : ` in ${describeField(root, path)}${describeContext(root, path)}`;
+}
+
 const NAMED_MAPS: Record<string, string> = { hosts: 'host', params: 'param', groups: 'group' };
+const STEP_SECTIONS = ['steps', 'prechecks', 'rollback'];
 
 /** " in step `install`" or " in host `leaf01`": the nearest named thing that holds the path. */
 export function describeContext(root: unknown, path: readonly PathSegment[]): string {

@@ -21,28 +21,42 @@ export function isShellSafe(value: string): boolean {
 const toVersion = (v: unknown) => semver.coerce(String(v))?.version ?? '0.0.0';
 const compareVersions = (a: unknown, b: unknown) => semver.compare(toVersion(a), toVersion(b));
 
-// Handlebars passes its options object last; helpers drop it.
+/** A value known only at run time (a capture, the run id): renders as a visible `{{placeholder}}` in plans. */
+export class RuntimeValue {
+  constructor(readonly expression: string) {}
+  toString(): string {
+    return `{{${this.expression}}}`;
+  }
+}
+
+const describeArg = (value: unknown): string =>
+  value instanceof RuntimeValue ? (value.expression.includes(' ') ? `(${value.expression})` : value.expression) : JSON.stringify(value);
+
+// Handlebars passes its options object last; helpers drop it. A helper given a run-time value stays a placeholder.
 type HelperArgs = unknown[];
-const args = (all: HelperArgs) => all.slice(0, -1);
+function defineHelper(name: string, body: (...values: unknown[]) => unknown) {
+  return (...all: HelperArgs) => {
+    const values = all.slice(0, -1);
+    if (values.some((v) => v instanceof RuntimeValue)) return new RuntimeValue(`${name} ${values.map(describeArg).join(' ')}`);
+    return body(...values);
+  };
+}
 
 /** The helpers a template may call, besides the built-in `if` and `unless`. */
 export const TEMPLATE_HELPERS = {
-  quote: (...all: HelperArgs) => quoteShell(args(all)[0]),
-  default: (...all: HelperArgs) => {
-    const [value, fallback] = args(all);
-    return value === undefined || value === null || value === '' ? fallback : value;
-  },
-  semverMajor: (...all: HelperArgs) => semver.major(toVersion(args(all)[0])),
-  semverMinor: (...all: HelperArgs) => semver.minor(toVersion(args(all)[0])),
-  semverLt: (...all: HelperArgs) => compareVersions(args(all)[0], args(all)[1]) < 0,
-  semverLte: (...all: HelperArgs) => compareVersions(args(all)[0], args(all)[1]) <= 0,
-  semverGt: (...all: HelperArgs) => compareVersions(args(all)[0], args(all)[1]) > 0,
-  semverGte: (...all: HelperArgs) => compareVersions(args(all)[0], args(all)[1]) >= 0,
-  eq: (...all: HelperArgs) => String(args(all)[0]) === String(args(all)[1]),
-  ne: (...all: HelperArgs) => String(args(all)[0]) !== String(args(all)[1]),
-  and: (...all: HelperArgs) => args(all).every(Boolean),
-  or: (...all: HelperArgs) => args(all).some(Boolean),
-  not: (...all: HelperArgs) => !args(all)[0],
+  quote: defineHelper('quote', (value) => quoteShell(value)),
+  default: defineHelper('default', (value, fallback) => (value === undefined || value === null || value === '' ? fallback : value)),
+  semverMajor: defineHelper('semverMajor', (v) => semver.major(toVersion(v))),
+  semverMinor: defineHelper('semverMinor', (v) => semver.minor(toVersion(v))),
+  semverLt: defineHelper('semverLt', (a, b) => compareVersions(a, b) < 0),
+  semverLte: defineHelper('semverLte', (a, b) => compareVersions(a, b) <= 0),
+  semverGt: defineHelper('semverGt', (a, b) => compareVersions(a, b) > 0),
+  semverGte: defineHelper('semverGte', (a, b) => compareVersions(a, b) >= 0),
+  eq: defineHelper('eq', (a, b) => String(a) === String(b)),
+  ne: defineHelper('ne', (a, b) => String(a) !== String(b)),
+  and: defineHelper('and', (...values) => values.every(Boolean)),
+  or: defineHelper('or', (...values) => values.some(Boolean)),
+  not: defineHelper('not', (value) => !value),
 } as const;
 
 const BLOCK_HELPERS = ['if', 'unless'] as const;
@@ -160,10 +174,63 @@ export interface TemplateContext {
   captures: Record<string, unknown>;
 }
 
-/** Renders a template over the allow-listed context. No HTML escaping: the output is a command or plain text. */
-export function renderTemplate(source: string, context: TemplateContext): string {
-  const template = handlebars.compile(source, { noEscape: true, strict: false, knownHelpersOnly: false });
-  return template({ ...context.captures, params: context.params, host: context.host, run: context.run });
+/** A template refers to a value that is not there (a capture its step never made). */
+export class MissingValueError extends Error {
+  constructor(readonly variable: string) {
+    super(`\`{{${variable}}}\` has no value: the step that captures it did not run or captured nothing`);
+  }
+}
+
+/** A bare `{{x}}` in a command would interpolate shell metacharacters. */
+export class UnsafeValueError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+  ) {
+    super(
+      `\`{{${variable}}}\` holds shell metacharacters (${JSON.stringify(value)}); write \`{{quote ${variable}}}\` to pass it as one quoted argument, or change the value`,
+    );
+  }
+}
+
+function lookup(context: TemplateContext, ref: TemplateRef): unknown {
+  const root: unknown = ref.scope === 'capture' ? context.captures : context[ref.scope];
+  let value: unknown = root;
+  for (const part of ref.scope === 'capture' ? [ref.name] : ref.name.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+// Plans render the same few templates for thousands of hosts: parse and compile each once.
+const preparedTemplates = new Map<string, { refs: TemplateRef[]; template: HandlebarsTemplateDelegate }>();
+
+function prepareTemplate(source: string) {
+  let prepared = preparedTemplates.get(source);
+  if (!prepared) {
+    prepared = { refs: analyseTemplate(source).refs, template: handlebars.compile(source, { noEscape: true }) };
+    preparedTemplates.set(source, prepared);
+  }
+  return prepared;
+}
+
+/**
+ * Renders a template over the allow-listed context, without HTML escaping (the output is a command or plain text).
+ * With `shell`, a bare `{{x}}` whose known value holds shell metacharacters is refused.
+ */
+export function renderTemplate(source: string, context: TemplateContext, options: { shell?: boolean } = {}): string {
+  if (!hasTemplate(source)) return source;
+  const prepared = prepareTemplate(source);
+  const { refs } = prepared;
+  for (const ref of refs) {
+    const value = lookup(context, ref);
+    if (ref.scope === 'capture' && value === undefined) throw new MissingValueError(ref.name);
+    if (options.shell && ref.bare && value !== undefined && !(value instanceof RuntimeValue) && !isShellSafe(String(value))) {
+      throw new UnsafeValueError(ref.scope === 'capture' ? ref.name : `${ref.scope}.${ref.name}`, String(value));
+    }
+  }
+  return prepared.template({ ...context.captures, params: context.params, host: context.host, run: context.run });
 }
 
 function firstLine(message: string): string {

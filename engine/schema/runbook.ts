@@ -291,7 +291,6 @@ export const Param = defineObject(
         description: 'The value when none is given; a string may be a template over other params.',
       }),
     ),
-    secret: Type.Optional(Type.Boolean({ description: 'Redact the value from plans, reports and logs.' })),
   },
   { description: 'A declared parameter.', examples: [{ type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$', required: true }] },
 );

@@ -1,0 +1,276 @@
+import { createInputError } from '../errors.js';
+import type { Inventory } from '../schema/inventory.js';
+import type { Plan, PlanCheck, PlannedHost, PlannedStep } from '../schema/plan.js';
+import { READ_ONLY_KINDS, type Precheck, type Runbook, type Step, type StepKind } from '../schema/runbook.js';
+import { hashSha256, toCanonicalJson } from './canonical-json.js';
+import { matchesSelector, resolveHosts, selectTargets, type ResolvedHost } from './inventory.js';
+import { resolveParams, type ParamValue } from './params.js';
+import { RuntimeValue, UnsafeValueError, analyseTemplate, hasTemplate, renderTemplate, type TemplateContext } from './template.js';
+
+export const NO_ROLE_STAGE = '(no role)';
+export const DEFAULT_MAX_CONCURRENT_RUNS = 5;
+export const DEFAULT_SNAPSHOT_PROFILE = 'fabric';
+
+export interface PlanFile {
+  path: string;
+  sha256: string;
+}
+
+export interface PlanInputs {
+  runbook: Runbook;
+  inventory: Inventory;
+  files: { runbook: PlanFile; inventory: PlanFile };
+  /** Values given on the command line, as text. */
+  params: Record<string, string>;
+  commit: string | null;
+  engineVersion: string;
+}
+
+/** Pure: runbook + inventory + params -> Plan. Throws an input error (exit 2) for what cannot be planned. */
+export function makePlan(inputs: PlanInputs): Plan {
+  const { runbook, inventory } = inputs;
+  const params = resolveParams(runbook.params ?? {}, inputs.params);
+  const targets = selectPlanTargets(runbook, inventory);
+  const strategy = resolveStrategy(runbook);
+  const stages = arrangeStages(targets, strategy.order, strategy.batchSize);
+
+  const hostPlans: Plan['hostPlans'] = {};
+  for (const host of targets) {
+    const context = createPlanContext(params, host);
+    const plan = (steps: ReadonlyArray<Step | Precheck>, defaultKind: StepKind, section: string) =>
+      steps.filter((step) => matchesSelector(host, step.on)).map((step) => planStep(step, defaultKind, context, host, section));
+    hostPlans[host.name] = {
+      prechecks: plan(runbook.prechecks ?? [], 'check', 'precheck'),
+      steps: plan(runbook.steps, 'command', 'step'),
+      rollback: plan(runbook.rollback ?? [], 'command', 'rollback step'),
+    };
+  }
+
+  const withoutHash: Omit<Plan, 'hash' | 'commit'> = {
+    apiVersion: 'runbook/v1',
+    kind: 'Plan',
+    engineVersion: inputs.engineVersion,
+    runbook: {
+      name: runbook.metadata.name,
+      version: runbook.metadata.version,
+      description: runbook.metadata.description,
+      prechecks: runbook.prechecks ?? [],
+      steps: runbook.steps,
+      rollback: runbook.rollback ?? [],
+    },
+    inputs: inputs.files,
+    params,
+    policy: resolvePolicy(runbook, inventory),
+    strategy,
+    hosts: Object.fromEntries(targets.map((host) => [host.name, describeHost(host)])),
+    stages,
+    hostPlans,
+    checks: checkPlan(targets, stages, strategy.order, inventory),
+  };
+  return { ...withoutHash, hash: computePlanHash(withoutHash), commit: inputs.commit };
+}
+
+/** The content hash: the canonical JSON of the plan without `hash` and `commit`. */
+export function computePlanHash(plan: Omit<Plan, 'hash' | 'commit'> | Plan): string {
+  const { hash: _hash, commit: _commit, ...content } = plan as Plan;
+  return `sha256:${hashSha256(toCanonicalJson(content))}`;
+}
+
+function selectPlanTargets(runbook: Runbook, inventory: Inventory): ResolvedHost[] {
+  const hosts = resolveHosts(inventory);
+  const unknown = (runbook.targets.hosts ?? []).filter((name) => !hosts.some((h) => h.name === name));
+  if (unknown.length > 0) {
+    throw createInputError(
+      'RB2005',
+      `targets name host(s) not in the inventory: ${unknown.join(', ')}; add them to the inventory or fix the runbook's targets`,
+    );
+  }
+  const targets = selectTargets(runbook.targets, hosts);
+  if (targets.length === 0) {
+    throw createInputError(
+      'RB2005',
+      `the runbook's targets (${JSON.stringify(runbook.targets)}) select no host of the inventory; check the group, host names and labels`,
+    );
+  }
+  return targets;
+}
+
+function resolveStrategy(runbook: Runbook): Plan['strategy'] {
+  const s = runbook.strategy ?? {};
+  const batchSize = s.batchSize ?? 1;
+  return {
+    order: s.order ?? [],
+    batchSize,
+    maxFailures: s.maxFailures ?? 0,
+    maxParallel: s.maxParallel ?? batchSize,
+    rollbackOnFailure: s.rollbackOnFailure ?? false,
+    snapshot: {
+      before: s.snapshot?.before ?? false,
+      after: s.snapshot?.after ?? false,
+      profile: s.snapshot?.profile ?? DEFAULT_SNAPSHOT_PROFILE,
+    },
+  };
+}
+
+/** The stricter of the runbook's and the inventory's policies. */
+function resolvePolicy(runbook: Runbook, inventory: Inventory): Plan['policy'] {
+  const a = runbook.policy ?? {};
+  const b = inventory.policy ?? {};
+  return {
+    requireApproval: Boolean(a.requireApproval || b.requireApproval),
+    forbidSelfApproval: Boolean(a.forbidSelfApproval || b.forbidSelfApproval),
+    maxConcurrentRuns: Math.min(a.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS, b.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS),
+  };
+}
+
+/**
+ * Stages by role in `order`; hosts whose role is not listed form a last stage. Within a stage, one peer of
+ * every MLAG pair goes before all second peers, so that batches never take both peers of a pair down at once.
+ */
+function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[], batchSize: number): Plan['stages'] {
+  const chunk = (names: string[]) =>
+    Array.from({ length: Math.ceil(names.length / batchSize) }, (_, i) => names.slice(i * batchSize, (i + 1) * batchSize));
+  const stages = order.map((role) => ({ name: role, hosts: hosts.filter((h) => h.role === role).map((h) => h.name) }));
+  const rest = hosts.filter((h) => h.role === undefined || !order.includes(h.role)).map((h) => h.name);
+  if (rest.length > 0) stages.push({ name: NO_ROLE_STAGE, hosts: rest });
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  return stages
+    .filter((s) => s.hosts.length > 0)
+    .map((s) => ({ name: s.name, batches: chunk(spreadMlagPeers(s.hosts.map((n) => byName.get(n)!))) }));
+}
+
+function spreadMlagPeers(hosts: readonly ResolvedHost[]): string[] {
+  const first: string[] = [];
+  const second: string[] = [];
+  for (const host of hosts) {
+    const peer = host.labels.mlagPeer;
+    (peer !== undefined && first.includes(peer) ? second : first).push(host.name);
+  }
+  return [...first, ...second];
+}
+
+function describeHost(host: ResolvedHost): PlannedHost {
+  return {
+    address: host.address,
+    port: host.port,
+    user: host.user,
+    role: host.role,
+    platform: host.platform,
+    labels: host.labels,
+    transport: host.transport,
+    hostKey: host.hostKey,
+    auth: host.auth,
+  };
+}
+
+export function describeHostContext(name: string, host: Omit<PlannedHost, 'auth' | 'hostKey' | 'transport'>) {
+  return { name, address: host.address, port: host.port, user: host.user, role: host.role, platform: host.platform, labels: host.labels };
+}
+
+function createPlanContext(params: Record<string, ParamValue>, host: ResolvedHost): TemplateContext {
+  return { params, host: describeHostContext(host.name, host), run: { id: new RuntimeValue('run.id') }, captures: {} };
+}
+
+function planStep(step: Step | Precheck, defaultKind: StepKind, context: TemplateContext, host: ResolvedHost, section: string): PlannedStep {
+  const kind = step.kind ?? defaultKind;
+  let command: string | undefined;
+  if (step.run !== undefined) {
+    try {
+      command = renderTemplate(step.run, withCapturesOf(step.run, context), { shell: true });
+    } catch (error) {
+      if (error instanceof UnsafeValueError) {
+        throw createInputError('RB2004', `${section} \`${step.id}\` on host \`${host.name}\`: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+  return {
+    id: step.id,
+    kind,
+    mutating: !READ_ONLY_KINDS.includes(kind) && kind !== 'approval',
+    command,
+    when: step.when,
+  };
+}
+
+/** The plan context with each captured name the template uses bound to its run-time placeholder. */
+function withCapturesOf(source: string, context: TemplateContext): TemplateContext {
+  if (!hasTemplate(source)) return context;
+  const captures: Record<string, unknown> = {};
+  for (const ref of analyseTemplate(source).refs) if (ref.scope === 'capture') captures[ref.name] = new RuntimeValue(ref.name);
+  return { ...context, captures };
+}
+
+function checkPlan(
+  targets: readonly ResolvedHost[],
+  stages: Plan['stages'],
+  order: readonly string[],
+  inventory: Inventory,
+): PlanCheck[] {
+  const checks: PlanCheck[] = [];
+  const noAddress = targets.filter((h) => h.transport === 'ssh' && !h.address);
+  if (noAddress.length > 0) {
+    checks.push({
+      code: 'RB2101',
+      severity: 'error',
+      message: `${noAddress.length} host(s) have no address`,
+      hint: 'Add `address` to each host (or `transport: local` for the controller itself).',
+      hosts: noAddress.map((h) => h.name),
+    });
+  }
+  const noAuth = targets.filter((h) => h.transport === 'ssh' && !h.auth);
+  if (noAuth.length > 0) {
+    checks.push({
+      code: 'RB2104',
+      severity: 'error',
+      message: `${noAuth.length} host(s) have no credentials`,
+      hint: 'Set `auth` (keyFile, agent or passwordEnv) on the hosts or in the inventory defaults.',
+      hosts: noAuth.map((h) => h.name),
+    });
+  }
+  const allRoles = new Set(resolveHosts(inventory).flatMap((h) => (h.role ? [h.role] : [])));
+  for (const role of order) {
+    if (!targets.some((h) => h.role === role)) {
+      checks.push({
+        code: 'RB2102',
+        severity: 'warning',
+        message: `no targeted host has role \`${role}\` named in strategy.order${allRoles.has(role) ? ' (hosts with it exist but are not targeted)' : ''}`,
+        hint: 'Fix the role name in `strategy.order`, or the roles in the inventory.',
+        hosts: [],
+      });
+    }
+  }
+  checks.push(...checkMlagPairs(targets, stages));
+  return checks;
+}
+
+/** MLAG peers (label `mlagPeer`) must never be down at once: not in one batch. A peer left out is reported too. */
+function checkMlagPairs(targets: readonly ResolvedHost[], stages: Plan['stages']): PlanCheck[] {
+  const checks: PlanCheck[] = [];
+  const batchOf = new Map<string, string>();
+  stages.forEach((stage, s) => stage.batches.forEach((batch, b) => batch.forEach((name) => batchOf.set(name, `${s}.${b}`))));
+  const seen = new Set<string>();
+  for (const host of targets) {
+    const peer = host.labels.mlagPeer;
+    if (!peer || seen.has(host.name)) continue;
+    seen.add(peer);
+    if (!batchOf.has(peer)) {
+      checks.push({
+        code: 'RB2105',
+        severity: 'warning',
+        message: `MLAG peer \`${peer}\` of \`${host.name}\` is not targeted: the pair would run different versions`,
+        hint: 'Target both peers of an MLAG pair in the same run.',
+        hosts: [host.name],
+      });
+    } else if (batchOf.get(peer) === batchOf.get(host.name)) {
+      checks.push({
+        code: 'RB2103',
+        severity: 'error',
+        message: `MLAG peers \`${host.name}\` and \`${peer}\` are in the same batch: both would be down at once`,
+        hint: 'Lower `strategy.batchSize` or reorder the hosts so that the peers of a pair fall in different batches.',
+        hosts: [host.name, peer],
+      });
+    }
+  }
+  return checks;
+}

@@ -1,0 +1,80 @@
+import { createInputError } from '../errors.js';
+import { suggestName } from '../load/suggest.js';
+import type { Param } from '../schema/runbook.js';
+import { analyseTemplate, hasTemplate, renderTemplate } from './template.js';
+
+export type ParamValue = string | number | boolean;
+
+/** Parses `k=v` pairs from the command line; a repeated name is a mistake worth stopping for. */
+export function parseParamArgs(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw createInputError('RB2001', `--param \`${pair}\` is not of the form name=value`);
+    const name = pair.slice(0, eq);
+    if (name in out) throw createInputError('RB2001', `--param \`${name}\` is given twice; give it once`);
+    out[name] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Checks given values against the declarations and applies defaults (which may be templates over other params). */
+export function resolveParams(declared: Record<string, Param>, given: Record<string, string>): Record<string, ParamValue> {
+  const names = Object.keys(declared);
+  for (const name of Object.keys(given)) {
+    if (!(name in declared)) {
+      const suggestion = suggestName(name, names);
+      throw createInputError(
+        'RB2001',
+        `unknown param \`${name}\`; ${suggestion ? `did you mean \`${suggestion}\`?` : `the runbook declares: ${names.join(', ') || 'none'}`}`,
+      );
+    }
+  }
+  const values: Record<string, ParamValue> = {};
+  for (const [name, param] of Object.entries(declared)) {
+    if (name in given) values[name] = convertParam(name, param, given[name]!);
+  }
+  // Defaults may refer to other params: resolve in dependency order, refusing cycles.
+  const pending = names.filter((n) => !(n in values) && declared[n]!.default !== undefined);
+  while (pending.length > 0) {
+    const ready = pending.findIndex((n) => dependenciesOf(declared[n]!.default).every((d) => d in values || declared[d]?.default === undefined));
+    if (ready < 0) throw createInputError('RB2006', `the defaults of params ${pending.join(', ')} refer to each other in a cycle`);
+    const name = pending.splice(ready, 1)[0]!;
+    const fallback = declared[name]!.default!;
+    values[name] =
+      typeof fallback === 'string'
+        ? convertParam(name, declared[name]!, renderTemplate(fallback, { params: values, host: {}, run: {}, captures: {} }))
+        : fallback;
+  }
+  const missing = names.filter((n) => declared[n]!.required && !(n in values));
+  if (missing.length > 0) {
+    throw createInputError('RB2002', `missing required param(s): ${missing.map((n) => `\`${n}\``).join(', ')}; pass ${missing.map((n) => `--param ${n}=...`).join(' ')}`);
+  }
+  return values;
+}
+
+function dependenciesOf(value: unknown): string[] {
+  if (typeof value !== 'string' || !hasTemplate(value)) return [];
+  return analyseTemplate(value).refs.filter((r) => r.scope === 'params').map((r) => r.name);
+}
+
+function convertParam(name: string, param: Param, text: string): ParamValue {
+  const type = param.type ?? 'string';
+  let value: ParamValue = text;
+  if (type === 'number' || type === 'integer') {
+    value = Number(text);
+    if (text.trim() === '' || Number.isNaN(value) || (type === 'integer' && !Number.isInteger(value))) {
+      throw createInputError('RB2003', `param \`${name}\` must be ${type === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(text)}`);
+    }
+  } else if (type === 'boolean') {
+    if (text !== 'true' && text !== 'false') throw createInputError('RB2003', `param \`${name}\` must be true or false, got ${JSON.stringify(text)}`);
+    value = text === 'true';
+  }
+  if (param.pattern !== undefined && typeof value === 'string' && !new RegExp(param.pattern).test(value)) {
+    throw createInputError('RB2003', `param \`${name}\` = ${JSON.stringify(text)} does not match its pattern ${param.pattern}${param.description ? ` (${param.description})` : ''}`);
+  }
+  if (param.enum !== undefined && !param.enum.includes(value)) {
+    throw createInputError('RB2003', `param \`${name}\` = ${JSON.stringify(text)} is not one of ${param.enum.join(', ')}`);
+  }
+  return value;
+}
