@@ -1,0 +1,280 @@
+import { describeHostContext } from '../plan/make-plan.js';
+import type { Plan, PlannedStep } from '../schema/plan.js';
+import type { Precheck, Step } from '../schema/runbook.js';
+import type { HostConnection } from '../transport/types.js';
+import type { Clock } from './clock.js';
+import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection } from './events.js';
+import { createLimiter } from './limiter.js';
+import { runStep, type HostSession, type StepHooks } from './run-step.js';
+
+/** Prechecks are read-only: they may fan out wider than the changes. */
+const PRECHECK_PARALLELISM = 32;
+
+export interface ExecutorDeps extends StepHooks {
+  /** Opens a connection to a host of the plan (transport, credentials and host key resolved by the caller). */
+  connect(host: string): Promise<HostConnection>;
+  clock: Clock;
+  emit: EmitEvent;
+}
+
+export interface ExecuteOptions {
+  runId: string;
+  maxParallel?: number;
+  /** Run the pre-checks only (`runbook plan --check`): nothing that changes a host. */
+  checkOnly?: boolean;
+  /** Aborting stops new steps from starting; hosts cut short are reported interrupted. */
+  signal?: AbortSignal;
+}
+
+export interface HostResult {
+  state: HostState;
+  message?: string;
+  prechecks: StepRecord[];
+  steps: StepRecord[];
+  rollback: StepRecord[];
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+export interface RunResult {
+  runId: string;
+  outcome: RunOutcome;
+  message?: string;
+  startedAt: number;
+  finishedAt: number;
+  hosts: Record<string, HostResult>;
+  /** Snapshot names taken around the run, when the strategy asks for them. */
+  snapshots: { before?: string; after?: string };
+}
+
+const FAILED_STATES: readonly HostState[] = ['failed', 'rolled-back', 'rollback-failed', 'interrupted'];
+
+/** Applies a plan: pre-checks everywhere, then stages, batches and hosts in order, rolling failed hosts back. */
+export async function executePlan(plan: Plan, deps: ExecutorDeps, options: ExecuteOptions): Promise<RunResult> {
+  const { clock, emit } = deps;
+  const names = Object.keys(plan.hosts);
+  const startedAt = clock.now();
+  const hosts: Record<string, HostResult> = Object.fromEntries(
+    names.map((name) => [name, { state: 'pending' as HostState, prechecks: [], steps: [], rollback: [] }]),
+  );
+  const sessions = new Map(names.map((name) => [name, createSession(name, deps)]));
+  const definitions = indexDefinitions(plan);
+  const snapshots: RunResult['snapshots'] = {};
+  const env = (name: string) => ({
+    session: sessions.get(name)!,
+    context: () => ({
+      params: plan.params,
+      host: describeHostContext(name, plan.hosts[name]!),
+      run: { id: options.runId },
+      captures: sessions.get(name)!.captures,
+    }),
+    clock,
+    emit,
+    hooks: deps,
+    snapshotProfile: plan.strategy.snapshot.profile,
+    runId: options.runId,
+  });
+  const run = async (name: string, planned: PlannedStep, section: StepSection): Promise<StepRecord> => {
+    const record = await runStep(definitions[section].get(planned.id)!, planned, section, env(name));
+    emit({ type: 'step.finished', at: clock.now(), host: name, record });
+    return record;
+  };
+  const finish = async (outcome: RunOutcome, message?: string): Promise<RunResult> => {
+    for (const result of Object.values(hosts)) {
+      if (result.state === 'pending') {
+        result.state = 'skipped';
+        result.message ??= message ?? 'not started';
+      }
+    }
+    await Promise.all([...sessions.values()].map((s) => s.close()));
+    const states = Object.fromEntries(Object.entries(hosts).map(([name, r]) => [name, r.state]));
+    emit({ type: 'run.finished', at: clock.now(), runId: options.runId, outcome, hosts: states, message });
+    return { runId: options.runId, outcome, message, startedAt, finishedAt: clock.now(), hosts, snapshots };
+  };
+
+  emit({
+    type: 'run.started',
+    at: startedAt,
+    runId: options.runId,
+    runbook: plan.runbook.name,
+    version: plan.runbook.version,
+    planHash: plan.hash,
+    hosts: names,
+    stages: plan.stages,
+  });
+
+  // Pre-checks on every target before any change.
+  emit({ type: 'phase.started', at: clock.now(), phase: 'prechecks', hosts: names });
+  const precheckLimit = createLimiter(PRECHECK_PARALLELISM);
+  await Promise.all(
+    names.map((name) =>
+      precheckLimit(async () => {
+        for (const planned of plan.hostPlans[name]!.prechecks) {
+          const record = await run(name, planned, 'precheck');
+          hosts[name]!.prechecks.push(record);
+          // An unreachable host fails its remaining checks too; say it once.
+          if (record.errorCode !== undefined) break;
+        }
+      }),
+    ),
+  );
+  const blocking = names.flatMap((name) =>
+    hosts[name]!.prechecks
+      .filter((r) => r.status === 'failed' && (r.severity !== 'warning' || r.errorCode !== undefined))
+      .map((r) => `${name}: ${r.id}`),
+  );
+  const precheckMessage = blocking.length > 0 ? `pre-checks failed (${blocking.join(', ')}); nothing was changed` : undefined;
+  emit({ type: 'phase.finished', at: clock.now(), phase: 'prechecks', ok: blocking.length === 0, message: precheckMessage });
+  if (blocking.length > 0) return finish('failed', precheckMessage);
+  if (options.checkOnly) {
+    for (const result of Object.values(hosts)) result.state = 'succeeded';
+    return finish('succeeded', 'pre-checks only');
+  }
+
+  if (plan.strategy.snapshot.before) {
+    const taken = await takeRunSnapshot(`${options.runId}-before`, 'snapshot-before');
+    if (!taken.ok) return finish('failed', `snapshot before failed: ${taken.message ?? 'unknown error'}; nothing was changed`);
+    snapshots.before = `${options.runId}-before`;
+  }
+
+  const limit = createLimiter(options.maxParallel ?? plan.strategy.maxParallel);
+  let stopMessage: string | undefined;
+  for (const [index, stage] of plan.stages.entries()) {
+    if (stopMessage) break;
+    emit({ type: 'stage.started', at: clock.now(), stage: stage.name, index, batches: stage.batches.length });
+    for (const [batchIndex, batch] of stage.batches.entries()) {
+      if (stopMessage || options.signal?.aborted) break;
+      emit({ type: 'batch.started', at: clock.now(), stage: stage.name, batch: batchIndex, hosts: batch });
+      await Promise.all(batch.map((name) => limit(() => runHost(name))));
+      emit({ type: 'batch.finished', at: clock.now(), stage: stage.name, batch: batchIndex });
+      const failed = names.filter((n) => FAILED_STATES.includes(hosts[n]!.state));
+      if (failed.length > plan.strategy.maxFailures) {
+        stopMessage = `${failed.length} host(s) failed (${failed.join(', ')}), more than maxFailures ${plan.strategy.maxFailures}: the run stopped`;
+      }
+    }
+    emit({ type: 'stage.finished', at: clock.now(), stage: stage.name, index });
+  }
+  if (options.signal?.aborted && !stopMessage) stopMessage = 'the run was interrupted';
+
+  if (snapshots.before && plan.strategy.snapshot.after) {
+    const taken = await takeRunSnapshot(`${options.runId}-after`, 'snapshot-after');
+    if (taken.ok) snapshots.after = `${options.runId}-after`;
+  }
+  const anyFailed = Object.values(hosts).some((r) => FAILED_STATES.includes(r.state));
+  return finish(anyFailed || stopMessage ? 'failed' : 'succeeded', stopMessage);
+
+  async function takeRunSnapshot(name: string, phase: 'snapshot-before' | 'snapshot-after') {
+    emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
+    const taken = deps.takeSnapshot
+      ? await deps.takeSnapshot(name, names, plan.strategy.snapshot.profile)
+      : { ok: false, message: 'snapshots are not available in this run' };
+    emit({ type: 'phase.finished', at: clock.now(), phase, ok: taken.ok, message: taken.message });
+    return taken;
+  }
+
+  async function runHost(name: string): Promise<void> {
+    const result = hosts[name]!;
+    const hostPlan = plan.hostPlans[name]!;
+    if (stopMessage || options.signal?.aborted) return;
+    result.state = 'running';
+    result.startedAt = clock.now();
+    emit({ type: 'host.started', at: result.startedAt, host: name });
+    let failure: StepRecord | undefined;
+    for (const [i, planned] of hostPlan.steps.entries()) {
+      if (options.signal?.aborted) {
+        failure = { ...skippedRecord(planned, 'step', clock.now(), 'the run was interrupted before this step'), status: 'interrupted' };
+        result.steps.push(failure, ...hostPlan.steps.slice(i + 1).map((p) => skippedRecord(p, 'step', clock.now(), 'not run: the run was interrupted')));
+        break;
+      }
+      const record = await run(name, planned, 'step');
+      result.steps.push(record);
+      if (record.status !== 'failed' && record.status !== 'interrupted') continue;
+      if (definitions.step.get(planned.id)!.onFailure === 'continue' && record.status === 'failed') continue;
+      failure = record;
+      result.steps.push(...hostPlan.steps.slice(i + 1).map((p) => skippedRecord(p, 'step', clock.now(), `not run: step ${planned.id} failed`)));
+      break;
+    }
+    if (!failure) result.state = 'succeeded';
+    else if (failure.status === 'interrupted') {
+      result.state = 'interrupted';
+      result.message = `step ${failure.id} was interrupted: ${failure.message ?? ''}; the host's state is unknown`;
+    } else {
+      result.message = `step ${failure.id} failed: ${failure.message ?? ''}`;
+      const wantsRollback = definitions.step.get(failure.id)!.onFailure === 'rollback' || plan.strategy.rollbackOnFailure;
+      if (wantsRollback && hostPlan.rollback.length > 0) {
+        result.state = 'rolled-back';
+        for (const planned of hostPlan.rollback) {
+          const record = await run(name, planned, 'rollback');
+          result.rollback.push(record);
+          if (record.status === 'failed' || record.status === 'interrupted') {
+            result.state = 'rollback-failed';
+            result.message += `; rollback step ${planned.id} failed: ${record.message ?? ''}`;
+            break;
+          }
+        }
+      } else result.state = 'failed';
+    }
+    result.finishedAt = clock.now();
+    emit({ type: 'host.finished', at: result.finishedAt, host: name, state: result.state, message: result.message });
+  }
+}
+
+function skippedRecord(planned: PlannedStep, section: StepSection, at: number, message: string): StepRecord {
+  return {
+    id: planned.id,
+    section,
+    kind: planned.kind,
+    mutating: planned.mutating,
+    status: 'skipped',
+    message,
+    command: planned.command,
+    attempts: 0,
+    startedAt: at,
+    durationMs: 0,
+    exitCode: null,
+    stdout: '',
+    stderr: '',
+    captured: [],
+  };
+}
+
+function indexDefinitions(plan: Plan): Record<StepSection, Map<string, Step | Precheck>> {
+  const index = (steps: ReadonlyArray<Step | Precheck>) => new Map(steps.map((s) => [s.id, s]));
+  return { precheck: index(plan.runbook.prechecks), step: index(plan.runbook.steps), rollback: index(plan.runbook.rollback) };
+}
+
+function createSession(host: string, deps: ExecutorDeps): HostSession & { close(): Promise<void> } {
+  let current: Promise<HostConnection> | undefined;
+  const session = {
+    host,
+    captures: {} as Record<string, string>,
+    async connection() {
+      if (current) {
+        const connection = await current.catch(() => undefined);
+        if (connection && !connection.closed) return connection;
+      }
+      current = deps.connect(host);
+      return current;
+    },
+    reset() {
+      current = undefined;
+    },
+    async reconnect(deadline: number, intervalMs: number) {
+      for (;;) {
+        try {
+          current = deps.connect(host);
+          return await current;
+        } catch (error) {
+          current = undefined;
+          if ((error as { nonRetryable?: boolean }).nonRetryable || deps.clock.now() + intervalMs > deadline) throw error;
+          await deps.clock.sleep(intervalMs);
+        }
+      }
+    },
+    async close() {
+      const connection = await current?.catch(() => undefined);
+      await connection?.close();
+    },
+  };
+  return session;
+}

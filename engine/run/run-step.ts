@@ -1,0 +1,278 @@
+import { parseDuration } from './duration.js';
+import { READ_ONLY_KINDS, type Precheck, type SnapshotDiffExpect, type Step, type StepKind } from '../schema/runbook.js';
+import type { PlannedStep } from '../schema/plan.js';
+import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
+import { TransportError, type ExecResult, type HostConnection } from '../transport/types.js';
+import type { Clock } from './clock.js';
+import type { EmitEvent, StepRecord, StepSection } from './events.js';
+import { captureValues, evaluateExpectations, type EvaluateExternal, type Verdict } from './expectations.js';
+
+type Render = (template: string, own?: Record<string, string>, shell?: boolean) => string;
+
+export const STEP_DEFAULTS = {
+  commandTimeoutMs: 5 * 60_000,
+  untilTimeoutMs: 10 * 60_000,
+  intervalMs: 5_000,
+  backoffMs: 2_000,
+  reconnectTimeoutMs: 10 * 60_000,
+  reconnectDelayMs: 2_000,
+  reconnectIntervalMs: 2_000,
+  /** Most output kept per stream in a step record; the tail is what explains a failure. */
+  outputLimit: 64 * 1024,
+} as const;
+
+export interface ApprovalRequest {
+  host: string;
+  stepId: string;
+  message: string;
+}
+
+export interface StepHooks {
+  approve(request: ApprovalRequest): Promise<boolean>;
+  takeSnapshot?(name: string, hosts: string[], profile: string): Promise<{ ok: boolean; message?: string }>;
+  assertSnapshotDiff?(expect: SnapshotDiffExpect): Promise<Verdict>;
+}
+
+/** One host's connection and captured values, shared by its steps. */
+export interface HostSession {
+  readonly host: string;
+  captures: Record<string, string>;
+  connection(): Promise<HostConnection>;
+  /** Forget the current connection (it dropped); the next call to connection() opens a new one. */
+  reset(): void;
+  /** Open a new connection now, retrying until the deadline; for reboots. */
+  reconnect(deadline: number, intervalMs: number): Promise<HostConnection>;
+}
+
+export interface StepEnvironment {
+  session: HostSession;
+  context: () => TemplateContext;
+  clock: Clock;
+  emit: EmitEvent;
+  hooks: StepHooks;
+  snapshotProfile: string;
+  runId: string;
+}
+
+interface Attempt {
+  ok: boolean;
+  result?: ExecResult;
+  failures: string[];
+  captures: Record<string, string>;
+  /** Trying again cannot help (authentication, host key, unsafe value), or must not happen (interrupted change). */
+  final: boolean;
+  interrupted: boolean;
+  errorCode?: string;
+}
+
+
+const keepTail = (text: string) => (text.length > STEP_DEFAULTS.outputLimit ? text.slice(-STEP_DEFAULTS.outputLimit) : text);
+
+/** Runs one step on one host: condition, rendering, attempts with backoff, polling, expectations, captures. */
+export async function runStep(
+  step: Step | Precheck,
+  planned: PlannedStep,
+  section: StepSection,
+  env: StepEnvironment,
+): Promise<StepRecord> {
+  const { clock, emit, session } = env;
+  const startedAt = clock.now();
+  const record = (fields: Partial<StepRecord> & Pick<StepRecord, 'status'>): StepRecord => ({
+    id: step.id,
+    section,
+    kind: planned.kind,
+    mutating: planned.mutating,
+    attempts: 0,
+    startedAt,
+    durationMs: clock.now() - startedAt,
+    exitCode: null,
+    stdout: '',
+    stderr: '',
+    captured: [],
+    ...('severity' in step && section === 'precheck' ? { severity: step.severity ?? 'error', hint: step.hint } : {}),
+    ...fields,
+  });
+  const render: Render = (template, own = {}, shell = false) => {
+    const context = env.context();
+    return renderTemplate(template, { ...context, captures: { ...context.captures, ...own } }, { shell });
+  };
+
+  if (step.when !== undefined) {
+    let decision: string;
+    try {
+      decision = render(step.when).trim();
+    } catch (error) {
+      return record({ status: 'failed', message: `\`when\` cannot be evaluated: ${(error as Error).message}` });
+    }
+    if (decision === '' || decision === 'false') return record({ status: 'skipped', message: `condition not met: ${step.when}` });
+    if (decision !== 'true') return record({ status: 'failed', message: `\`when\` rendered ${JSON.stringify(decision)}; it must render true or false` });
+  }
+
+  if (planned.kind === 'approval') return runApproval(step, env, record, render);
+  if (planned.kind === 'snapshot') return runSnapshot(step, env, record, render);
+
+  let command: string;
+  try {
+    command = render(step.run ?? '', {}, true);
+  } catch (error) {
+    if (error instanceof UnsafeValueError || error instanceof MissingValueError) {
+      return record({ status: 'failed', message: error.message });
+    }
+    throw error;
+  }
+
+  const retries = step.retries ?? 0;
+  const backoffMs = parseDuration(step.backoff) ?? STEP_DEFAULTS.backoffMs;
+  let last: Attempt | undefined;
+  let attempt = 0;
+  while (attempt <= retries) {
+    attempt++;
+    emit({ type: 'step.started', at: clock.now(), host: session.host, section, stepId: step.id, kind: planned.kind, mutating: planned.mutating, attempt, command });
+    last = await runAttempt(step, planned.kind, command, env, render);
+    if (last.ok || last.final || attempt > retries) break;
+    const delayMs = backoffMs * 2 ** (attempt - 1);
+    emit({ type: 'step.retried', at: clock.now(), host: session.host, section, stepId: step.id, attempt, delayMs, reason: last.failures.join('; ') });
+    await clock.sleep(delayMs);
+  }
+  const outcome = last!;
+  Object.assign(session.captures, outcome.captures);
+  return record({
+    status: outcome.ok ? 'succeeded' : outcome.interrupted ? 'interrupted' : 'failed',
+    message: outcome.ok ? undefined : outcome.failures.join('; '),
+    command,
+    attempts: attempt,
+    exitCode: outcome.result?.exitCode ?? null,
+    stdout: keepTail(outcome.result?.stdout ?? ''),
+    stderr: keepTail(outcome.result?.stderr ?? ''),
+    captured: Object.keys(outcome.captures),
+    errorCode: outcome.errorCode,
+  });
+}
+
+async function runAttempt(
+  step: Step | Precheck,
+  kind: StepKind,
+  command: string,
+  env: StepEnvironment,
+  render: Render,
+): Promise<Attempt> {
+  const { clock, session } = env;
+  const answers = step.answer?.map((a) => ({ prompt: new RegExp(a.prompt), send: a.send }));
+  const onLine = (stream: 'stdout' | 'stderr', line: string) =>
+    env.emit({ type: 'output', at: clock.now(), host: session.host, stepId: step.id, stream, line });
+  const assertDiff = env.hooks.assertSnapshotDiff;
+  const external: EvaluateExternal | undefined = assertDiff
+    ? async (expect) => (expect.snapshotDiff ? assertDiff(expect.snapshotDiff) : undefined)
+    : undefined;
+  const rerunnable = READ_ONLY_KINDS.includes(kind) || step.idempotent === true;
+  const timeoutMs = parseDuration(step.timeout);
+  try {
+    if (step.until !== undefined) {
+      const deadline = clock.now() + (timeoutMs ?? STEP_DEFAULTS.untilTimeoutMs);
+      const intervalMs = parseDuration(step.interval) ?? STEP_DEFAULTS.intervalMs;
+      for (;;) {
+        const connection = await session.connection();
+        const result = await connection.exec(command, { timeoutMs: Math.max(1, Math.min(STEP_DEFAULTS.commandTimeoutMs, deadline - clock.now())), answers, onLine });
+        const until = await evaluateExpectations(step.until, result, render);
+        if (until.ok) return await finishAttempt(step, result, render, external);
+        if (clock.now() + intervalMs > deadline) {
+          return { ok: false, result, failures: [`condition not met within ${step.timeout ?? '10m'}: ${until.failures.join('; ')}`], captures: {}, final: false, interrupted: false };
+        }
+        await clock.sleep(intervalMs);
+      }
+    }
+    const connection = await session.connection();
+    const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onLine });
+    if (kind === 'reboot') return await awaitReboot(step, result, connection, env, render, external);
+    return await finishAttempt(step, result, render, external);
+  } catch (error) {
+    if (!(error instanceof TransportError)) throw error;
+    const partial: ExecResult | undefined = error.partial
+      ? { ...error.partial, exitCode: null, signal: null, durationMs: 0, timedOut: false }
+      : undefined;
+    if (error.code === 'CONNECTION_LOST') {
+      session.reset();
+      if (kind === 'reboot') return await awaitReboot(step, partial, undefined, env, render, external);
+      // A change cut off half-way may or may not have happened: never repeat it blindly.
+      return { ok: false, result: partial, failures: [`interrupted: ${error.message}`], captures: {}, final: !rerunnable, interrupted: !rerunnable };
+    }
+    return { ok: false, result: partial, failures: [error.message], captures: {}, final: error.nonRetryable, interrupted: false, errorCode: error.code };
+  }
+}
+
+async function finishAttempt(
+  step: Step | Precheck,
+  result: ExecResult,
+  render: Render,
+  external: EvaluateExternal | undefined,
+): Promise<Attempt> {
+  const captured = captureValues(step.capture ?? {}, result);
+  // Expectations may refer to values the step itself captures.
+  const verdict = await evaluateExpectations(step.expect ?? [], result, (template) => render(template, captured.values), external);
+  const failures = [...verdict.failures, ...captured.failures];
+  return { ok: failures.length === 0, result, failures, captures: captured.values, final: false, interrupted: false };
+}
+
+/** After a reboot command: the host must go away, come back within the timeout, and pass the check. */
+async function awaitReboot(
+  step: Step | Precheck,
+  result: ExecResult | undefined,
+  connection: HostConnection | undefined,
+  env: StepEnvironment,
+  render: Render,
+  external: EvaluateExternal | undefined,
+): Promise<Attempt> {
+  const { clock, session } = env;
+  const reconnect = 'reconnect' in step ? step.reconnect : undefined;
+  const deadline = clock.now() + (parseDuration(reconnect?.timeout) ?? STEP_DEFAULTS.reconnectTimeoutMs);
+  const fail = (message: string): Attempt => ({ ok: false, result, failures: [message], captures: {}, final: true, interrupted: false });
+  if (result && result.exitCode !== null && result.exitCode !== 0) return fail(`the reboot command exited ${result.exitCode}`);
+  while (connection && !connection.closed) {
+    if (clock.now() >= deadline) return fail(`the host did not go down within ${reconnect?.timeout ?? '10m'} of the reboot command`);
+    await clock.sleep(100);
+  }
+  session.reset();
+  await clock.sleep(parseDuration(reconnect?.delay) ?? STEP_DEFAULTS.reconnectDelayMs);
+  let back: HostConnection;
+  try {
+    back = await session.reconnect(deadline, parseDuration(reconnect?.interval) ?? STEP_DEFAULTS.reconnectIntervalMs);
+  } catch (error) {
+    return fail(`the host did not come back: ${(error as Error).message}`);
+  }
+  if (reconnect?.check !== undefined) {
+    const checkCommand = render(reconnect.check);
+    for (;;) {
+      const check = await back.exec(checkCommand, { timeoutMs: STEP_DEFAULTS.commandTimeoutMs });
+      if (check.exitCode === 0) break;
+      if (clock.now() >= deadline) return fail(`the host came back but \`${checkCommand}\` exited ${check.exitCode}`);
+      await clock.sleep(parseDuration(reconnect.interval) ?? STEP_DEFAULTS.reconnectIntervalMs);
+    }
+  }
+  const done: ExecResult = result ?? { stdout: '', stderr: '', exitCode: 0, signal: null, durationMs: 0, timedOut: false };
+  return finishAttempt(step, { ...done, exitCode: 0 }, render, external);
+}
+
+async function runApproval(
+  step: Step | Precheck,
+  env: StepEnvironment,
+  record: (fields: Partial<StepRecord> & Pick<StepRecord, 'status'>) => StepRecord,
+  render: Render,
+): Promise<StepRecord> {
+  const message = render(step.message ?? `Approve step ${step.id}?`);
+  env.emit({ type: 'step.started', at: env.clock.now(), host: env.session.host, section: 'step', stepId: step.id, kind: 'approval', mutating: false, attempt: 1 });
+  const approved = await env.hooks.approve({ host: env.session.host, stepId: step.id, message });
+  return record({ status: approved ? 'succeeded' : 'failed', attempts: 1, message: approved ? `approved: ${message}` : `not approved: ${message}` });
+}
+
+async function runSnapshot(
+  step: Step | Precheck,
+  env: StepEnvironment,
+  record: (fields: Partial<StepRecord> & Pick<StepRecord, 'status'>) => StepRecord,
+  render: Render,
+): Promise<StepRecord> {
+  const name = step.snapshot !== undefined ? render(step.snapshot) : `${env.runId}-${env.session.host}-${step.id}`;
+  env.emit({ type: 'step.started', at: env.clock.now(), host: env.session.host, section: 'step', stepId: step.id, kind: 'snapshot', mutating: false, attempt: 1 });
+  if (!env.hooks.takeSnapshot) return record({ status: 'failed', attempts: 1, message: 'snapshots are not available in this run' });
+  const taken = await env.hooks.takeSnapshot(name, [env.session.host], step.profile ?? env.snapshotProfile);
+  return record({ status: taken.ok ? 'succeeded' : 'failed', attempts: 1, message: taken.message ?? `snapshot ${name}` });
+}

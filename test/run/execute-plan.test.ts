@@ -1,0 +1,227 @@
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makePlan } from '../../engine/plan/make-plan.js';
+import { createManualClock } from '../../engine/run/clock.js';
+import type { RunEvent } from '../../engine/run/events.js';
+import { executePlan, type ExecutorDeps } from '../../engine/run/execute-plan.js';
+import type { Inventory } from '../../engine/schema/inventory.js';
+import type { Runbook } from '../../engine/schema/runbook.js';
+import { createLocalTransport } from '../../engine/transport/local.js';
+
+// These tests run real commands through the local transport: the executor is exercised end to end,
+// with only the clock controlled so that retries and polls do not wait.
+
+let work: string;
+beforeEach(() => {
+  work = mkdtempSync(join(tmpdir(), 'runbook-exec-'));
+});
+afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+function createInventory(names: string[]): Inventory {
+  return {
+    apiVersion: 'runbook/v1',
+    kind: 'Inventory',
+    defaults: { transport: 'local', groups: ['all'] },
+    hosts: Object.fromEntries(names.map((n) => [n, { role: 'node' }])),
+  };
+}
+
+function createRunbook(fields: Partial<Runbook>): Runbook {
+  return {
+    apiVersion: 'runbook/v1',
+    kind: 'Runbook',
+    metadata: { name: 'test', version: '1.0.0' },
+    params: { dir: { type: 'string' } },
+    targets: { group: 'all' },
+    steps: [{ id: 'noop', run: 'true' }],
+    ...fields,
+  };
+}
+
+async function execute(runbook: Runbook, hosts = ['h1'], extra: Partial<ExecutorDeps> = {}) {
+  const plan = makePlan({
+    runbook,
+    inventory: createInventory(hosts),
+    files: { runbook: { path: 'r.yaml', sha256: '0'.repeat(64) }, inventory: { path: 'i.yaml', sha256: '1'.repeat(64) } },
+    params: { dir: work },
+    commit: null,
+    engineVersion: 'test',
+  });
+  const events: RunEvent[] = [];
+  const transport = createLocalTransport();
+  const result = await executePlan(
+    plan,
+    {
+      clock: createManualClock(1_000),
+      emit: (e) => events.push(e),
+      connect: (host) => transport.connect({ name: host, transport: 'local', port: 0 }),
+      approve: async () => true,
+      ...extra,
+    },
+    { runId: 'run-1' },
+  );
+  return { result, events };
+}
+
+describe('executePlan', () => {
+  it('runs steps in order, passes captures to later steps and checks expectations', async () => {
+    const { result } = await execute(
+      createRunbook({
+        prechecks: [{ id: 'version', run: 'echo "VERSION=4.3.0"', capture: { current: { regex: 'VERSION=(\\S+)' } } }],
+        steps: [
+          { id: 'record', kind: 'backup', run: 'echo {{current}} > {{params.dir}}/{{host.name}}.txt' },
+          { id: 'read', kind: 'verify', run: 'cat {{params.dir}}/{{host.name}}.txt', expect: [{ match: '^4\\.3\\.0$' }, { semver: { value: '{{current}}', lt: '5.0.0' } }] },
+          { id: 'json', kind: 'check', run: `echo '{"state":"IDLE","n":3}'`, capture: { state: { json: 'state' } }, expect: [{ json: { path: 'n', gte: 3 } }, { contains: '{{state}}' }] },
+        ],
+      }),
+      ['h1', 'h2'],
+    );
+    expect(result.outcome).toBe('succeeded');
+    expect(result.hosts.h2!.steps.map((s) => [s.id, s.status])).toEqual([['record', 'succeeded'], ['read', 'succeeded'], ['json', 'succeeded']]);
+    expect(existsSync(join(work, 'h1.txt'))).toBe(true);
+    expect(result.hosts.h1!.steps[2]!.captured).toEqual(['state']);
+  });
+
+  it('retries with doubling backoff and reports each retry', async () => {
+    const { result, events } = await execute(
+      createRunbook({
+        steps: [{ id: 'flaky', kind: 'install', run: 'n=$(cat {{params.dir}}/n 2>/dev/null || echo 0); echo $((n+1)) > {{params.dir}}/n; [ $n -ge 2 ]', retries: 3, backoff: '1s' }],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]).toMatchObject({ status: 'succeeded', attempts: 3 });
+    const retries = events.filter((e) => e.type === 'step.retried');
+    expect(retries.map((e) => (e.type === 'step.retried' ? e.delayMs : 0))).toEqual([1000, 2000]);
+  });
+
+  it('fails after the last retry with the reason', async () => {
+    const { result } = await execute(createRunbook({ steps: [{ id: 'bad', kind: 'install', run: 'echo nope >&2; exit 3', retries: 1 }] }));
+    expect(result.outcome).toBe('failed');
+    expect(result.hosts.h1).toMatchObject({ state: 'failed' });
+    expect(result.hosts.h1!.steps[0]).toMatchObject({ status: 'failed', attempts: 2, exitCode: 3, stderr: 'nope\n' });
+    expect(result.hosts.h1!.steps[0]!.message).toContain('exit code 3, expected 0');
+  });
+
+  it('polls `until` a condition holds', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [
+          {
+            id: 'wait-ready',
+            kind: 'wait',
+            run: 'n=$(cat {{params.dir}}/p 2>/dev/null || echo 0); n=$((n+1)); echo $n > {{params.dir}}/p; echo "{\\"polls\\": $n}"',
+            until: [{ json: { path: 'polls', gte: 4 } }],
+            interval: '10s',
+            timeout: '5m',
+          },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]).toMatchObject({ status: 'succeeded', stdout: '{"polls": 4}\n' });
+  });
+
+  it('gives up polling at the timeout', async () => {
+    const { result } = await execute(createRunbook({ steps: [{ id: 'never', kind: 'wait', run: 'echo PREPARING', until: [{ match: 'PREPARED' }], interval: '1m', timeout: '3m' }] }));
+    expect(result.hosts.h1!.steps[0]!.message).toContain('condition not met within 3m');
+  });
+
+  it('rolls a failed host back, skips its remaining steps and lets the other hosts finish', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true, maxFailures: 1, batchSize: 2 },
+        steps: [
+          { id: 'install', kind: 'install', run: '[ {{host.name}} != h2 ]' },
+          { id: 'verify', kind: 'verify', run: 'true' },
+        ],
+        rollback: [{ id: 'restore', run: 'touch {{params.dir}}/restored-{{host.name}}' }],
+      }),
+      ['h1', 'h2'],
+    );
+    expect(result.hosts.h1!.state).toBe('succeeded');
+    expect(result.hosts.h2!.state).toBe('rolled-back');
+    expect(result.hosts.h2!.steps.map((s) => s.status)).toEqual(['failed', 'skipped']);
+    expect(existsSync(join(work, 'restored-h2'))).toBe(true);
+    expect(existsSync(join(work, 'restored-h1'))).toBe(false);
+  });
+
+  it('stops when failures exceed maxFailures and reports hosts not started as skipped', async () => {
+    const { result } = await execute(
+      createRunbook({ strategy: { maxFailures: 0 }, steps: [{ id: 'install', kind: 'install', run: 'touch {{params.dir}}/{{host.name}}; false' }] }),
+      ['h1', 'h2', 'h3'],
+    );
+    expect(result.hosts.h1!.state).toBe('failed');
+    expect(result.hosts.h2!.state).toBe('skipped');
+    expect(result.hosts.h3!.state).toBe('skipped');
+    expect(existsSync(join(work, 'h2'))).toBe(false);
+    expect(result.message).toContain('more than maxFailures 0');
+  });
+
+  it('stops before any change when an error pre-check fails, and goes on after a warning', async () => {
+    const blocked = await execute(
+      createRunbook({
+        prechecks: [{ id: 'major', run: 'echo 3.7.1', expect: [{ semver: { value: '3.7.1', sameMajorAs: '4.4.0' } }], hint: 'do a fresh install' }],
+        steps: [{ id: 'install', kind: 'install', run: 'touch {{params.dir}}/changed' }],
+      }),
+      ['h1', 'h2'],
+    );
+    expect(blocked.result.outcome).toBe('failed');
+    expect(Object.values(blocked.result.hosts).map((h) => h.state)).toEqual(['skipped', 'skipped']);
+    expect(blocked.result.hosts.h1!.prechecks[0]).toMatchObject({ status: 'failed', severity: 'error', hint: 'do a fresh install' });
+    expect(existsSync(join(work, 'changed'))).toBe(false);
+
+    const warned = await execute(
+      createRunbook({
+        prechecks: [{ id: 'disk', run: 'echo 10', expect: [{ number: { gte: 50 } }], severity: 'warning' }],
+        steps: [{ id: 'install', kind: 'install', run: 'touch {{params.dir}}/changed' }],
+      }),
+    );
+    expect(warned.result.outcome).toBe('succeeded');
+    expect(warned.result.hosts.h1!.prechecks[0]).toMatchObject({ status: 'failed', severity: 'warning' });
+    expect(existsSync(join(work, 'changed'))).toBe(true);
+  });
+
+  it('skips a step whose `when` renders false and continues past a failure marked `continue`', async () => {
+    const { result } = await execute(
+      createRunbook({
+        prechecks: [{ id: 'v', run: 'echo 4.3.0', capture: { current: { regex: '(\\S+)' } } }],
+        steps: [
+          { id: 'only-old', kind: 'install', run: 'true', when: "{{semverLt current '4.0.0'}}" },
+          { id: 'optional', kind: 'command', run: 'false', onFailure: 'continue' },
+          { id: 'last', kind: 'verify', run: 'true' },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.steps.map((s) => s.status)).toEqual(['skipped', 'failed', 'succeeded']);
+    expect(result.hosts.h1!.state).toBe('succeeded');
+  });
+
+  it('fails a command that outlives its timeout', async () => {
+    const { result } = await execute(createRunbook({ steps: [{ id: 'hang', kind: 'install', run: 'sleep 20', timeout: '300ms' }] }));
+    expect(result.hosts.h1!.steps[0]!.message).toContain('timed out');
+    expect(result.hosts.h1!.state).toBe('failed');
+  });
+
+  it('refuses to run a captured value with shell metacharacters in a bare placeholder', async () => {
+    const { result } = await execute(
+      createRunbook({
+        prechecks: [{ id: 'evil', run: `echo 'x; touch {{params.dir}}/pwned'`, capture: { name: { regex: '(.*)' } } }],
+        steps: [{ id: 'use', kind: 'install', run: 'echo {{name}}' }],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]!.message).toContain('holds shell metacharacters');
+    expect(existsSync(join(work, 'pwned'))).toBe(false);
+  });
+
+  it('asks for approval and fails the host when it is refused', async () => {
+    const asked: string[] = [];
+    const { result } = await execute(
+      createRunbook({ steps: [{ id: 'gate', kind: 'approval', message: 'Commit on {{host.name}}?' }, { id: 'commit', kind: 'install', run: 'touch {{params.dir}}/committed' }] }),
+      ['h1'],
+      { approve: async (request) => (asked.push(request.message), false) },
+    );
+    expect(asked).toEqual(['Commit on h1?']);
+    expect(result.hosts.h1!.state).toBe('failed');
+    expect(existsSync(join(work, 'committed'))).toBe(false);
+  });
+});
