@@ -89,7 +89,7 @@ export async function runStep(
     stdout: '',
     stderr: '',
     captured: [],
-    ...('severity' in step && section === 'precheck' ? { severity: step.severity ?? 'error', hint: step.hint } : {}),
+    ...(section === 'precheck' ? { severity: (step as Precheck).severity ?? 'error', hint: (step as Precheck).hint } : {}),
     ...fields,
   });
   const render: Render = (template, own = {}, shell = false) => {
