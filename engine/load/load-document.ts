@@ -35,7 +35,7 @@ export function loadDocument(file: string, text: string, expected?: DocumentKind
     const message =
       declared === undefined
         ? `no \`kind\` field; add \`kind: ${wanted.split(' ')[0]}\` (with \`apiVersion: runbook/v1\`)`
-        : `\`kind: ${String(declared)}\` is not ${expected ? `an ${wanted}` : `one of ${wanted}`} here; ${expected ? `pass a file of kind ${expected}` : 'fix the kind'}`;
+        : `\`kind: ${String(declared)}\` is not ${expected ? `${/^[AEIOU]/.test(wanted) ? 'an' : 'a'} ${wanted}` : `one of ${wanted}`} here; ${expected ? `pass a file of kind ${expected}` : 'fix the kind'}`;
     return { ok: false, kind: expected, source, diagnostics: [source.diagnose('RB1003', message, declared === undefined ? [] : ['kind'])] };
   }
   const { schema, rules } = KINDS[kind];

@@ -1,4 +1,4 @@
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Scalar } from 'yaml';
 import type { Diagnostic, DiagnosticCode, Position } from './diagnostic.js';
 
 /** Aliases expanded while building the value; more is treated as a YAML bomb. */
@@ -18,7 +18,9 @@ export interface YamlSource {
 
 export function parseYamlSource(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, strict: true });
+  // yaml's own duplicate-key check compares each key with every earlier one (quadratic: a second
+  // for a 10,000-host inventory); findKeyProblems does the same job with a set per mapping.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, strict: true });
   const toPosition = (offset: number): Position => lineCounter.linePos(offset);
   const diagnostics: Diagnostic[] = [];
 
@@ -34,17 +36,34 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   ): Diagnostic => ({ code, severity: 'error', message, file, ...positionOf(path, at) });
 
   for (const error of doc.errors) {
-    const code: DiagnosticCode = error.code === 'DUPLICATE_KEY' ? 'RB1002' : 'RB1001';
     const pos = error.linePos?.[0] ?? toPosition(error.pos[0]);
-    const message =
-      code === 'RB1002'
-        ? `${firstLine(error.message)}; each key may appear once in a mapping: remove or rename the second one`
-        : `${firstLine(error.message)}; fix the YAML syntax here`;
-    diagnostics.push({ code, severity: 'error', message, file, line: pos.line, col: pos.col });
+    diagnostics.push({ code: 'RB1001', severity: 'error', message: `${firstLine(error.message)}; fix the YAML syntax here`, file, ...pos });
   }
 
+  const { duplicates, collections } = findKeyProblems(doc);
+  for (const key of collections) {
+    diagnostics.push({
+      code: 'RB1103',
+      severity: 'error',
+      message: `a key here is a ${isSeq(key) ? 'list' : 'mapping'}; keys must be plain names: check the indentation and the \`?\` and \`:\` around it`,
+      file,
+      ...toPosition(key.range?.[0] ?? 0),
+    });
+  }
+  for (const { key, first } of duplicates) {
+    const { line } = toPosition(first);
+    diagnostics.push({
+      code: 'RB1002',
+      severity: 'error',
+      message: `duplicate key \`${String(key.value)}\` (first on line ${line}); each key may appear once in a mapping: remove or rename the second one`,
+      file,
+      ...toPosition(key.range?.[0] ?? 0),
+    });
+  }
+  diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
+
   let value: unknown = undefined;
-  if (doc.errors.length === 0) {
+  if (diagnostics.length === 0) {
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (error) {
@@ -58,6 +77,28 @@ export function parseYamlSource(file: string, text: string): YamlSource {
     }
   }
   return { file, value, diagnostics, positionOf, diagnose };
+}
+
+/**
+ * Scalar keys repeated within one mapping (with the offset of their first occurrence), and keys that
+ * are lists or mappings, which no format has and which would become "[object Object]" in JavaScript.
+ */
+function findKeyProblems(doc: Document): { duplicates: Array<{ key: Scalar; first: number }>; collections: Node[] } {
+  const duplicates: Array<{ key: Scalar; first: number }> = [];
+  const collections: Node[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Map<unknown, number>();
+      for (const pair of map.items) {
+        if (isMap(pair.key) || isSeq(pair.key)) collections.push(pair.key);
+        if (!isScalar(pair.key)) continue;
+        const first = seen.get(pair.key.value);
+        if (first === undefined) seen.set(pair.key.value, pair.key.range?.[0] ?? 0);
+        else duplicates.push({ key: pair.key, first });
+      }
+    },
+  });
+  return { duplicates, collections };
 }
 
 function firstLine(message: string): string {

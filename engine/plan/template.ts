@@ -233,6 +233,9 @@ export function renderTemplate(source: string, context: TemplateContext, options
   return prepared.template({ ...context.captures, params: context.params, host: context.host, run: context.run });
 }
 
+/** Handlebars' parse errors span lines (with a code excerpt); keep the location and what it expected. */
 function firstLine(message: string): string {
-  return message.split('\n').filter((l) => l.trim() !== '' && !/^-*\^$/.test(l.trim()))[0] ?? message;
+  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const expecting = lines.find((l) => l.startsWith('Expecting'));
+  return [lines[0] ?? message, expecting].filter(Boolean).join(' ').replace(/:$/, '');
 }

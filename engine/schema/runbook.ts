@@ -114,10 +114,16 @@ export const SnapshotDiffExpect = defineObject(
     ),
     noAdded: Type.Optional(Type.Array(Type.String(), { description: 'Element types that must gain no record.' })),
     maxChanged: Type.Optional(
-      defineMap(Type.Union([Percent, Type.Integer({ minimum: 0 })]), {
-        description: 'Element type to the most records that may change, as a count or a percentage.',
-        examples: [{ route: '5%' }],
-      }),
+      defineMap(
+        Type.Union([Percent, Type.Integer({ minimum: 0, description: 'A number of records.' })], {
+          description: 'The most records of this element type that may change.',
+          [HINT]: 'must be a count like 3 or a percentage like 5%',
+        }),
+        {
+          description: 'Element type to the most records that may change, as a count or a percentage.',
+          examples: [{ route: '5%' }],
+        },
+      ),
     ),
   },
   {
