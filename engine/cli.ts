@@ -1,4 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { runApply } from './commands/apply.js';
 import { runPlan } from './commands/plan.js';
 import { runValidate } from './commands/validate.js';
 import { EXIT_CODES, RunbookError } from './errors.js';
@@ -54,12 +55,53 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       });
     });
 
+  program
+    .command('apply')
+    .description('Execute a plan file, or plan and execute a runbook against an inventory')
+    .argument('<plan-or-runbook>', 'a plan made by `runbook plan --out`, or a runbook with -i')
+    .option('-i, --inventory <file>', 'inventory file (when applying a runbook)')
+    .option('--param <name=value>', 'a parameter value (repeatable; with a runbook)', collect, [])
+    .option('--yes', 'approve approval steps without asking', false)
+    .option('--max-parallel <n>', 'most hosts worked on at once', parsePositiveInteger)
+    .option('--no-progress', 'plain timestamped lines instead of the live display')
+    .option('--no-commit', 'do not commit the run report to git')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (target: string, options: { inventory?: string; param: string[]; yes: boolean; maxParallel?: number; progress: boolean; format: 'text' | 'json' }) => {
+      const controller = new AbortController();
+      const interrupt = () => controller.abort();
+      process.once('SIGINT', interrupt);
+      try {
+        exitCode = await runApply({
+          target,
+          inventory: options.inventory,
+          params: options.param,
+          yes: options.yes,
+          maxParallel: options.maxParallel,
+          noProgress: !options.progress,
+          format: options.format,
+          isTty: Boolean(process.stdout.isTTY && process.stdin.isTTY),
+          write: io.stdout,
+          writeError: io.stderr,
+          env: process.env,
+          signal: controller.signal,
+        });
+      } finally {
+        process.off('SIGINT', interrupt);
+      }
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
     return reportError(error, io);
   }
+}
+
+function parsePositiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of 1 or more');
+  return n;
 }
 
 function collect(value: string, previous: string[]): string[] {

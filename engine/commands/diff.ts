@@ -1,0 +1,59 @@
+import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
+import { DEFAULT_SNAPSHOT_FOLDER, resolveSnapshot } from '../io/snapshot-store.js';
+import type { SnapshotDiff } from '../schema/snapshot.js';
+import { compareSnapshots, type CompareOptions } from '../snapshot/compare.js';
+import { parseElementType } from '../snapshot/element-model.js';
+import { renderDiffJson, renderDiffMarkdown } from '../snapshot/render-diff.js';
+
+export interface DiffCommandOptions {
+  format: 'markdown' | 'json';
+  /** `--element E` (repeatable, or comma-separated): only these elements. */
+  elements?: readonly string[];
+  /** `--exclude field` or `--exclude element.field` (repeatable). */
+  exclude?: readonly string[];
+  /** false with `--no-default-exclusions`: compare volatile fields too. */
+  defaultExclusions?: boolean;
+  /** `--tolerance element.field=RULE` (repeatable), RULE like `10%`, `+5`, `-5%`. */
+  tolerances?: readonly string[];
+  /** Rows per section in Markdown. */
+  maxRows?: number;
+  /** Folder snapshot names are looked up in; default reports/snapshots. */
+  folder?: string;
+  write: (text: string) => void;
+}
+
+/**
+ * `runbook diff A B`: A is before, B is after; each a snapshot name or a path to a snapshot file.
+ * Exit 0 whatever the differences (asserting on them is `snapshotDiff`'s job); 2 for bad input.
+ */
+export function runDiff(before: string, after: string, options: DiffCommandOptions): ExitCode {
+  const diff = diffSnapshots(before, after, options);
+  options.write(options.format === 'json' ? renderDiffJson(diff) : renderDiffMarkdown(diff, options.maxRows === undefined ? {} : { maxRows: options.maxRows }));
+  return EXIT_CODES.ok;
+}
+
+/** Loads both snapshots and compares them with the command-line options. */
+export function diffSnapshots(before: string, after: string, options: Omit<DiffCommandOptions, 'format' | 'write'>): SnapshotDiff {
+  const compareOptions = parseCompareArgs(options);
+  const folder = options.folder ?? DEFAULT_SNAPSHOT_FOLDER;
+  return compareSnapshots(resolveSnapshot(folder, before), resolveSnapshot(folder, after), compareOptions);
+}
+
+export function parseCompareArgs(options: Pick<DiffCommandOptions, 'elements' | 'exclude' | 'defaultExclusions' | 'tolerances'>): CompareOptions {
+  const out: CompareOptions = {};
+  const elements = (options.elements ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter((e) => e !== '');
+  if (elements.length > 0) out.elements = elements.map((e) => parseElementType(e, '--element: '));
+  if (options.exclude && options.exclude.length > 0) out.exclude = options.exclude.flatMap((e) => e.split(',')).map((e) => e.trim()).filter((e) => e !== '');
+  if (options.defaultExclusions === false) out.defaultExclusions = false;
+  if (options.tolerances && options.tolerances.length > 0) {
+    const tolerances: Record<string, string[]> = {};
+    for (const entry of options.tolerances) {
+      const equals = entry.indexOf('=');
+      if (equals <= 0) throw createInputError('RB1505', `--tolerance ${entry}: write FIELD=RULE, e.g. \`route.metric=10%\` or \`bgp.prefixesReceived=-5%\``);
+      const field = entry.slice(0, equals).trim();
+      tolerances[field] = [...(tolerances[field] ?? []), entry.slice(equals + 1).trim()];
+    }
+    out.tolerances = tolerances;
+  }
+  return out;
+}
