@@ -90,6 +90,17 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
     });
 
+  program
+    .command('lab')
+    .description('Serve the embedded lab of simulated devices over SSH until Ctrl-C')
+    .option('--port <port>', 'SSH port of every device (each has its own 127.0.10.x address)', parsePositiveInteger, 2222)
+    .option('--inventory-out <file>', 'write the inventory that reaches the lab to this file instead of printing it')
+    .action(async (options: { port: number; inventoryOut?: string }) => {
+      const { serveLab } = await import('../lab/cli-lab.js');
+      const served = await serveLab({ port: options.port, inventoryOut: options.inventoryOut, print: io.stdout });
+      await served.stopped;
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;

@@ -1,0 +1,94 @@
+/** How commands reach a host. The executor sees only this; ssh2 and child_process live behind it. */
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** null when the command was killed by a signal or timed out. */
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  /** The command outlived its timeout; the channel was closed. */
+  timedOut: boolean;
+  /**
+   * Bytes dropped from the start of a stream to stay within the output cap (the tail is kept);
+   * absent when nothing was dropped.
+   */
+  truncated?: { stdout: number; stderr: number };
+}
+
+export interface PromptAnswer {
+  prompt: RegExp;
+  send: string;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  /** Answers to interactive prompts; the command then runs in a pseudo-terminal. */
+  answers?: readonly PromptAnswer[];
+  /** Called with each complete output line as it arrives. */
+  onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+export interface HostConnection {
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+  /** True once the connection has ended, for whatever reason. */
+  readonly closed: boolean;
+}
+
+/** Where and how to connect; credentials are resolved references, never logged. */
+export interface ConnectTarget {
+  name: string;
+  transport: 'ssh' | 'local';
+  address?: string;
+  port: number;
+  user?: string;
+  /** Pinned fingerprint, `SHA256:<base64>`. */
+  hostKey?: string;
+  /** Absolute path of a known_hosts file to check the host key against. */
+  knownHostsFile?: string;
+  /** Absolute path of a private key file. */
+  keyFile?: string;
+  agent?: boolean;
+  /** The password itself, read from the variable the inventory names. */
+  password?: string;
+}
+
+export interface ConnectOptions {
+  timeoutMs?: number;
+  keepaliveIntervalMs?: number;
+}
+
+export interface Transport {
+  connect(target: ConnectTarget, options?: ConnectOptions): Promise<HostConnection>;
+}
+
+export const TRANSPORT_ERROR_CODES = [
+  'AUTH_FAILED',
+  'HOST_KEY_MISMATCH',
+  'HOST_KEY_UNKNOWN',
+  'CONNECTION_REFUSED',
+  'CONNECT_TIMEOUT',
+  'UNREACHABLE',
+  'CONNECTION_LOST',
+  'CREDENTIALS_MISSING',
+] as const;
+export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number];
+
+/** Errors no retry can fix: retrying a wrong password locks accounts out. */
+const NON_RETRYABLE: readonly TransportErrorCode[] = ['AUTH_FAILED', 'HOST_KEY_MISMATCH', 'HOST_KEY_UNKNOWN', 'CREDENTIALS_MISSING'];
+
+export class TransportError extends Error {
+  readonly nonRetryable: boolean;
+  constructor(
+    readonly code: TransportErrorCode,
+    readonly host: string,
+    message: string,
+    /** Output received before a connection was lost mid-command. */
+    readonly partial?: { stdout: string; stderr: string },
+  ) {
+    super(`${host}: ${message}`);
+    this.name = 'TransportError';
+    this.nonRetryable = NON_RETRYABLE.includes(code);
+  }
+}

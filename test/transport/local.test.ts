@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalTransport } from '../../engine/transport/local.js';
+import { TransportError, type HostConnection } from '../../engine/transport/types.js';
+
+describe('local transport', () => {
+  let dir: string;
+  let connection: HostConnection;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'runbook-local-'));
+    connection = await createLocalTransport({ cwd: dir }).connect({ name: 'controller', transport: 'local', port: 22 });
+  });
+
+  afterAll(async () => {
+    await connection.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a command through /bin/sh and returns its output and exit code', async () => {
+    const result = await connection.exec('echo out; echo err >&2; pwd');
+    expect(result).toMatchObject({ stdout: `out\n${dir}\n`, stderr: 'err\n', exitCode: 0, signal: null, timedOut: false });
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    expect(result.truncated).toBeUndefined();
+  });
+
+  it('reports a non-zero exit and a signal', async () => {
+    expect(await connection.exec('exit 7')).toMatchObject({ exitCode: 7, signal: null });
+    expect(await connection.exec('kill -TERM $$')).toMatchObject({ exitCode: null, signal: 'SIGTERM' });
+  });
+
+  it('gives commands end-of-file on input when there is nothing to answer', async () => {
+    expect(await connection.exec('cat; echo done')).toMatchObject({ stdout: 'done\n', exitCode: 0 });
+  });
+
+  it('kills the whole process group on timeout', async () => {
+    // The background sleep holds the output pipe: the result arrives once it is dead too.
+    const result = await connection.exec('sleep 30 & echo $!; wait', { timeoutMs: 300 });
+    expect(result).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGKILL' });
+    const backgroundPid = Number(result.stdout.trim());
+    expect(backgroundPid).toBeGreaterThan(0);
+    expect(isProcessGone(backgroundPid)).toBe(true);
+  });
+
+  it('calls onLine per line of each stream', async () => {
+    const lines: Array<[string, string]> = [];
+    await connection.exec('printf "a\\nb\\n"; echo c >&2; printf d', { onLine: (stream, line) => lines.push([stream, line]) });
+    expect(lines.filter(([stream]) => stream === 'stdout')).toEqual([
+      ['stdout', 'a'],
+      ['stdout', 'b'],
+      ['stdout', 'd'],
+    ]);
+    expect(lines.filter(([stream]) => stream === 'stderr')).toEqual([['stderr', 'c']]);
+  });
+
+  it('answers prompts on standard input, each occurrence once', async () => {
+    const result = await connection.exec(
+      'printf "Are you sure? (y/n) "; read a; printf "Again? "; read b; printf "Are you sure? (y/n) "; read c; echo "got $a $b $c"',
+      {
+        answers: [
+          { prompt: /Are you sure\? \(y\/n\)/, send: 'y' },
+          { prompt: /Again\?/, send: 'n' },
+        ],
+        timeoutMs: 10_000,
+      },
+    );
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(result.stdout).toContain('got y n y');
+  });
+
+  it('keeps the tail of an output larger than the cap', async () => {
+    const small = await createLocalTransport({ outputCapBytes: 1000 }).connect({ name: 'c', transport: 'local', port: 22 });
+    const result = await small.exec('seq 1 2000');
+    expect(result.stdout.endsWith('1999\n2000\n')).toBe(true);
+    expect(Buffer.byteLength(result.stdout)).toBeLessThanOrEqual(1000);
+    expect(result.truncated?.stdout).toBeGreaterThan(0);
+    expect(result.truncated?.stderr).toBe(0);
+  });
+
+  it('refuses commands once closed', async () => {
+    const closing = await createLocalTransport().connect({ name: 'c', transport: 'local', port: 22 });
+    await closing.close();
+    expect(closing.closed).toBe(true);
+    await expect(closing.exec('true')).rejects.toBeInstanceOf(TransportError);
+  });
+});
+
+/** Gone or a zombie waiting to be reaped: either way it no longer runs. */
+function isProcessGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
