@@ -64,6 +64,15 @@ const ALLOWED_HELPERS = new Set<string>([...Object.keys(TEMPLATE_HELPERS), ...BL
 
 const handlebars = Handlebars.create();
 for (const [name, helper] of Object.entries(TEMPLATE_HELPERS)) handlebars.registerHelper(name, helper);
+// A block whose condition is known only at run time shows both branches in a plan, undecided.
+for (const name of BLOCK_HELPERS) {
+  const builtin = handlebars.helpers[name] as Handlebars.HelperDelegate;
+  handlebars.registerHelper(name, function (this: unknown, condition: unknown, options: Handlebars.HelperOptions) {
+    if (!(condition instanceof RuntimeValue)) return builtin.call(this, condition, options);
+    const otherwise = options.inverse(this);
+    return `{{#${name} ${describeArg(condition)}}}${options.fn(this)}${otherwise ? `{{else}}${otherwise}` : ''}{{/${name}}}`;
+  });
+}
 
 export type TemplateRef =
   | { scope: 'params'; name: string; bare: boolean }

@@ -103,6 +103,15 @@ describe('makePlan', () => {
     expect(plan(runbook).hostPlans.spine01!.steps[0]!.command).toBe('install {{quote current}} major {{semverMajor current}}');
   });
 
+  it('shows a block whose condition is known only at run time with both branches, undecided', () => {
+    const runbook = createRunbook({
+      steps: [{ id: 'commit', kind: 'install', run: "commit{{#if (eq kind 'PLATFORM')}} --rolling{{else}} --now{{/if}}" }],
+      prechecks: [{ id: 'k', run: 'true', capture: { kind: { regex: '(.*)' } } }],
+      rollback: [],
+    });
+    expect(plan(runbook).hostPlans.spine01!.steps[0]!.command).toBe('commit{{#if (eq kind "PLATFORM")}} --rolling{{else}} --now{{/if}}');
+  });
+
   it('refuses a missing required param, an unknown one and one that fails its pattern', () => {
     expect(planError(() => plan(createRunbook(), createInventory(), {})).code).toBe('RB2002');
     const unknown = planError(() => plan(createRunbook(), createInventory(), { targetVersion: '4.4.0', targetVerison: '1' }));
