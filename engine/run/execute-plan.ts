@@ -145,7 +145,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     for (const [batchIndex, batch] of stage.batches.entries()) {
       if (stopMessage || options.signal?.aborted) break;
       emit({ type: 'batch.started', at: clock.now(), stage: stage.name, batch: batchIndex, hosts: batch });
-      await Promise.all(batch.map((name) => limit(() => runHost(name))));
+      await runBatch(batch);
       emit({ type: 'batch.finished', at: clock.now(), stage: stage.name, batch: batchIndex });
       const failed = names.filter((n) => FAILED_STATES.includes(hosts[n]!.state));
       if (failed.length > plan.strategy.maxFailures) {
@@ -172,50 +172,83 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     return taken;
   }
 
-  async function runHost(name: string): Promise<void> {
-    const result = hosts[name]!;
-    const hostPlan = plan.hostPlans[name]!;
-    if (stopMessage || options.signal?.aborted) return;
-    result.state = 'running';
-    result.startedAt = clock.now();
-    emit({ type: 'host.started', at: result.startedAt, host: name });
-    let failure: StepRecord | undefined;
-    for (const [i, planned] of hostPlan.steps.entries()) {
+  /**
+   * Runs a batch in lock-step: each step runs on every host of the batch it applies to, in parallel,
+   * before the next step starts, so a runbook can order steps across hosts (secondary, then primary).
+   * A host that fails leaves the batch; when failures exceed `maxFailures` the batch stops and its
+   * unfinished hosts end (and are rolled back) with it.
+   */
+  async function runBatch(batch: readonly string[]): Promise<void> {
+    let active = [...batch];
+    const failures = new Map<string, StepRecord>();
+    let batchStop: string | undefined;
+    for (const name of active) {
+      hosts[name]!.state = 'running';
+      hosts[name]!.startedAt = clock.now();
+      emit({ type: 'host.started', at: clock.now(), host: name });
+    }
+    for (const step of plan.runbook.steps) {
       if (options.signal?.aborted) {
-        failure = { ...skippedRecord(planned, 'step', clock.now(), 'the run was interrupted before this step'), status: 'interrupted' };
-        result.steps.push(failure, ...hostPlan.steps.slice(i + 1).map((p) => skippedRecord(p, 'step', clock.now(), 'not run: the run was interrupted')));
+        batchStop = 'the run was interrupted';
         break;
       }
-      const record = await run(name, planned, 'step');
-      result.steps.push(record);
-      if (record.status !== 'failed' && record.status !== 'interrupted') continue;
-      if (definitions.step.get(planned.id)!.onFailure === 'continue' && record.status === 'failed') continue;
-      failure = record;
-      result.steps.push(...hostPlan.steps.slice(i + 1).map((p) => skippedRecord(p, 'step', clock.now(), `not run: step ${planned.id} failed`)));
-      break;
+      const targets = active.flatMap((name) => {
+        const planned = plan.hostPlans[name]!.steps.find((p) => p.id === step.id);
+        return planned ? [{ name, planned }] : [];
+      });
+      const records = await Promise.all(targets.map(({ name, planned }) => limit(() => run(name, planned, 'step'))));
+      records.forEach((record, i) => {
+        const name = targets[i]!.name;
+        hosts[name]!.steps.push(record);
+        const failed = record.status === 'interrupted' || (record.status === 'failed' && step.onFailure !== 'continue');
+        if (failed) failures.set(name, record);
+      });
+      active = active.filter((name) => !failures.has(name));
+      const failedHosts = names.filter((n) => failures.has(n) || FAILED_STATES.includes(hosts[n]!.state));
+      if (failedHosts.length > plan.strategy.maxFailures) {
+        stopMessage = `${failedHosts.length} host(s) failed (${failedHosts.join(', ')}), more than maxFailures ${plan.strategy.maxFailures}: the run stopped`;
+        batchStop = stopMessage;
+        break;
+      }
+      if (active.length === 0) break;
     }
-    if (!failure) result.state = 'succeeded';
-    else if (failure.status === 'interrupted') {
+    await Promise.all([
+      ...[...failures].map(([name, failure]) => limit(() => endHost(name, failure))),
+      ...active.map((name) => limit(() => endHost(name, undefined, batchStop))),
+    ]);
+  }
+
+  /** Records the steps a host did not reach, rolls it back when asked, and settles its state. */
+  async function endHost(name: string, failure: StepRecord | undefined, stopped?: string): Promise<void> {
+    const result = hosts[name]!;
+    const hostPlan = plan.hostPlans[name]!;
+    const reached = new Set(result.steps.map((r) => r.id));
+    const reason = failure ? `not run: step ${failure.id} failed` : `not run: ${stopped}`;
+    result.steps.push(...hostPlan.steps.filter((p) => !reached.has(p.id)).map((p) => skippedRecord(p, 'step', clock.now(), reason)));
+    if (!failure && !stopped) result.state = 'succeeded';
+    else if (failure?.status === 'interrupted') {
       result.state = 'interrupted';
       result.message = `step ${failure.id} was interrupted: ${failure.message ?? ''}; the host's state is unknown`;
     } else {
-      result.message = `step ${failure.id} failed: ${failure.message ?? ''}`;
-      const wantsRollback = definitions.step.get(failure.id)!.onFailure === 'rollback' || plan.strategy.rollbackOnFailure;
-      if (wantsRollback && hostPlan.rollback.length > 0) {
-        result.state = 'rolled-back';
-        for (const planned of hostPlan.rollback) {
-          const record = await run(name, planned, 'rollback');
-          result.rollback.push(record);
-          if (record.status === 'failed' || record.status === 'interrupted') {
-            result.state = 'rollback-failed';
-            result.message += `; rollback step ${planned.id} failed: ${record.message ?? ''}`;
-            break;
-          }
-        }
-      } else result.state = 'failed';
+      result.message = failure ? `step ${failure.id} failed: ${failure.message ?? ''}` : `stopped: ${stopped}`;
+      const wantsRollback = (failure && definitions.step.get(failure.id)!.onFailure === 'rollback') || plan.strategy.rollbackOnFailure;
+      result.state = wantsRollback && hostPlan.rollback.length > 0 ? await rollBack(name) : 'failed';
     }
     result.finishedAt = clock.now();
     emit({ type: 'host.finished', at: result.finishedAt, host: name, state: result.state, message: result.message });
+  }
+
+  async function rollBack(name: string): Promise<HostState> {
+    const result = hosts[name]!;
+    for (const planned of plan.hostPlans[name]!.rollback) {
+      const record = await run(name, planned, 'rollback');
+      result.rollback.push(record);
+      if (record.status === 'failed' || record.status === 'interrupted') {
+        result.message += `; rollback step ${planned.id} failed: ${record.message ?? ''}`;
+        return 'rollback-failed';
+      }
+    }
+    return 'rolled-back';
   }
 }
 

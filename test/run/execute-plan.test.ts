@@ -24,7 +24,8 @@ function createInventory(names: string[]): Inventory {
     apiVersion: 'runbook/v1',
     kind: 'Inventory',
     defaults: { transport: 'local', groups: ['all'] },
-    hosts: Object.fromEntries(names.map((n) => [n, { role: 'node' }])),
+    // h1 is the primary of an HA pair, every other host a secondary.
+    hosts: Object.fromEntries(names.map((n) => [n, { role: n === 'h1' ? 'primary' : 'secondary' }])),
   };
 }
 
@@ -211,6 +212,44 @@ describe('executePlan', () => {
     );
     expect(result.hosts.h1!.steps[0]!.message).toContain('holds shell metacharacters');
     expect(existsSync(join(work, 'pwned'))).toBe(false);
+  });
+
+  it('runs a batch in lock-step, so a step on one role can depend on an earlier step on another', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { batchSize: 2 },
+        steps: [
+          { id: 'secondary-first', kind: 'install', on: { role: 'secondary' }, run: 'sleep 0.3; touch {{params.dir}}/secondary-done' },
+          { id: 'then-primary', kind: 'install', on: { role: 'primary' }, run: 'test -f {{params.dir}}/secondary-done' },
+        ],
+      }),
+      ['h1', 'h2'],
+    );
+    expect(result.outcome).toBe('succeeded');
+    expect(result.hosts.h1!.steps.map((s) => s.id)).toEqual(['then-primary']);
+    expect(result.hosts.h2!.steps.map((s) => s.id)).toEqual(['secondary-first']);
+  });
+
+  it('stops the whole batch when a failure exceeds maxFailures and rolls back its unfinished hosts too', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { batchSize: 2, maxFailures: 0, rollbackOnFailure: true },
+        steps: [
+          { id: 'disable-ha', kind: 'command', run: 'touch {{params.dir}}/{{host.name}}-disabled' },
+          { id: 'upgrade-secondary', kind: 'install', on: { role: 'secondary' }, run: 'false' },
+          { id: 'upgrade-primary', kind: 'install', on: { role: 'primary' }, run: 'touch {{params.dir}}/primary-upgraded' },
+        ],
+        rollback: [{ id: 'enable-ha', run: 'rm {{params.dir}}/{{host.name}}-disabled' }],
+      }),
+      ['h1', 'h2'],
+    );
+    expect(result.hosts.h2!.state).toBe('rolled-back');
+    expect(result.hosts.h1!.state).toBe('rolled-back');
+    expect(result.hosts.h1!.message).toContain('stopped');
+    expect(result.hosts.h1!.steps.map((s) => [s.id, s.status])).toEqual([['disable-ha', 'succeeded'], ['upgrade-primary', 'skipped']]);
+    expect(existsSync(join(work, 'primary-upgraded'))).toBe(false);
+    expect(existsSync(join(work, 'h1-disabled'))).toBe(false);
+    expect(existsSync(join(work, 'h2-disabled'))).toBe(false);
   });
 
   it('asks for approval and fails the host when it is refused', async () => {
