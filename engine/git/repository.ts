@@ -20,3 +20,52 @@ export async function describeRepository(folder: string): Promise<RepositoryInfo
     return { root, head: null };
   }
 }
+
+export type BlobRead = { ok: true; text: string } | { ok: false; reason: string };
+
+/** A file's content at a commit (`git show REF:PATH`, the path relative to the root), or why it cannot be read. */
+export async function readFileAtCommit(root: string, ref: string, path: string): Promise<BlobRead> {
+  try {
+    return { ok: true, text: await simpleGit({ baseDir: root }).raw(['show', `${ref}:${path}`]) };
+  } catch (error) {
+    return { ok: false, reason: firstLine(error) };
+  }
+}
+
+export interface CommitAuthor {
+  name: string;
+  email: string;
+}
+
+/** The author of a commit, or null when the commit is not in the repository. */
+export async function readCommitAuthor(root: string, commit: string): Promise<CommitAuthor | null> {
+  // The plan's commit is not covered by its hash: never let it reach git as an option.
+  if (!/^[0-9a-f]{7,64}$/.test(commit)) return null;
+  try {
+    const text = await simpleGit({ baseDir: root }).raw(['log', '-1', '--format=%an%n%ae', commit, '--']);
+    const [name = '', email = ''] = text.split('\n');
+    return { name, email };
+  } catch {
+    return null;
+  }
+}
+
+/** git's user.name and user.email as this repository sees them; absent when not set. */
+export async function readGitIdentity(root: string): Promise<{ name?: string; email?: string }> {
+  const git = simpleGit({ baseDir: root });
+  const read = async (key: string) => {
+    try {
+      const value = (await git.raw(['config', '--get', key])).trim();
+      return value === '' ? undefined : value;
+    } catch {
+      return undefined;
+    }
+  };
+  return { name: await read('user.name'), email: await read('user.email') };
+}
+
+/** The first line of a git error: what git said, without the usage noise that follows. */
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n').map((line) => line.trim()).find((line) => line !== '') ?? 'unknown git error';
+}

@@ -97,7 +97,9 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       for (const field of ['run', 'when', 'message', 'snapshot'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
       if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured, ownCaptures);
       asArray(step.answer).forEach((a, i) => {
-        if (isObject(a)) checkRegex(a.prompt, [...base, 'answer', i, 'prompt']);
+        if (!isObject(a)) return;
+        checkRegex(a.prompt, [...base, 'answer', i, 'prompt']);
+        checkTemplate(a.send, [...base, 'answer', i, 'send'], captured);
       });
       const afterCapture = new Set([...captured, ...ownCaptures]);
       for (const list of ['expect', 'until'] as const) {
@@ -115,8 +117,10 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
             ),
           );
         }
-        checkRegex(item.match, [...path, 'match']);
-        checkRegex(item.notMatch, [...path, 'notMatch']);
+        for (const key of ['match', 'notMatch'] as const) {
+          checkRegex(item[key], [...path, key]);
+          checkTemplate(item[key], [...path, key], afterCapture);
+        }
         checkTemplate(item.contains, [...path, 'contains'], afterCapture);
         if (isObject(item.json)) {
           checkRegex(item.json.matches, [...path, 'json', 'matches']);
@@ -227,7 +231,7 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   if (kind === 'approval' && 'run' in step) fail('run', 'an approval step runs no command; remove `run` and say what to approve in `message`');
   if (kind === 'approval' && typeof step.message !== 'string') fail('message', 'an approval step needs `message`, what the operator is asked');
   if (kind !== 'approval' && 'message' in step) fail('message', '`message` belongs to approval steps');
-  if (kind !== 'reboot' && 'reconnect' in step) fail('reconnect', '`reconnect` belongs to reboot steps');
+  if (kind !== 'reboot' && kind !== 'failover' && 'reconnect' in step) fail('reconnect', '`reconnect` belongs to reboot and failover steps');
   if (kind !== 'snapshot' && ('profile' in step || 'snapshot' in step)) {
     fail('profile' in step ? 'profile' : 'snapshot', '`profile` and `snapshot` belong to snapshot steps');
   }

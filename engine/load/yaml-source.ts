@@ -20,7 +20,8 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   // yaml's own duplicate-key check compares each key with every earlier one (quadratic: a second
   // for a 10,000-host inventory); findKeyProblems does the same job with a set per mapping.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, strict: true });
+  // Merge keys (`<<: *step`) let a runbook repeat a step for another role without copying it.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, strict: true, merge: true });
   const toPosition = (offset: number): Position => lineCounter.linePos(offset);
   const diagnostics: Diagnostic[] = [];
 

@@ -57,6 +57,7 @@ export const TEMPLATE_HELPERS = {
   and: defineHelper('and', (...values) => values.every(Boolean)),
   or: defineHelper('or', (...values) => values.some(Boolean)),
   not: defineHelper('not', (value) => !value),
+  escapeRegex: defineHelper('escapeRegex', (value) => String(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
 } as const;
 
 const BLOCK_HELPERS = ['if', 'unless'] as const;

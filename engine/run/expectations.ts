@@ -55,7 +55,7 @@ function evaluateOne(expect: Expect, result: ExecResult, render: RenderValue): s
   }
   if (expect.match !== undefined || expect.notMatch !== undefined) {
     const wanted = expect.match !== undefined;
-    const pattern = new RegExp((expect.match ?? expect.notMatch)!, 'm');
+    const pattern = new RegExp(render((expect.match ?? expect.notMatch)!), 'm');
     const lines = expect.everyLine ? output.split('\n').filter((l) => l.trim() !== '') : [output];
     const offending = lines.filter((line) => pattern.test(line) !== wanted);
     if (expect.everyLine && lines.length === 0 && wanted) return [`no output lines to match /${pattern.source}/`];

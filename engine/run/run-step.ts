@@ -157,7 +157,7 @@ async function runAttempt(
   render: Render,
 ): Promise<Attempt> {
   const { clock, session } = env;
-  const answers = step.answer?.map((a) => ({ prompt: new RegExp(a.prompt), send: a.send }));
+  const answers = step.answer?.map((a) => ({ prompt: new RegExp(a.prompt), send: render(a.send) }));
   const onLine = (stream: 'stdout' | 'stderr', line: string) =>
     env.emit({ type: 'output', at: clock.now(), host: session.host, stepId: step.id, stream, line });
   const assertDiff = env.hooks.assertSnapshotDiff;
@@ -183,7 +183,7 @@ async function runAttempt(
     }
     const connection = await session.connection();
     const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onLine });
-    if (kind === 'reboot') return await awaitReboot(step, result, connection, env, render, external);
+    if (expectsDisconnect(kind, step)) return await awaitReboot(step, result, connection, env, render, external);
     return await finishAttempt(step, result, render, external);
   } catch (error) {
     if (!(error instanceof TransportError)) throw error;
@@ -192,7 +192,7 @@ async function runAttempt(
       : undefined;
     if (error.code === 'CONNECTION_LOST') {
       session.reset();
-      if (kind === 'reboot') return await awaitReboot(step, partial, undefined, env, render, external);
+      if (expectsDisconnect(kind, step)) return await awaitReboot(step, partial, undefined, env, render, external);
       // A change cut off half-way may or may not have happened: never repeat it blindly.
       return { ok: false, result: partial, failures: [`interrupted: ${error.message}`], captures: {}, final: !rerunnable, interrupted: !rerunnable };
     }
@@ -211,6 +211,11 @@ async function finishAttempt(
   const verdict = await evaluateExpectations(step.expect ?? [], result, (template) => render(template, captured.values), external);
   const failures = [...verdict.failures, ...captured.failures];
   return { ok: failures.length === 0, result, failures, captures: captured.values, final: false, interrupted: false };
+}
+
+/** A reboot, or a failover with `reconnect`, takes the connection down by design. */
+function expectsDisconnect(kind: StepKind, step: Step | Precheck): boolean {
+  return kind === 'reboot' || (kind === 'failover' && step.reconnect !== undefined);
 }
 
 /** After a reboot command: the host must go away, come back within the timeout, and pass the check. */

@@ -1,6 +1,8 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Auth, Host, Inventory } from './inventory.js';
+import { Approval, OutputExcerpt, ReportHost, ReportStep, RunReport } from './report.js';
 import { Expect, Precheck, Runbook, Step } from './runbook.js';
+import { Collector, ELEMENT_RECORD_SCHEMAS, ElementDiff, FieldMapping, HostCollection, Profile, RecordChange, Snapshot, SnapshotDiff } from './snapshot.js';
 
 const DRAFT = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -14,6 +16,16 @@ interface Published {
 export const PUBLISHED_SCHEMAS: Record<string, Published> = {
   'runbook.schema.json': { schema: Runbook, defs: { Step, Precheck, Expect } },
   'inventory.schema.json': { schema: Inventory, defs: { Host, Auth } },
+  'report.schema.json': { schema: RunReport, defs: { ReportHost, ReportStep, OutputExcerpt, Approval } },
+  'snapshot.schema.json': {
+    schema: Snapshot,
+    defs: {
+      HostCollection,
+      ...Object.fromEntries(Object.entries(ELEMENT_RECORD_SCHEMAS).map(([type, schema]) => [`${type[0]!.toUpperCase()}${type.slice(1)}Record`, schema])),
+    },
+  },
+  'profile.schema.json': { schema: Profile, defs: { Collector, FieldMapping } },
+  'snapshot-diff.schema.json': { schema: SnapshotDiff, defs: { ElementDiff, RecordChange } },
 };
 
 export function renderSchemaJson({ schema, defs }: Published): string {

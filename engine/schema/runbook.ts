@@ -140,8 +140,8 @@ export const Expect = defineObject(
         examples: [0, [0, 1]],
       }),
     ),
-    match: Type.Optional(Regex('The output matches this.')),
-    notMatch: Type.Optional(Regex('The output does not match this.')),
+    match: Type.Optional(Regex('The output matches this (a template: `{{escapeRegex x}}` puts a value in literally).')),
+    notMatch: Type.Optional(Regex('The output does not match this (a template, as for `match`).')),
     contains: Type.Optional(Template('The output contains this text.')),
     json: Type.Optional(JsonExpect),
     number: Type.Optional(NumberExpect),
@@ -190,7 +190,7 @@ export const HostSelector = defineObject(
 export const Answer = defineObject(
   {
     prompt: Regex('A prompt printed by the command.'),
-    send: Type.String({ description: 'What to type in answer (a newline is added).' }),
+    send: Template('What to type in answer (a newline is added).', ['y']),
   },
   { description: 'An answer to an interactive prompt.', examples: [{ prompt: 'Are you sure.*\\(y/n\\)', send: 'y' }] },
 );
@@ -202,7 +202,7 @@ export const Reconnect = defineObject(
     interval: Type.Optional(defineDuration('Time between reconnection attempts.')),
     check: Type.Optional(Template('A command that must exit 0 once the host is back.', ['uptime'])),
   },
-  { description: 'For `kind: reboot`: wait for the host to go away and come back.' },
+  { description: 'For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.' },
 );
 
 const stepProperties = {
