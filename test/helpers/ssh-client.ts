@@ -41,8 +41,14 @@ export function connect(target: SshTarget): Promise<Client> {
   };
   if (target.password === undefined && target.privateKey === undefined) config.password = 'lab-password';
   return new Promise((resolve, reject) => {
-    client.once('ready', () => resolve(client));
+    client.once('ready', () => {
+      // Without it every exec waits ~40 ms on Nagle and delayed ACKs.
+      client.setNoDelay(true);
+      resolve(client);
+    });
     client.once('error', reject);
+    // A server going down mid-handshake may close without an error event.
+    client.once('close', () => reject(new Error('connection closed before it was ready')));
     client.connect(config);
   });
 }
@@ -50,7 +56,10 @@ export function connect(target: SshTarget): Promise<Client> {
 /** Runs one command on an open connection; resolves when its channel closes. */
 export function exec(client: Client, command: string, options: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
+    const onClose = (): void => reject(new Error('connection closed before the command started'));
+    client.once('close', onClose);
     client.exec(command, options.pty ? { pty: true } : {}, (error, channel) => {
+      client.off('close', onClose);
       if (error) return reject(error);
       collect(channel).then(resolve, reject);
       if (options.stdin !== undefined) channel.write(options.stdin);
