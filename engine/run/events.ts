@@ -38,7 +38,17 @@ interface At {
 }
 
 export type RunEvent =
-  | (At & { type: 'run.started'; runId: string; runbook: string; version: string; planHash: string; hosts: string[]; stages: Array<{ name: string; batches: string[][] }> })
+  | (At & {
+      type: 'run.started';
+      runId: string;
+      runbook: string;
+      version: string;
+      planHash: string;
+      hosts: string[];
+      stages: Array<{ name: string; batches: string[][] }>;
+      /** Set when this process resumes a run that an earlier one started. */
+      resumed?: boolean;
+    })
   | (At & { type: 'run.finished'; runId: string; outcome: RunOutcome; hosts: Record<string, HostState>; message?: string })
   | (At & { type: 'phase.started'; phase: 'prechecks' | 'snapshot-before' | 'snapshot-after'; hosts: string[] })
   | (At & { type: 'phase.finished'; phase: 'prechecks' | 'snapshot-before' | 'snapshot-after'; ok: boolean; message?: string })
@@ -51,7 +61,9 @@ export type RunEvent =
   | (At & { type: 'step.started'; host: string; section: StepSection; stepId: string; kind: string; mutating: boolean; attempt: number; command?: string })
   | (At & { type: 'step.retried'; host: string; section: StepSection; stepId: string; attempt: number; delayMs: number; reason: string })
   | (At & { type: 'step.finished'; host: string; record: StepRecord })
-  | (At & { type: 'output'; host: string; stepId: string; stream: 'stdout' | 'stderr'; line: string });
+  | (At & { type: 'output'; host: string; stepId: string; stream: 'stdout' | 'stderr'; line: string })
+  /** Values a step captured, except those marked secret: what a resumed run needs to render later steps. */
+  | (At & { type: 'host.captured'; host: string; stepId: string; values: Record<string, string> });
 
 export type RunEventType = RunEvent['type'];
 export type EmitEvent = (event: RunEvent) => void;

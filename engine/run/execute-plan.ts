@@ -5,7 +5,10 @@ import type { HostConnection } from '../transport/types.js';
 import type { Clock } from './clock.js';
 import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection } from './events.js';
 import { createLimiter } from './limiter.js';
+import { createRedactor } from './redact.js';
+import { INTERRUPTED_MESSAGE, type ResumeState } from './resume-state.js';
 import { runStep, type HostSession, type StepHooks } from './run-step.js';
+import { READ_ONLY_KINDS, type StepKind } from '../schema/runbook.js';
 
 /** Prechecks are read-only: they may fan out wider than the changes. */
 const PRECHECK_PARALLELISM = 32;
@@ -15,6 +18,8 @@ export interface ExecutorDeps extends StepHooks {
   connect(host: string): Promise<HostConnection>;
   clock: Clock;
   emit: EmitEvent;
+  /** Values never to show: passwords read for `passwordEnv`. Secret captures join them as they are made. */
+  secrets?: readonly string[];
 }
 
 export interface ExecuteOptions {
@@ -24,6 +29,10 @@ export interface ExecuteOptions {
   checkOnly?: boolean;
   /** Aborting stops new steps from starting; hosts cut short are reported interrupted. */
   signal?: AbortSignal;
+  /** Continue a run from its journal: finished steps are not run again. */
+  resume?: ResumeState;
+  /** On resume, run again a changing step that a crash cut off (the operator checked the host). */
+  rerunInterrupted?: boolean;
 }
 
 export interface HostResult {
@@ -51,13 +60,29 @@ const FAILED_STATES: readonly HostState[] = ['failed', 'rolled-back', 'rollback-
 
 /** Applies a plan: pre-checks everywhere, then stages, batches and hosts in order, rolling failed hosts back. */
 export async function executePlan(plan: Plan, deps: ExecutorDeps, options: ExecuteOptions): Promise<RunResult> {
-  const { clock, emit } = deps;
+  const { clock } = deps;
+  const redactor = createRedactor(deps.secrets ?? []);
+  const emit: EmitEvent = (event) => deps.emit(redactor.redactEvent(event));
   const names = Object.keys(plan.hosts);
-  const startedAt = clock.now();
+  const resume = options.resume;
+  const startedAt = resume?.startedAt ?? clock.now();
   const hosts: Record<string, HostResult> = Object.fromEntries(
-    names.map((name) => [name, { state: 'pending' as HostState, prechecks: [], steps: [], rollback: [] }]),
+    names.map((name) => {
+      const before = resume?.hosts[name];
+      const result: HostResult = {
+        state: before?.state ?? 'pending',
+        message: before?.message,
+        prechecks: [...(before?.prechecks ?? [])],
+        steps: [...(before?.steps ?? [])],
+        rollback: [...(before?.rollback ?? [])],
+        startedAt: before?.startedAt,
+        finishedAt: before?.finishedAt,
+      };
+      return [name, result];
+    }),
   );
   const sessions = new Map(names.map((name) => [name, createSession(name, deps)]));
+  for (const name of names) Object.assign(sessions.get(name)!.captures, resume?.hosts[name]?.captures);
   const definitions = indexDefinitions(plan);
   const snapshots: RunResult['snapshots'] = {};
   const env = (name: string) => ({
@@ -75,7 +100,14 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     runId: options.runId,
   });
   const run = async (name: string, planned: PlannedStep, section: StepSection): Promise<StepRecord> => {
-    const record = await runStep(definitions[section].get(planned.id)!, planned, section, env(name));
+    const step = definitions[section].get(planned.id)!;
+    const raw = await runStep(step, planned, section, env(name));
+    const captured = sessions.get(name)!.captures;
+    const secretNames = Object.entries(step.capture ?? {}).filter(([, c]) => c.secret).map(([n]) => n);
+    for (const secretName of secretNames) if (captured[secretName] !== undefined) redactor.add(captured[secretName]!);
+    const record = redactor.redactRecord(raw);
+    const shareable = Object.fromEntries(record.captured.filter((n) => !secretNames.includes(n)).map((n) => [n, captured[n]!]));
+    if (Object.keys(shareable).length > 0) emit({ type: 'host.captured', at: clock.now(), host: name, stepId: planned.id, values: shareable });
     emit({ type: 'step.finished', at: clock.now(), host: name, record });
     return record;
   };
@@ -94,44 +126,27 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
 
   emit({
     type: 'run.started',
-    at: startedAt,
+    at: clock.now(),
     runId: options.runId,
     runbook: plan.runbook.name,
     version: plan.runbook.version,
     planHash: plan.hash,
     hosts: names,
     stages: plan.stages,
+    ...(resume ? { resumed: true } : {}),
   });
 
-  // Pre-checks on every target before any change.
-  emit({ type: 'phase.started', at: clock.now(), phase: 'prechecks', hosts: names });
-  const precheckLimit = createLimiter(PRECHECK_PARALLELISM);
-  await Promise.all(
-    names.map((name) =>
-      precheckLimit(async () => {
-        for (const planned of plan.hostPlans[name]!.prechecks) {
-          const record = await run(name, planned, 'precheck');
-          hosts[name]!.prechecks.push(record);
-          // An unreachable host fails its remaining checks too; say it once.
-          if (record.errorCode !== undefined) break;
-        }
-      }),
-    ),
-  );
-  const blocking = names.flatMap((name) =>
-    hosts[name]!.prechecks
-      .filter((r) => r.status === 'failed' && (r.severity !== 'warning' || r.errorCode !== undefined))
-      .map((r) => `${name}: ${r.id}`),
-  );
-  const precheckMessage = blocking.length > 0 ? `pre-checks failed (${blocking.join(', ')}); nothing was changed` : undefined;
-  emit({ type: 'phase.finished', at: clock.now(), phase: 'prechecks', ok: blocking.length === 0, message: precheckMessage });
-  if (blocking.length > 0) return finish('failed', precheckMessage);
+  if (!resume?.prechecksPassed) {
+    const blocked = await runPrechecks();
+    if (blocked) return finish('failed', blocked);
+  }
   if (options.checkOnly) {
     for (const result of Object.values(hosts)) result.state = 'succeeded';
     return finish('succeeded', 'pre-checks only');
   }
 
-  if (plan.strategy.snapshot.before) {
+  if (resume?.snapshotBefore) snapshots.before = resume.snapshotBefore;
+  else if (plan.strategy.snapshot.before) {
     const taken = await takeRunSnapshot(`${options.runId}-before`, 'snapshot-before');
     if (!taken.ok) return finish('failed', `snapshot before failed: ${taken.message ?? 'unknown error'}; nothing was changed`);
     snapshots.before = `${options.runId}-before`;
@@ -154,7 +169,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     }
     emit({ type: 'stage.finished', at: clock.now(), stage: stage.name, index });
   }
-  if (options.signal?.aborted && !stopMessage) stopMessage = 'the run was interrupted';
+  if (options.signal?.aborted && !stopMessage) stopMessage = INTERRUPTED_MESSAGE;
 
   if (snapshots.before && plan.strategy.snapshot.after) {
     const taken = await takeRunSnapshot(`${options.runId}-after`, 'snapshot-after');
@@ -162,6 +177,33 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
   }
   const anyFailed = Object.values(hosts).some((r) => FAILED_STATES.includes(r.state));
   return finish(anyFailed || stopMessage ? 'failed' : 'succeeded', stopMessage);
+
+  /** Pre-checks on every target before any change; returns why the run must stop, if it must. */
+  async function runPrechecks(): Promise<string | undefined> {
+    emit({ type: 'phase.started', at: clock.now(), phase: 'prechecks', hosts: names });
+    const precheckLimit = createLimiter(PRECHECK_PARALLELISM);
+    await Promise.all(
+      names.map((name) =>
+        precheckLimit(async () => {
+          hosts[name]!.prechecks = [];
+          for (const planned of plan.hostPlans[name]!.prechecks) {
+            const record = await run(name, planned, 'precheck');
+            hosts[name]!.prechecks.push(record);
+            // An unreachable host fails its remaining checks too; say it once.
+            if (record.errorCode !== undefined) break;
+          }
+        }),
+      ),
+    );
+    const blocking = names.flatMap((name) =>
+      hosts[name]!.prechecks
+        .filter((r) => r.status === 'failed' && (r.severity !== 'warning' || r.errorCode !== undefined))
+        .map((r) => `${name}: ${r.id}`),
+    );
+    const message = blocking.length > 0 ? `pre-checks failed (${blocking.join(', ')}); nothing was changed` : undefined;
+    emit({ type: 'phase.finished', at: clock.now(), phase: 'prechecks', ok: blocking.length === 0, message });
+    return message;
+  }
 
   async function takeRunSnapshot(name: string, phase: 'snapshot-before' | 'snapshot-after') {
     emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
@@ -179,24 +221,31 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
    * unfinished hosts end (and are rolled back) with it.
    */
   async function runBatch(batch: readonly string[]): Promise<void> {
-    let active = [...batch];
+    // Hosts a resumed run had finished keep their outcome.
+    let active = batch.filter((name) => hosts[name]!.state === 'pending');
     const failures = new Map<string, StepRecord>();
     let batchStop: string | undefined;
     for (const name of active) {
       hosts[name]!.state = 'running';
-      hosts[name]!.startedAt = clock.now();
+      hosts[name]!.startedAt ??= clock.now();
       emit({ type: 'host.started', at: clock.now(), host: name });
+      const earlier = hosts[name]!.steps.find((r) => r.status === 'failed' && definitions.step.get(r.id)?.onFailure !== 'continue');
+      if (earlier) failures.set(name, earlier);
     }
+    active = active.filter((name) => !failures.has(name));
     for (const step of plan.runbook.steps) {
       if (options.signal?.aborted) {
-        batchStop = 'the run was interrupted';
+        batchStop = INTERRUPTED_MESSAGE;
         break;
       }
       const targets = active.flatMap((name) => {
         const planned = plan.hostPlans[name]!.steps.find((p) => p.id === step.id);
-        return planned ? [{ name, planned }] : [];
+        const done = hosts[name]!.steps.some((r) => r.id === step.id);
+        return planned && !done ? [{ name, planned }] : [];
       });
-      const records = await Promise.all(targets.map(({ name, planned }) => limit(() => run(name, planned, 'step'))));
+      const records = await Promise.all(
+        targets.map(({ name, planned }) => limit(async () => refuseRerun(name, planned) ?? (await run(name, planned, 'step')))),
+      );
       records.forEach((record, i) => {
         const name = targets[i]!.name;
         hosts[name]!.steps.push(record);
@@ -218,17 +267,39 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     ]);
   }
 
+  /**
+   * On resume, a changing step that a crash cut off is not run again blindly: it may have done its
+   * work or half of it. Unless the operator says so, the host stops there with the step interrupted.
+   */
+  function refuseRerun(name: string, planned: PlannedStep): StepRecord | undefined {
+    const cut = resume?.hosts[name]?.interrupted;
+    if (!cut || cut.section !== 'step' || cut.stepId !== planned.id) return undefined;
+    const definition = definitions.step.get(planned.id)!;
+    const rerunnable = READ_ONLY_KINDS.includes(planned.kind as StepKind) || definition.idempotent === true || options.rerunInterrupted;
+    if (rerunnable) return undefined;
+    const record: StepRecord = {
+      ...skippedRecord(planned, 'step', clock.now(), ''),
+      status: 'interrupted',
+      message: `step ${planned.id} was cut off by a crash and changes the host; check ${name}, then resume with --rerun-interrupted to run it again`,
+    };
+    emit({ type: 'step.finished', at: clock.now(), host: name, record });
+    return record;
+  }
+
   /** Records the steps a host did not reach, rolls it back when asked, and settles its state. */
   async function endHost(name: string, failure: StepRecord | undefined, stopped?: string): Promise<void> {
     const result = hosts[name]!;
     const hostPlan = plan.hostPlans[name]!;
     const reached = new Set(result.steps.map((r) => r.id));
     const reason = failure ? `not run: step ${failure.id} failed` : `not run: ${stopped}`;
-    result.steps.push(...hostPlan.steps.filter((p) => !reached.has(p.id)).map((p) => skippedRecord(p, 'step', clock.now(), reason)));
+    const unreached = hostPlan.steps.filter((p) => !reached.has(p.id)).map((p) => skippedRecord(p, 'step', clock.now(), reason));
+    if (stopped !== INTERRUPTED_MESSAGE) result.steps.push(...unreached);
     if (!failure && !stopped) result.state = 'succeeded';
-    else if (failure?.status === 'interrupted') {
+    else if (failure?.status === 'interrupted' || stopped === INTERRUPTED_MESSAGE) {
       result.state = 'interrupted';
-      result.message = `step ${failure.id} was interrupted: ${failure.message ?? ''}; the host's state is unknown`;
+      result.message = failure
+        ? `step ${failure.id} was interrupted: ${failure.message ?? ''}; the host's state is unknown`
+        : `${INTERRUPTED_MESSAGE} before step ${unreached[0]?.id ?? '(none left)'}; resume it with --resume`;
     } else {
       result.message = failure ? `step ${failure.id} failed: ${failure.message ?? ''}` : `stopped: ${stopped}`;
       const wantsRollback = (failure && definitions.step.get(failure.id)!.onFailure === 'rollback') || plan.strategy.rollbackOnFailure;

@@ -1,0 +1,44 @@
+import type { RunEvent, StepRecord } from './events.js';
+
+export const REDACTED = '***';
+/** Shorter values would redact ordinary words and digits; a secret is never that short in practice. */
+const MIN_SECRET_LENGTH = 4;
+
+/** Replaces secret values (passwords, secret captures) wherever they would be shown or stored. */
+export function createRedactor(initial: readonly string[]) {
+  const secrets = new Set<string>();
+  const add = (value: string) => {
+    if (value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+  };
+  initial.forEach(add);
+  const redact = (text: string): string => {
+    let out = text;
+    for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    return out;
+  };
+  const redactOptional = (text: string | undefined) => (text === undefined ? undefined : redact(text));
+  const redactRecord = (record: StepRecord): StepRecord =>
+    secrets.size === 0
+      ? record
+      : { ...record, stdout: redact(record.stdout), stderr: redact(record.stderr), message: redactOptional(record.message), command: redactOptional(record.command) };
+  const redactEvent = (event: RunEvent): RunEvent => {
+    if (secrets.size === 0) return event;
+    switch (event.type) {
+      case 'output':
+        return { ...event, line: redact(event.line) };
+      case 'step.started':
+        return { ...event, command: redactOptional(event.command) };
+      case 'step.retried':
+        return { ...event, reason: redact(event.reason) };
+      case 'step.finished':
+        return { ...event, record: redactRecord(event.record) };
+      case 'host.finished':
+      case 'run.finished':
+      case 'phase.finished':
+        return { ...event, message: redactOptional(event.message) };
+      default:
+        return event;
+    }
+  };
+  return { add, redact, redactRecord, redactEvent };
+}
