@@ -79,7 +79,7 @@ describe('serveLab, behind `runbook lab`', () => {
     let stderr = '';
     child.stdout.on('data', (data: Buffer) => (stdout += data.toString('utf8')));
     child.stderr.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     await until(() => stdout.includes('# Ctrl-C stops the lab.'), 30_000);
     const inventory = YAML.parse(stdout) as Inventory;
     const leaf = inventory.hosts.leaf01;

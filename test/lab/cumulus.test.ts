@@ -194,7 +194,7 @@ describe('Cumulus switches', () => {
     expect((await run(target('leaf02'), 'cat /etc/lsb-release')).stdout).toContain('DISTRIB_RELEASE=4.3.0');
 
     const client = await connect(target('leaf02'));
-    const dropped = new Promise((resolve) => client.on('close', resolve));
+    const dropped = new Promise((resolve) => client.on('close', () => resolve(undefined)));
     expect((await exec(client, 'sudo reboot')).code).toBe(0);
     await dropped;
     const release = await until(async () => (await run(target('leaf02'), 'cat /etc/lsb-release')).stdout);
@@ -218,6 +218,9 @@ describe('Cumulus switches', () => {
       code: 1,
       stderr: 'onie-install: ERROR: image file not found: /var/images/cumulus-linux-9.9.9.bin\n',
     });
+    // Without -a the image is only staged: the next reboot keeps the running version.
+    expect((await run(target('leaf04'), 'onie-install -i /var/images/cumulus-linux-4.4.0.bin')).stdout).toContain('onie-select -i');
+    expect(lab.state('leaf04').pendingVersion).toBeNull();
     await lab.injectFault('leaf04', { kind: 'installFails', times: 1 });
     const failed = await run(target('leaf04'), 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin');
     expect(failed.code).toBe(1);

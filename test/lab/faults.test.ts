@@ -25,7 +25,7 @@ describe('injected faults', () => {
     expect((await run(target('qumulo1'), 'hostname')).stdout).toBe('qumulo1\n');
 
     const client = await connect(target('spine01'));
-    const closed = new Promise((resolve) => client.on('close', resolve));
+    const closed = new Promise((resolve) => client.on('close', () => resolve(undefined)));
     await lab.injectFault('spine01', { kind: 'unreachable' });
     await closed;
     expect((await connectError(target('spine01')))?.code).toBe('ECONNREFUSED');
@@ -75,7 +75,7 @@ describe('injected faults', () => {
   it('dropConnection: the command runs, half its output arrives, then the connection is cut without an exit status', async () => {
     await lab.injectFault('leaf01', { kind: 'dropConnection', command: 'onie-install', times: 1 });
     const client = await connect(target('leaf01'));
-    const closed = new Promise((resolve) => client.on('close', resolve));
+    const closed = new Promise((resolve) => client.on('close', () => resolve(undefined)));
     const result = await exec(client, 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin');
     await closed;
     expect(result.code).toBeNull();

@@ -184,7 +184,7 @@ describe('stopping the lab', () => {
     const lab = await startLab({ addressPrefix: '127.0.11', topology: { spines: 1, leaves: 2, storageNodes: 1 }, addresses: { spine01: '127.0.11.201' } });
     expect(lab.device('spine01').address).toBe('127.0.11.201');
     const client = await connect({ host: lab.device('bd01').address, port: lab.device('bd01').port });
-    const closed = new Promise((resolve) => client.on('close', resolve));
+    const closed = new Promise((resolve) => client.on('close', () => resolve(undefined)));
     await lab.stop();
     await closed;
     for (const device of lab.devices) {

@@ -92,6 +92,9 @@ describe('the NSO HA pair', () => {
     expect(await ok(nso2, 'head -n 1 /opt/ncs/ncs-6.2.3/CHANGES')).toBe('NSO 6.2.3\n');
     expect(await ok(nso2, 'ncs --version')).toBe('6.1.4\n');
     await ok(nso2, 'ln -sfn /opt/ncs/ncs-6.2.3 /opt/ncs/current');
+    // Without -n, ln follows the old link and lands inside the folder it points to.
+    await ok(nso2, 'ln -sf /opt/ncs/packages/nso-6.2 /var/opt/ncs/packages');
+    expect(await ok(nso2, 'readlink /var/opt/ncs/packages/nso-6.2')).toBe('/opt/ncs/packages/nso-6.2\n');
     await ok(nso2, 'ln -sfn /opt/ncs/packages/nso-6.2 /var/opt/ncs/packages');
     expect(await ok(nso2, 'ls -l /opt/ncs/current')).toMatch(/^lrwxrwxrwx 1 root root +\d+ \w{3} [ \d]\d \d\d:\d\d \/opt\/ncs\/current -> \/opt\/ncs\/ncs-6\.2\.3\n$/);
     expect(await ok(nso2, 'ncs --version')).toBe('6.2.3\n');

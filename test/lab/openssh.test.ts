@@ -91,7 +91,7 @@ describe.skipIf(!haveSsh)(title, () => {
       output += data.toString('utf8');
       if (output.endsWith('(y/n) ')) child.stdin.write('y\r');
     });
-    const code = await new Promise((resolve) => child.on('close', resolve));
+    const code = await new Promise((resolve) => child.on('close', (status) => resolve(status)));
     expect(code).toBe(0);
     expect(output).toContain('Are you sure you want to reboot? (y/n) y');
     expect(lab.state('bd01').backupState).toBe('INIT');
@@ -104,7 +104,7 @@ describe.skipIf(!haveSsh)(title, () => {
     child.stderr.on('data', (data: Buffer) => (debug += data.toString('utf8')));
     await until(() => debug.includes('Sending command: ncs-backup'));
     child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('close', resolve));
+    await new Promise((resolve) => child.on('close', () => resolve(undefined)));
     const entries = await until(() => {
       const found = lab.commandLog('nso2').filter((entry) => entry.command === 'ncs-backup');
       return found.length > 0 ? found : undefined;

@@ -100,7 +100,7 @@ describe('the Qumulo storage cluster', () => {
     await qq('qumulo1', 'upgrade_cluster prepare --path /upgrade/qumulo_core_7.2.0_platform.qimg');
     await watchStatus((status) => status.state === 'PREPARED', []);
     const connections = await Promise.all(NODES.map((name) => connect(target(name))));
-    const closed = connections.map((client) => new Promise((resolve) => client.on('close', resolve)));
+    const closed = connections.map((client) => new Promise((resolve) => client.on('close', () => resolve(undefined))));
     expect(await qq('qumulo1', 'upgrade_cluster commit')).toMatchObject({ state: 'COMMITTING', upgrade_type: 'PLATFORM', rolling: false });
     await Promise.all(closed);
     // Cross-check: all four were down together.
