@@ -1,6 +1,6 @@
 import type { ParsedKey } from 'ssh2';
 import type { Timers } from './clock.js';
-import type { DeviceEnv, LabTimings, Platform, PowerControl, SimulatedDevice } from './device.js';
+import type { DeviceEnv, LabTimings, PowerControl, SimulatedDevice } from './device.js';
 import { FaultSet, type Fault } from './faults.js';
 import { stableNumber } from './format.js';
 import type { HostKey } from './host-key.js';
@@ -28,7 +28,6 @@ export interface CommandLogEntry {
 
 export interface DeviceHostOptions {
   name: string;
-  platform: Platform;
   address: string;
   port: number;
   hostKey: HostKey;

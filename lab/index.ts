@@ -125,28 +125,25 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   };
   const fabric = new Fabric(fabricPlan, clock);
   const createDevice = deviceFactory(options, clock, timers, timings, fabric);
-  const hosts = new Map<string, DeviceHost>();
-  const specByName = new Map(specs.map((spec) => [spec.name, spec]));
-  for (const spec of specs) {
-    hosts.set(
-      spec.name,
-      new DeviceHost({
-        name: spec.name,
-        platform: spec.platform,
-        address: spec.address,
-        port: options.port ?? 0,
-        hostKey: deriveHostKey(spec.name),
-        ident: IDENTS[spec.platform],
-        user,
-        password,
-        authorizedKeys,
-        timers,
-        timings,
-        log: record,
-        createDevice: (env) => createDevice(spec, env),
-      }),
-    );
-  }
+  const entries = specs.map((spec) => {
+    const hostKey = deriveHostKey(spec.name);
+    const host = new DeviceHost({
+      name: spec.name,
+      address: spec.address,
+      port: options.port ?? 0,
+      hostKey,
+      ident: IDENTS[spec.platform],
+      user,
+      password,
+      authorizedKeys,
+      timers,
+      timings,
+      log: record,
+      createDevice: (env) => createDevice(spec, env),
+    });
+    return { spec, hostKey, host };
+  });
+  const hosts = new Map(entries.map(({ spec, host }) => [spec.name, host]));
   const hostOf = (name: string): DeviceHost => {
     const host = hosts.get(name);
     if (host === undefined) throw new Error(`unknown lab device "${name}"; devices: ${[...hosts.keys()].join(', ')}`);
@@ -171,20 +168,17 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     throw new Error(`lab: ${spec.name} cannot listen on ${spec.address}:${options.port ?? 0}: ${reason.message}`);
   }
 
-  const devices: LabDevice[] = specs.map((spec) => {
-    const key = deriveHostKey(spec.name);
-    return {
-      name: spec.name,
-      platform: spec.platform,
-      role: spec.role,
-      address: spec.address,
-      port: hostOf(spec.name).endpoint.port,
-      hostKey: key.fingerprint,
-      publicKey: key.publicKeyLine,
-      groups: [spec.group],
-      labels: spec.labels,
-    };
-  });
+  const devices: LabDevice[] = entries.map(({ spec, hostKey, host }) => ({
+    name: spec.name,
+    platform: spec.platform,
+    role: spec.role,
+    address: spec.address,
+    port: host.endpoint.port,
+    hostKey: hostKey.fingerprint,
+    publicKey: hostKey.publicKeyLine,
+    groups: [spec.group],
+    labels: spec.labels,
+  }));
   let stopping: Promise<void> | undefined;
   const inventory = (inventoryOptions: { auth?: InventoryAuth } = {}): Inventory =>
     buildInventory(devices, user, inventoryOptions.auth ?? { passwordEnv: PASSWORD_ENV });
@@ -214,8 +208,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     commandLog: (name) => log.filter((entry) => name === undefined || entry.host === name).map((entry) => ({ ...entry })),
     state: (name) => {
       const host = hostOf(name);
-      const spec = specByName.get(name) as DeviceSpec;
-      return { name, platform: spec.platform, ...host.status(), ...host.device.state() };
+      return { name, platform: host.device.platform, ...host.status(), ...host.device.state() };
     },
     settled: async () => {
       await Promise.all([...hosts.values()].map((host) => host.settled()));
