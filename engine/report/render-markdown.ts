@@ -76,22 +76,36 @@ function describeHost(name: string, host: ReportHost) {
     { title: 'Steps', steps: host.steps },
     { title: 'Rollback', steps: host.rollback },
   ].filter((t) => t.steps.length > 0);
-  const outputs = [...host.prechecks, ...host.steps, ...host.rollback].flatMap((step) => describeOutputs(step));
-  return { name, host, tables, outputs, stepTally: `${ran}/${host.steps.length} succeeded${host.rollback.length > 0 ? `, ${host.rollback.length} rollback` : ''}` };
+  const logs = [
+    ...host.prechecks.flatMap((step) => describeStepLog(step, 'pre-check ')),
+    ...host.steps.flatMap((step) => describeStepLog(step, '')),
+    ...host.rollback.flatMap((step) => describeStepLog(step, 'rollback ')),
+  ];
+  return { name, host, tables, logs, stepTally: `${ran}/${host.steps.length} succeeded${host.rollback.length > 0 ? `, ${host.rollback.length} rollback step${host.rollback.length === 1 ? '' : 's'}` : ''}` };
 }
 
-function describeOutputs(step: ReportStep) {
-  const outputs: Array<{ title: string; text: string; fence: string }> = [];
+/** A step's command and outputs, one collapsed block; a failed step's block is open, being the one a reader came for. */
+function describeStepLog(step: ReportStep, prefix: string) {
+  if (step.attempts === 0 && !step.stdout && !step.stderr) return [];
+  const blocks: Array<{ caption: string; text: string; fence: string }> = [];
+  const add = (caption: string, text: string) => {
+    const clean = cleanOutput(text);
+    blocks.push({ caption, text: clean, fence: fenceFor(clean) });
+  };
+  if (step.command) add('command', step.command);
   for (const stream of ['stdout', 'stderr'] as const) {
     const excerpt = step[stream];
     if (!excerpt) continue;
     const shown = excerpt.text === '' ? 0 : excerpt.text.split('\n').length;
-    const extent = excerpt.truncated ? `last ${shown} of ${excerpt.totalLines} lines, ${excerpt.totalBytes} bytes` : `${excerpt.totalLines} line${excerpt.totalLines === 1 ? '' : 's'}`;
-    const lines = [...(stream === 'stdout' && step.command ? [`$ ${step.command}`] : []), ...(excerpt.truncated ? ['[… earlier output left out …]'] : []), excerpt.text];
-    const text = cleanOutput(lines.join('\n'));
-    outputs.push({ title: `${step.id} ${stream} (${extent})`, text, fence: fenceFor(text) });
+    const extent = excerpt.truncated
+      ? `last ${shown} of ${excerpt.totalLines} lines (${excerpt.totalBytes} bytes)`
+      : `${excerpt.totalLines} line${excerpt.totalLines === 1 ? '' : 's'}`;
+    add(`${stream}, ${extent}`, excerpt.text);
   }
-  return outputs;
+  if (blocks.length === 0) return [];
+  const exit = step.exitCode === null ? '' : `, exit ${step.exitCode}`;
+  const tries = step.attempts > 1 ? `, ${step.attempts} attempts` : '';
+  return [{ title: `${prefix}${step.id}: ${step.status}${exit}${tries}`, open: step.status === 'failed' || step.status === 'interrupted', blocks }];
 }
 
 function describeHostSummary(report: RunReport): string {
@@ -112,7 +126,7 @@ function describeRunner(runBy: RunReport['runBy']): string {
 
 function describeSnapshots(report: RunReport): string {
   const { before, after, comparison } = report.snapshots;
-  if (!before && !after) return '';
+  if (!before && !after && !comparison) return '';
   const lines: string[] = [];
   if (!comparison) {
     lines.push('## Snapshots', '');

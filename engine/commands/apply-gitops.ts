@@ -1,0 +1,159 @@
+import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { checkApproval } from '../git/approvals.js';
+import { commitRunReport } from '../git/commit-report.js';
+import { checkPlanFreshness } from '../git/freshness.js';
+import { checkNotApplied } from '../git/ledger.js';
+import { describeRepository, readGitIdentity, type RepositoryInfo } from '../git/repository.js';
+import { DEFAULT_SNAPSHOT_FOLDER, loadSnapshot } from '../io/snapshot-store.js';
+import { buildRunReport } from '../report/build-report.js';
+import type { OutputLimits } from '../report/excerpt.js';
+import { collectSecrets } from '../report/redact.js';
+import { RUN_REPORTS_FOLDER, writeRunReport } from '../report/write-report.js';
+import type { RunResult } from '../run/execute-plan.js';
+import type { Plan } from '../schema/plan.js';
+import type { Approval, RunReport } from '../schema/report.js';
+import type { SnapshotDiff } from '../schema/snapshot.js';
+import { compareSnapshots } from '../snapshot/compare.js';
+import { renderDiffMarkdown } from '../snapshot/render-diff.js';
+
+/** The GitOps side of `runbook apply`, as its flags set it. */
+export interface GitOpsApplyOptions {
+  /** `--allow-reapply`: run a plan hash that was applied before. */
+  allowReapply?: boolean;
+  /** `--no-commit` sets this false: the report is written, not committed. */
+  commit?: boolean;
+  /** `--push`: push the report commit. */
+  push?: boolean;
+  /** Where `approvals/` and `reports/` are: default the repository of the target, else of the working folder. */
+  root?: string;
+}
+
+export interface ApplyPolicyRequest {
+  /** The plan file, or the runbook when `inventory` is given. */
+  target: string;
+  inventory?: string;
+  allowReapply?: boolean;
+  root?: string;
+}
+
+/** What the checks before a run learned, for the report after it. */
+export interface ApplyContext {
+  /** The repository root (or the working folder outside git): reports go under it. */
+  root: string;
+  repository: RepositoryInfo | null;
+  approvals: Approval[];
+}
+
+/**
+ * The GitOps gate before a run (exit 2 when it refuses): a plan file must match what its inputs at
+ * HEAD make now; the policy's approval rules hold; the plan hash was not applied before unless
+ * `allowReapply`. A runbook planned on the spot (`inventory` given) is fresh by construction.
+ */
+export async function checkApplyPolicy(plan: Plan, request: ApplyPolicyRequest): Promise<ApplyContext> {
+  const repository = request.root !== undefined ? await describeRepository(request.root) : await findRepository(request.target);
+  const root = repository?.root ?? request.root ?? process.cwd();
+  if (request.inventory === undefined) await checkPlanFreshness(plan, root);
+  const approvals = await checkApproval(plan, root);
+  checkNotApplied(plan, root, { allowReapply: request.allowReapply });
+  return { root, repository, approvals };
+}
+
+export interface ReportRunOptions {
+  /** Commit the report (default true; `--no-commit` turns it off). */
+  commit?: boolean;
+  push?: boolean;
+  /** Where `passwordEnv` values are read, to redact them. */
+  env: Readonly<Record<string, string | undefined>>;
+  writeError: (text: string) => void;
+  outputLimits?: OutputLimits;
+}
+
+export interface ReportRunResult {
+  report: RunReport;
+  /** The report files, absolute; absent when they could not be written. */
+  files?: { json: string; markdown: string };
+  commit?: string;
+}
+
+/**
+ * Writes the run report and commits it with the run's snapshot files. Never throws for git: a
+ * failed commit or push is a warning on stderr naming where the report is, and the run's exit code
+ * stands.
+ */
+export async function reportRun(plan: Plan, result: RunResult, context: ApplyContext, options: ReportRunOptions): Promise<ReportRunResult> {
+  const { root, repository } = context;
+  const warn = (text: string) => options.writeError(`warning: ${text}\n`);
+  const snapshotFolder = join(root, DEFAULT_SNAPSHOT_FOLDER);
+  const snapshotFile = (name: string | undefined) => {
+    const path = name === undefined ? undefined : join(snapshotFolder, `${name}.json`);
+    return path !== undefined && existsSync(path) ? path : undefined;
+  };
+  const before = snapshotFile(result.snapshots.before);
+  const after = snapshotFile(result.snapshots.after);
+  let diff: SnapshotDiff | undefined;
+  if (before && after) {
+    try {
+      diff = compareSnapshots(loadSnapshot(snapshotFolder, result.snapshots.before!), loadSnapshot(snapshotFolder, result.snapshots.after!));
+    } catch (error) {
+      warn(`the snapshots of the run could not be compared: ${(error as Error).message}`);
+    }
+  }
+
+  const portable = (path: string) => relative(root, path).split('\\').join('/');
+  const report = buildRunReport(plan, result, {
+    commit: repository?.head ?? null,
+    runBy: await describeRunner(root, repository !== null),
+    approvals: context.approvals,
+    secrets: collectSecrets(plan, options.env),
+    snapshotDiff: diff,
+    snapshotFiles: { before: before && portable(before), after: after && portable(after) },
+    outputLimits: options.outputLimits,
+  });
+
+  let written;
+  try {
+    written = writeRunReport(join(root, RUN_REPORTS_FOLDER), report, { snapshotSection: diff ? renderDiffMarkdown(diff) : undefined });
+  } catch (error) {
+    warn(`the run report could not be written to ${join(root, RUN_REPORTS_FOLDER)}: ${(error as Error).message}`);
+    return { report };
+  }
+  const files = { json: written.jsonPath, markdown: written.markdownPath };
+  const where = `${written.markdownPath} and ${written.jsonPath}`;
+  if (options.commit === false) {
+    options.writeError(`report written to ${where} (not committed: --no-commit)\n`);
+    return { report, files };
+  }
+  if (!repository) {
+    warn(`the report was not committed: ${root} is not in a git repository. It is in ${where}`);
+    return { report, files };
+  }
+  const paths = [written.markdownPath, written.jsonPath, ...[before, after].filter((p): p is string => p !== undefined)].map(portable);
+  const outcome = await commitRunReport(root, report, paths, { push: options.push });
+  if (!outcome.committed) {
+    warn(`the report was not committed (${outcome.reason}). It is in ${where}; commit it with \`git add ${paths.join(' ')} && git commit\``);
+    return { report, files };
+  }
+  options.writeError(`report committed as ${outcome.commit.slice(0, 12)}: ${paths.join(', ')}\n`);
+  if (options.push && outcome.pushError) warn(`the report commit ${outcome.commit.slice(0, 12)} was not pushed: ${outcome.pushError}; push it with \`git push\``);
+  else if (outcome.pushed) options.writeError(`pushed ${outcome.commit.slice(0, 12)}\n`);
+  return { report, files, commit: outcome.commit };
+}
+
+/** The repository of the target file, else of the working folder. */
+async function findRepository(target: string): Promise<RepositoryInfo | null> {
+  return (await describeRepository(dirname(resolve(target)))) ?? (await describeRepository(process.cwd()));
+}
+
+async function describeRunner(root: string, inRepository: boolean): Promise<RunReport['runBy']> {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    // Containers may run as a uid with no passwd entry.
+    user = process.env.USER ?? process.env.USERNAME ?? `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+  const identity = inRepository ? await readGitIdentity(root) : {};
+  return { user, machine: hostname(), gitName: identity.name, gitEmail: identity.email };
+}
