@@ -1,5 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runApply } from './commands/apply.js';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { STATE_FOLDER, runApply } from './commands/apply.js';
+import { runApprove } from './commands/approve.js';
+import { runRuns } from './commands/runs.js';
+import { runUnlock } from './commands/unlock.js';
+import { describeRepository } from './git/repository.js';
 import { runPlan } from './commands/plan.js';
 import { runValidate } from './commands/validate.js';
 import { EXIT_CODES, RunbookError } from './errors.js';
@@ -58,15 +64,19 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   program
     .command('apply')
     .description('Execute a plan file, or plan and execute a runbook against an inventory')
-    .argument('<plan-or-runbook>', 'a plan made by `runbook plan --out`, or a runbook with -i')
+    .argument('[plan-or-runbook]', 'a plan made by `runbook plan --out`, or a runbook with -i')
     .option('-i, --inventory <file>', 'inventory file (when applying a runbook)')
     .option('--param <name=value>', 'a parameter value (repeatable; with a runbook)', collect, [])
     .option('--yes', 'approve approval steps without asking', false)
     .option('--max-parallel <n>', 'most hosts worked on at once', parsePositiveInteger)
     .option('--no-progress', 'plain timestamped lines instead of the live display')
-    .option('--no-commit', 'do not commit the run report to git')
+    .option('--no-commit', 'write the run report without committing it')
+    .option('--push', 'push the report commit', false)
+    .option('--allow-reapply', 'apply a plan hash that was applied before', false)
+    .option('--resume <run-id>', 'continue a run that was killed or interrupted, from its journal')
+    .option('--rerun-interrupted', 'with --resume: run again a changing step that the crash cut off (check the host first)', false)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (target: string, options: { inventory?: string; param: string[]; yes: boolean; maxParallel?: number; progress: boolean; format: 'text' | 'json' }) => {
+    .action(async (target: string | undefined, options: ApplyFlags) => {
       const controller = new AbortController();
       const interrupt = () => controller.abort();
       process.once('SIGINT', interrupt);
@@ -84,10 +94,41 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           writeError: io.stderr,
           env: process.env,
           signal: controller.signal,
+          commit: options.commit,
+          push: options.push,
+          allowReapply: options.allowReapply,
+          resume: options.resume,
+          rerunInterrupted: options.rerunInterrupted,
         });
       } finally {
         process.off('SIGINT', interrupt);
       }
+    });
+
+  program
+    .command('approve')
+    .description('Record (and commit) the approval of a plan hash at the current commit')
+    .argument('<plan>', 'a plan made by `runbook plan --out`')
+    .requiredOption('--by <name>', 'who approves')
+    .action(async (planPath: string, options: { by: string }) => {
+      exitCode = await runApprove({ planPath, by: options.by, write: io.stdout, writeError: io.stderr });
+    });
+
+  program
+    .command('runs')
+    .description('List runs with their state (running, succeeded, failed, crashed, interrupted)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (options: { format: 'text' | 'json' }) => {
+      exitCode = runRuns({ stateDir: await findStateDir(), machine: hostname(), format: options.format, write: io.stdout });
+    });
+
+  program
+    .command('unlock')
+    .description('Release the lock a run holds on a host (after checking that run is dead)')
+    .argument('<host>', 'the locked host')
+    .requiredOption('--lock-id <id>', 'the lock id, as the refusal or `runbook runs` shows it')
+    .action(async (host: string, options: { lockId: string }) => {
+      exitCode = runUnlock({ stateDir: await findStateDir(), host, lockId: options.lockId, write: io.stdout });
     });
 
   program
@@ -107,6 +148,26 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   } catch (error) {
     return reportError(error, io);
   }
+}
+
+interface ApplyFlags {
+  inventory?: string;
+  param: string[];
+  yes: boolean;
+  maxParallel?: number;
+  progress: boolean;
+  commit: boolean;
+  push: boolean;
+  allowReapply: boolean;
+  resume?: string;
+  rerunInterrupted: boolean;
+  format: 'text' | 'json';
+}
+
+/** `.runbook/` at the root of the repository holding the working folder (or in the working folder). */
+async function findStateDir(): Promise<string> {
+  const repository = await describeRepository(process.cwd());
+  return join(repository?.root ?? process.cwd(), STATE_FOLDER);
 }
 
 function parsePositiveInteger(value: string): number {

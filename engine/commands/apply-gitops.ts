@@ -60,6 +60,12 @@ export async function checkApplyPolicy(plan: Plan, request: ApplyPolicyRequest):
   return { root, repository, approvals };
 }
 
+/** Where a resumed run's reports go: the same root rules as a new run, without re-checking its plan. */
+export async function checkResumeContext(root: string | undefined): Promise<ApplyContext> {
+  const repository = await describeRepository(root ?? process.cwd());
+  return { root: repository?.root ?? root ?? process.cwd(), repository, approvals: [] };
+}
+
 export interface ReportRunOptions {
   /** Commit the report (default true; `--no-commit` turns it off). */
   commit?: boolean;

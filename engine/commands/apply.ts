@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { describeRepository } from '../git/repository.js';
-import { displayPath, readText } from '../io/files.js';
+import { displayPath, readText, writeFileAtomic } from '../io/files.js';
+import { openJournal, readJournal, runFolder, type Journal } from '../io/journal.js';
+import { acquireHostLocks } from '../io/locks.js';
+import { collectSecrets } from '../report/redact.js';
+import { rebuildRunState, type ResumeState } from '../run/resume-state.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource } from '../load/yaml-source.js';
 import { computePlanHash } from '../plan/make-plan.js';
@@ -17,11 +22,14 @@ import { createLocalTransport } from '../transport/local.js';
 import { resolveConnectTarget } from '../transport/resolve-target.js';
 import { createSshTransport } from '../transport/ssh.js';
 import { selectProgress } from '../ui/select-progress.js';
-import { planFromFiles } from './plan.js';
+import { checkApplyPolicy, checkResumeContext, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
+import { planFromFiles, renderPlanJson } from './plan.js';
+import { RUN_META_FILE, RUN_PLAN_FILE, readRunMeta, type RunMeta } from './runs.js';
 
-export interface ApplyOptions {
-  /** A plan JSON file, or a runbook when `inventory` is given. */
-  target: string;
+/** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
+export interface ApplyOptions extends GitOpsApplyOptions {
+  /** A plan JSON file, or a runbook when `inventory` is given; absent with `resume`. */
+  target?: string;
   inventory?: string;
   params: readonly string[];
   yes: boolean;
@@ -36,7 +44,14 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Extra consumers of the run's events (the journal, tests). */
   onEvent?: (event: RunEvent) => void;
+  /** `--resume RUN_ID`: continue a run from its journal. */
+  resume?: string;
+  /** `--rerun-interrupted`: on resume, run again a changing step a crash cut off. */
+  rerunInterrupted?: boolean;
 }
+
+/** Run state (journals, locks) lives in `.runbook/` at the root; it is not committed. */
+export const STATE_FOLDER = '.runbook';
 
 export interface LoadedPlan {
   plan: Plan;
@@ -58,7 +73,7 @@ export async function readPlanFile(path: string): Promise<LoadedPlan> {
   return { plan, inventoryDir: resolve(root, dirname(plan.inputs.inventory.path)) };
 }
 
-export async function loadPlanForApply(options: Pick<ApplyOptions, 'target' | 'inventory' | 'params'>): Promise<LoadedPlan> {
+export async function loadPlanForApply(options: { target: string; inventory?: string; params: readonly string[] }): Promise<LoadedPlan> {
   if (options.inventory) {
     const plan = await planFromFiles({ runbookPath: options.target, inventoryPath: options.inventory, params: options.params });
     return { plan, inventoryDir: dirname(resolve(options.inventory)) };
@@ -74,33 +89,104 @@ export function createRunId(runbook: string, now: number): string {
 
 /** `runbook apply`: exit 0 when every host succeeded, 1 when any failed or was rolled back, 2 for bad input. */
 export async function runApply(options: ApplyOptions): Promise<ExitCode> {
-  const { plan, inventoryDir } = await loadPlanForApply(options);
-  const refused = plan.checks.filter((c) => c.severity === 'error');
-  if (refused.length > 0) {
-    throw createInputError('RB3004', `the plan has failed checks: ${refused.map((c) => `${c.code} ${c.message} (${c.hint})`).join('; ')}`);
-  }
+  const clock = options.clock ?? systemClock;
+  const started = options.resume ? await prepareResume(options) : await prepareNewRun(options, clock);
+  const { plan, runId, folder, context } = started;
   const hasApprovals = plan.runbook.steps.some((s) => s.kind === 'approval');
   if (hasApprovals && !options.yes && !options.isTty) {
     throw createInputError('RB3005', 'the runbook has approval steps and there is no terminal to ask on; run it from a terminal or pass --yes to approve them');
   }
-  const clock = options.clock ?? systemClock;
-  const runId = createRunId(plan.runbook.name, clock.now());
   options.writeError(
-    `run ${runId}: ${plan.runbook.name} ${plan.runbook.version}, plan ${plan.hash}, ${Object.keys(plan.hosts).length} host(s) in ${plan.stages.length} stage(s)\n`,
+    `run ${runId}${started.resume ? ' (resumed)' : ''}: ${plan.runbook.name} ${plan.runbook.version}, plan ${plan.hash}, ${Object.keys(plan.hosts).length} host(s) in ${plan.stages.length} stage(s)\n`,
   );
-  const result = await executeWithProgress(plan, inventoryDir, runId, clock, options);
+  // Locks before the journal: a refused run leaves nothing behind. A killed run leaves its locks,
+  // stale, for its resume to take over.
+  const locks = acquireHostLocks({
+    stateDir: join(context.root, STATE_FOLDER),
+    runId,
+    hosts: Object.keys(plan.hosts),
+    maxConcurrentRuns: plan.policy.maxConcurrentRuns,
+  });
+  const journal = openJournal(folder);
+  let result: RunResult;
+  try {
+    result = await executeWithProgress(started, clock, options, journal);
+  } finally {
+    journal.close();
+    locks.release();
+  }
   options.writeError(`run ${runId} ${result.outcome}${result.message ? `: ${result.message}` : ''}\n`);
+  const interrupted = Object.values(result.hosts).some((h) => h.state === 'interrupted');
+  if (interrupted) options.writeError(`some hosts were interrupted; see \`runbook runs\` and continue with \`runbook apply --resume ${runId}\`\n`);
+  else await reportRun(plan, result, context, { commit: options.commit, push: options.push, env: options.env, writeError: options.writeError });
   return result.outcome === 'succeeded' ? EXIT_CODES.ok : EXIT_CODES.failed;
 }
 
-async function executeWithProgress(plan: Plan, inventoryDir: string, runId: string, clock: Clock, options: ApplyOptions): Promise<RunResult> {
+interface StartedRun {
+  plan: Plan;
+  inventoryDir: string;
+  runId: string;
+  /** `.runbook/runs/<run-id>`: plan, how the run was started, journal. */
+  folder: string;
+  context: ApplyContext;
+  resume?: ResumeState;
+}
+
+async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<StartedRun> {
+  if (!options.target) throw createInputError('RB3003', 'name a plan file, or a runbook with -i INVENTORY, or --resume RUN_ID');
+  const { plan, inventoryDir } = await loadPlanForApply({ ...options, target: options.target });
+  const refused = plan.checks.filter((c) => c.severity === 'error');
+  if (refused.length > 0) {
+    throw createInputError('RB3004', `the plan has failed checks: ${refused.map((c) => `${c.code} ${c.message} (${c.hint})`).join('; ')}`);
+  }
+  const context = await checkApplyPolicy(plan, { target: options.target, inventory: options.inventory, allowReapply: options.allowReapply, root: options.root });
+  const runId = createRunId(plan.runbook.name, clock.now());
+  const folder = runFolder(join(context.root, STATE_FOLDER), runId);
+  const meta: RunMeta = {
+    runId,
+    planHash: plan.hash,
+    runbook: plan.runbook.name,
+    inventoryDir,
+    machine: hostname(),
+    pid: process.pid,
+    user: currentUser(),
+    startedAt: new Date(clock.now()).toISOString(),
+    maxParallel: options.maxParallel,
+  };
+  writeFileAtomic(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
+  writeFileAtomic(join(folder, RUN_META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
+  return { plan, inventoryDir, runId, folder, context };
+}
+
+/** `--resume RUN_ID`: the plan and options the run was started with, and what its journal says it did. */
+async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
+  const runId = options.resume!;
+  if (options.target || options.inventory || options.params.length > 0) {
+    throw createInputError('RB3006', '--resume continues a run with its own plan; give no plan, runbook, inventory or params with it');
+  }
+  const context = await checkResumeContext(options.root);
+  const folder = runFolder(join(context.root, STATE_FOLDER), runId);
+  const meta = readRunMeta(folder);
+  if (!meta) throw createInputError('RB3007', `no run ${runId} under ${join(context.root, STATE_FOLDER, 'runs')}; \`runbook runs\` lists the runs`);
+  const { plan } = await readPlanFile(join(folder, RUN_PLAN_FILE));
+  const resume = rebuildRunState(readJournal(folder));
+  if (!resume) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
+  if (resume.finished) throw createInputError('RB3008', `run ${runId} already finished (${resume.finished}); there is nothing to resume`);
+  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context, resume };
+}
+
+async function executeWithProgress(run: StartedRun, clock: Clock, options: ApplyOptions, journal: Journal): Promise<RunResult> {
+  const { plan, inventoryDir, runId } = run;
   const progress = selectProgress({ format: options.format, noProgress: options.noProgress, isTty: options.isTty, write: options.write, stream: process.stdout });
   const ssh = createSshTransport();
   const local = createLocalTransport();
   const askOneAtATime = createLimiter(1);
   const deps: ExecutorDeps = {
     clock,
+    secrets: collectSecrets(plan, options.env),
     emit: (event) => {
+      // The journal first: an event is on disk before the step it announces runs.
+      journal.append(event);
       progress.handle(event);
       options.onEvent?.(event);
     },
@@ -111,9 +197,24 @@ async function executeWithProgress(plan: Plan, inventoryDir: string, runId: stri
     approve: (request) => (options.yes ? Promise.resolve(true) : askOneAtATime(() => askApproval(request))),
   };
   try {
-    return await executePlan(plan, deps, { runId, maxParallel: options.maxParallel, signal: options.signal });
+    return await executePlan(plan, deps, {
+      runId,
+      maxParallel: options.maxParallel,
+      signal: options.signal,
+      resume: run.resume,
+      rerunInterrupted: options.rerunInterrupted,
+    });
   } finally {
     await progress.close();
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // Containers may run as a uid with no passwd entry.
+    return process.env.USER ?? `uid ${process.getuid?.() ?? 'unknown'}`;
   }
 }
 

@@ -5,7 +5,7 @@ import { READ_ONLY_KINDS, type Precheck, type Runbook, type Step, type StepKind 
 import { hashSha256, toCanonicalJson } from './canonical-json.js';
 import { matchesSelector, resolveHosts, selectTargets, type ResolvedHost } from './inventory.js';
 import { resolveParams, type ParamValue } from './params.js';
-import { RuntimeValue, UnsafeValueError, analyseTemplate, hasTemplate, renderTemplate, type TemplateContext } from './template.js';
+import { RuntimeValue, UnsafeValueError, analyseTemplateOnce, hasTemplate, renderTemplate, type TemplateContext } from './template.js';
 
 export const NO_ROLE_STAGE = '(no role)';
 export const DEFAULT_MAX_CONCURRENT_RUNS = 5;
@@ -30,20 +30,22 @@ export interface PlanInputs {
 export function makePlan(inputs: PlanInputs): Plan {
   const { runbook, inventory } = inputs;
   const params = resolveParams(runbook.params ?? {}, inputs.params);
-  const targets = selectPlanTargets(runbook, inventory);
+  const inventoryHosts = resolveHosts(inventory);
+  const targets = selectPlanTargets(runbook, inventoryHosts);
   const strategy = resolveStrategy(runbook);
   const stages = arrangeStages(targets, strategy.order, strategy.batchSize);
 
   const hostPlans: Plan['hostPlans'] = {};
+  const commands = new Map<string, string>();
   for (const host of targets) {
     const context = createPlanContext(params, host);
     const plan = (steps: ReadonlyArray<Step | Precheck>, defaultKind: StepKind, section: string) =>
-      steps.filter((step) => matchesSelector(host, step.on)).map((step) => planStep(step, defaultKind, context, host, section));
-    hostPlans[host.name] = {
-      prechecks: plan(runbook.prechecks ?? [], 'check', 'precheck'),
-      steps: plan(runbook.steps, 'command', 'step'),
-      rollback: plan(runbook.rollback ?? [], 'command', 'rollback step'),
-    };
+      steps.filter((step) => matchesSelector(host, step.on)).map((step) => planStep(step, defaultKind, context, host, section, commands));
+    const prechecks = plan(runbook.prechecks ?? [], 'check', 'precheck');
+    const steps = plan(runbook.steps, 'command', 'step');
+    const rollback = plan(runbook.rollback ?? [], 'command', 'rollback step');
+    // Keys in canonical (sorted) order: the plan hash and the JSON output then reuse these objects as they are.
+    hostPlans[host.name] = { prechecks, rollback, steps };
   }
 
   const withoutHash: Omit<Plan, 'hash' | 'commit'> = {
@@ -65,7 +67,7 @@ export function makePlan(inputs: PlanInputs): Plan {
     hosts: Object.fromEntries(targets.map((host) => [host.name, describeHost(host)])),
     stages,
     hostPlans,
-    checks: checkPlan(targets, stages, strategy.order, inventory),
+    checks: checkPlan(targets, stages, strategy.order, inventoryHosts),
   };
   return { ...withoutHash, hash: computePlanHash(withoutHash), commit: inputs.commit };
 }
@@ -76,9 +78,9 @@ export function computePlanHash(plan: Omit<Plan, 'hash' | 'commit'> | Plan): str
   return `sha256:${hashSha256(toCanonicalJson(content))}`;
 }
 
-function selectPlanTargets(runbook: Runbook, inventory: Inventory): ResolvedHost[] {
-  const hosts = resolveHosts(inventory);
-  const unknown = (runbook.targets.hosts ?? []).filter((name) => !hosts.some((h) => h.name === name));
+function selectPlanTargets(runbook: Runbook, hosts: readonly ResolvedHost[]): ResolvedHost[] {
+  const names = new Set(hosts.map((h) => h.name));
+  const unknown = (runbook.targets.hosts ?? []).filter((name) => !names.has(name));
   if (unknown.length > 0) {
     throw createInputError(
       'RB2005',
@@ -142,24 +144,30 @@ function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[],
 function spreadMlagPeers(hosts: readonly ResolvedHost[]): string[] {
   const first: string[] = [];
   const second: string[] = [];
+  const inFirst = new Set<string>();
   for (const host of hosts) {
     const peer = host.labels.mlagPeer;
-    (peer !== undefined && first.includes(peer) ? second : first).push(host.name);
+    if (peer !== undefined && inFirst.has(peer)) second.push(host.name);
+    else {
+      first.push(host.name);
+      inFirst.add(host.name);
+    }
   }
   return [...first, ...second];
 }
 
+// Keys in canonical (sorted) order, as in hostPlans.
 function describeHost(host: ResolvedHost): PlannedHost {
   return {
     address: host.address,
-    port: host.port,
-    user: host.user,
-    role: host.role,
-    platform: host.platform,
-    labels: host.labels,
-    transport: host.transport,
-    hostKey: host.hostKey,
     auth: host.auth,
+    hostKey: host.hostKey,
+    labels: host.labels,
+    platform: host.platform,
+    port: host.port,
+    role: host.role,
+    transport: host.transport,
+    user: host.user,
   };
 }
 
@@ -171,33 +179,53 @@ function createPlanContext(params: Record<string, ParamValue>, host: ResolvedHos
   return { params, host: describeHostContext(host.name, host), run: { id: new RuntimeValue('run.id') }, captures: {} };
 }
 
-function planStep(step: Step | Precheck, defaultKind: StepKind, context: TemplateContext, host: ResolvedHost, section: string): PlannedStep {
+/** `commands` holds the rendered commands that read no host field: the same on every host, rendered once per plan. */
+function planStep(
+  step: Step | Precheck,
+  defaultKind: StepKind,
+  context: TemplateContext,
+  host: ResolvedHost,
+  section: string,
+  commands: Map<string, string>,
+): PlannedStep {
   const kind = step.kind ?? defaultKind;
   let command: string | undefined;
   if (step.run !== undefined) {
-    try {
-      command = renderTemplate(step.run, withCapturesOf(step.run, context), { shell: true });
-    } catch (error) {
-      if (error instanceof UnsafeValueError) {
-        throw createInputError('RB2004', `${section} \`${step.id}\` on host \`${host.name}\`: ${error.message}`);
+    command = commands.get(step.run);
+    if (command === undefined) {
+      try {
+        command = renderTemplate(step.run, withCapturesOf(step.run, context), { shell: true });
+      } catch (error) {
+        if (error instanceof UnsafeValueError) {
+          throw createInputError('RB2004', `${section} \`${step.id}\` on host \`${host.name}\`: ${error.message}`);
+        }
+        throw error;
       }
-      throw error;
+      if (isHostIndependent(step.run)) commands.set(step.run, command);
     }
   }
+  // Keys in canonical (sorted) order, as in hostPlans.
   return {
+    command,
     id: step.id,
     kind,
     mutating: !READ_ONLY_KINDS.includes(kind) && kind !== 'approval',
-    command,
     when: step.when,
   };
+}
+
+/** A template that names no host field (and nothing the analysis refused) renders the same for every host. */
+function isHostIndependent(source: string): boolean {
+  if (!hasTemplate(source)) return true;
+  const { refs, problems } = analyseTemplateOnce(source);
+  return problems.length === 0 && refs.every((ref) => ref.scope !== 'host');
 }
 
 /** The plan context with each captured name the template uses bound to its run-time placeholder. */
 function withCapturesOf(source: string, context: TemplateContext): TemplateContext {
   if (!hasTemplate(source)) return context;
   const captures: Record<string, unknown> = {};
-  for (const ref of analyseTemplate(source).refs) if (ref.scope === 'capture') captures[ref.name] = new RuntimeValue(ref.name);
+  for (const ref of analyseTemplateOnce(source).refs) if (ref.scope === 'capture') captures[ref.name] = new RuntimeValue(ref.name);
   return { ...context, captures };
 }
 
@@ -205,7 +233,7 @@ function checkPlan(
   targets: readonly ResolvedHost[],
   stages: Plan['stages'],
   order: readonly string[],
-  inventory: Inventory,
+  inventoryHosts: readonly ResolvedHost[],
 ): PlanCheck[] {
   const checks: PlanCheck[] = [];
   const noAddress = targets.filter((h) => h.transport === 'ssh' && !h.address);
@@ -228,7 +256,7 @@ function checkPlan(
       hosts: noAuth.map((h) => h.name),
     });
   }
-  const allRoles = new Set(resolveHosts(inventory).flatMap((h) => (h.role ? [h.role] : [])));
+  const allRoles = new Set(inventoryHosts.flatMap((h) => (h.role ? [h.role] : [])));
   for (const role of order) {
     if (!targets.some((h) => h.role === role)) {
       checks.push({

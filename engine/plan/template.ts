@@ -214,15 +214,20 @@ function lookup(context: TemplateContext, ref: TemplateRef): unknown {
 }
 
 // Plans render the same few templates for thousands of hosts: parse and compile each once.
-const preparedTemplates = new Map<string, { refs: TemplateRef[]; template: HandlebarsTemplateDelegate }>();
+const preparedTemplates = new Map<string, { analysis: TemplateAnalysis; template: HandlebarsTemplateDelegate }>();
 
 function prepareTemplate(source: string) {
   let prepared = preparedTemplates.get(source);
   if (!prepared) {
-    prepared = { refs: analyseTemplate(source).refs, template: handlebars.compile(source, { noEscape: true }) };
+    prepared = { analysis: analyseTemplate(source), template: handlebars.compile(source, { noEscape: true }) };
     preparedTemplates.set(source, prepared);
   }
   return prepared;
+}
+
+/** `analyseTemplate`, parsed once per distinct source; the result is shared, so callers must not change it. */
+export function analyseTemplateOnce(source: string): Readonly<TemplateAnalysis> {
+  return prepareTemplate(source).analysis;
 }
 
 /**
@@ -232,7 +237,7 @@ function prepareTemplate(source: string) {
 export function renderTemplate(source: string, context: TemplateContext, options: { shell?: boolean } = {}): string {
   if (!hasTemplate(source)) return source;
   const prepared = prepareTemplate(source);
-  const { refs } = prepared;
+  const { refs } = prepared.analysis;
   for (const ref of refs) {
     const value = lookup(context, ref);
     if (ref.scope === 'capture' && value === undefined) throw new MissingValueError(ref.name);

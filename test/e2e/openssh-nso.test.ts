@@ -82,6 +82,9 @@ describe.skipIf(!hasSshd)('nso-single-node against a real OpenSSH sshd', () => {
       writeError: (t) => (stderr += t),
       env: {},
       onEvent: (e) => events.push(e),
+      // Reports, journals and locks go to the test's own folder, never into this checkout.
+      root: work,
+      commit: false,
     });
     const finished = events.find((e) => e.type === 'run.finished');
     return { exitCode, stderr, states: (finished?.type === 'run.finished' ? finished.hosts : {}) as Record<string, HostState> };

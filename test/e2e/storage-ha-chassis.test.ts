@@ -14,7 +14,7 @@ afterEach(async () => {
 
 describe('storage-upgrade (Qumulo-style two-phase upgrade)', () => {
   it('prepares, polls the status through PREPARING to PREPARED, passes the operator gate and commits', async () => {
-    const run = await applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, ['targetVersion=7.2.0']);
+    const run = await applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, ['targetVersion=7.2.0'], { root: testLab.dir });
     expect(run.stderr).toContain('succeeded');
     expect(run.exitCode).toBe(0);
     const polled = run.events.flatMap((e) => (e.type === 'output' && e.stepId === 'wait-prepared' ? [e.line] : []));
@@ -42,7 +42,7 @@ describe('storage-upgrade (Qumulo-style two-phase upgrade)', () => {
     const run = await applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, [
       'targetVersion=7.2.0',
       'image=/upgrade/qumulo_core_7.2.0_platform.qimg',
-    ]);
+    ], { root: testLab.dir });
     expect(run.exitCode).toBe(0);
     const commits = testLab.lab.commandLog('qumulo1').filter((e) => e.command.startsWith('qq upgrade_cluster commit'));
     expect(commits.map((e) => e.command)).toEqual(['qq upgrade_cluster commit --rolling']);
@@ -50,7 +50,7 @@ describe('storage-upgrade (Qumulo-style two-phase upgrade)', () => {
   });
 
   it('refuses to run without a terminal or --yes, because of the operator gate, before any change', async () => {
-    await expect(applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, ['targetVersion=7.2.0'], { yes: false })).rejects.toMatchObject({
+    await expect(applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, ['targetVersion=7.2.0'], { yes: false, root: testLab.dir })).rejects.toMatchObject({
       exitCode: 2,
       code: 'RB3005',
     });
@@ -60,7 +60,7 @@ describe('storage-upgrade (Qumulo-style two-phase upgrade)', () => {
 
 describe('ha-pair-upgrade (NSO-style HA pair)', () => {
   it('leaves both nodes on the new version with HA enabled in their nominal roles', async () => {
-    const run = await applyRunbook('ha-pair-upgrade.yaml', testLab.inventoryPath, ['targetVersion=6.2.3']);
+    const run = await applyRunbook('ha-pair-upgrade.yaml', testLab.inventoryPath, ['targetVersion=6.2.3'], { root: testLab.dir });
     expect(run.exitCode).toBe(0);
     const nso1 = testLab.lab.state('nso1') as { runningVersion: string; ha: { enabled: boolean; mode: string } };
     const nso2 = testLab.lab.state('nso2') as { runningVersion: string; ha: { enabled: boolean; mode: string } };
@@ -74,7 +74,7 @@ describe('ha-pair-upgrade (NSO-style HA pair)', () => {
 
   it('restores both nodes from their backups when the secondary fails to install', async () => {
     await testLab.lab.injectFault('nso2', { kind: 'installFails' });
-    const run = await applyRunbook('ha-pair-upgrade.yaml', testLab.inventoryPath, ['targetVersion=6.2.3']);
+    const run = await applyRunbook('ha-pair-upgrade.yaml', testLab.inventoryPath, ['targetVersion=6.2.3'], { root: testLab.dir });
     expect(run.exitCode).toBe(1);
     expect(run.states).toEqual({ nso1: 'rolled-back', nso2: 'rolled-back' });
     for (const node of ['nso1', 'nso2']) {
@@ -87,7 +87,7 @@ describe('ha-pair-upgrade (NSO-style HA pair)', () => {
 
 describe('chassis-hitless-upgrade (ExtremeXOS-style dual supervisors)', () => {
   it('answers the (y/n) prompts, upgrades both MSMs and ends with the original primary leading', async () => {
-    const run = await applyRunbook('chassis-hitless-upgrade.yaml', testLab.inventoryPath, ['targetVersion=31.7.2.3', 'allowIoModuleReset=true']);
+    const run = await applyRunbook('chassis-hitless-upgrade.yaml', testLab.inventoryPath, ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'], { root: testLab.dir });
     expect(run.exitCode).toBe(0);
     const state = testLab.lab.state('bd01') as { master: string; inSync: boolean; msms: Record<'A' | 'B', { partitions: Record<string, string>; booted: string }> };
     expect(state.master).toBe('MSM-A');
@@ -98,7 +98,7 @@ describe('chassis-hitless-upgrade (ExtremeXOS-style dual supervisors)', () => {
   });
 
   it('stops at the I/O-module compatibility warning unless the runbook allows it', async () => {
-    const run = await applyRunbook('chassis-hitless-upgrade.yaml', testLab.inventoryPath, ['targetVersion=31.7.2.3']);
+    const run = await applyRunbook('chassis-hitless-upgrade.yaml', testLab.inventoryPath, ['targetVersion=31.7.2.3'], { root: testLab.dir });
     expect(run.exitCode).toBe(1);
     const failover = run.steps.bd01!.find((s) => s.id === 'fail-over')!;
     expect(failover.status).toBe('failed');

@@ -58,7 +58,7 @@ async function apply(target: string, gitops: GitOpsApplyOptions = {}, extra: { i
     write: (t) => (stdout += t),
     writeError: (t) => (stderr += t),
     env: {},
-    gitops,
+    ...gitops,
   });
   return { exitCode, stdout, stderr };
 }

@@ -45,8 +45,8 @@ export interface AppliedRun {
   steps: Record<string, StepRecord[]>;
 }
 
-/** `runbook apply RUNBOOK -i INVENTORY --param ... --yes --no-progress`, in process, through real SSH. */
-export async function applyRunbook(runbook: string, inventoryPath: string, params: string[], extra: { env?: NodeJS.ProcessEnv; yes?: boolean } = {}): Promise<AppliedRun> {
+/** `runbook apply RUNBOOK -i INVENTORY --param ... --yes --no-progress --no-commit`, in process, through real SSH. */
+export async function applyRunbook(runbook: string, inventoryPath: string, params: string[], extra: { env?: NodeJS.ProcessEnv; yes?: boolean; root: string }): Promise<AppliedRun> {
   let stdout = '';
   let stderr = '';
   const events: RunEvent[] = [];
@@ -62,6 +62,9 @@ export async function applyRunbook(runbook: string, inventoryPath: string, param
     writeError: (t) => (stderr += t),
     env: { ...LAB_PASSWORD_ENV, ...extra.env },
     onEvent: (e) => events.push(e),
+    // Reports, journals and locks go to the test's own folder, never into this checkout.
+    root: extra.root,
+    commit: false,
   });
   const finished = events.find((e) => e.type === 'run.finished');
   const steps: Record<string, StepRecord[]> = {};
