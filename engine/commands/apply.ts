@@ -24,6 +24,7 @@ import { createSshTransport } from '../transport/ssh.js';
 import { selectProgress } from '../ui/select-progress.js';
 import { checkApplyPolicy, checkResumeContext, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
+import { createSnapshotHooks } from './run-snapshots.js';
 import { RUN_META_FILE, RUN_PLAN_FILE, readRunMeta, type RunMeta } from './runs.js';
 
 /** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
@@ -195,6 +196,7 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
       return (target.transport === 'local' ? local : ssh).connect(target);
     },
     approve: (request) => (options.yes ? Promise.resolve(true) : askOneAtATime(() => askApproval(request))),
+    ...createSnapshotHooks(plan, run.context.root, runId, clock),
   };
   try {
     return await executePlan(plan, deps, {

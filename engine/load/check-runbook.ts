@@ -232,6 +232,7 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   if (kind === 'approval' && typeof step.message !== 'string') fail('message', 'an approval step needs `message`, what the operator is asked');
   if (kind !== 'approval' && 'message' in step) fail('message', '`message` belongs to approval steps');
   if (kind !== 'reboot' && kind !== 'failover' && 'reconnect' in step) fail('reconnect', '`reconnect` belongs to reboot and failover steps');
+  if (kind === 'snapshot' && base[0] !== 'steps') fail('kind', 'snapshot steps belong under `steps` (strategy.snapshot takes snapshots around the run)');
   if (kind !== 'snapshot' && ('profile' in step || 'snapshot' in step)) {
     fail('profile' in step ? 'profile' : 'snapshot', '`profile` and `snapshot` belong to snapshot steps');
   }

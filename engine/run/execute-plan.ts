@@ -7,7 +7,8 @@ import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection } from '
 import { createLimiter } from './limiter.js';
 import { createRedactor } from './redact.js';
 import { INTERRUPTED_MESSAGE, type ResumeState } from './resume-state.js';
-import { runStep, type HostSession, type StepHooks } from './run-step.js';
+import { runStep, type HostExec, type HostSession, type StepHooks } from './run-step.js';
+import { renderTemplate } from '../plan/template.js';
 import { READ_ONLY_KINDS, type StepKind } from '../schema/runbook.js';
 
 /** Prechecks are read-only: they may fan out wider than the changes. */
@@ -82,6 +83,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     }),
   );
   const sessions = new Map(names.map((name) => [name, createSession(name, deps)]));
+  const exec: HostExec = async (host, command, execOptions) => (await sessions.get(host)!.connection()).exec(command, execOptions);
   for (const name of names) Object.assign(sessions.get(name)!.captures, resume?.hosts[name]?.captures);
   const definitions = indexDefinitions(plan);
   const snapshots: RunResult['snapshots'] = {};
@@ -97,7 +99,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     emit,
     hooks: deps,
     snapshotProfile: plan.strategy.snapshot.profile,
-    runId: options.runId,
+    exec,
   });
   const run = async (name: string, planned: PlannedStep, section: StepSection): Promise<StepRecord> => {
     const step = definitions[section].get(planned.id)!;
@@ -208,7 +210,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
   async function takeRunSnapshot(name: string, phase: 'snapshot-before' | 'snapshot-after') {
     emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
     const taken = deps.takeSnapshot
-      ? await deps.takeSnapshot(name, names, plan.strategy.snapshot.profile)
+      ? await deps.takeSnapshot({ name, hosts: names, profile: plan.strategy.snapshot.profile, exec })
       : { ok: false, message: 'snapshots are not available in this run' };
     emit({ type: 'phase.finished', at: clock.now(), phase, ok: taken.ok, message: taken.message });
     return taken;
@@ -243,9 +245,10 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
         const done = hosts[name]!.steps.some((r) => r.id === step.id);
         return planned && !done ? [{ name, planned }] : [];
       });
-      const records = await Promise.all(
-        targets.map(({ name, planned }) => limit(async () => refuseRerun(name, planned) ?? (await run(name, planned, 'step')))),
-      );
+      const records =
+        step.kind === 'snapshot'
+          ? await runSnapshotStep(step, targets)
+          : await Promise.all(targets.map(({ name, planned }) => limit(async () => refuseRerun(name, planned) ?? (await run(name, planned, 'step')))));
       records.forEach((record, i) => {
         const name = targets[i]!.name;
         hosts[name]!.steps.push(record);
@@ -265,6 +268,29 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
       ...[...failures].map(([name, failure]) => limit(() => endHost(name, failure))),
       ...active.map((name) => limit(() => endHost(name, undefined, batchStop))),
     ]);
+  }
+
+  /** A snapshot step captures every host of the batch it applies to into one named snapshot. */
+  async function runSnapshotStep(step: Step, targets: ReadonlyArray<{ name: string; planned: PlannedStep }>): Promise<StepRecord[]> {
+    const at = clock.now();
+    const first = targets[0]!.name;
+    const name = step.snapshot !== undefined ? renderTemplate(step.snapshot, env(first).context()) : `${options.runId}-${step.id}`;
+    for (const { name: host, planned } of targets) {
+      emit({ type: 'step.started', at, host, section: 'step', stepId: step.id, kind: planned.kind, mutating: false, attempt: 1 });
+    }
+    const taken = deps.takeSnapshot
+      ? await deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? plan.strategy.snapshot.profile, exec })
+      : { ok: false, message: 'snapshots are not available in this run' };
+    return targets.map(({ name: host, planned }) => {
+      const record: StepRecord = {
+        ...skippedRecord(planned, 'step', at, taken.message ?? `snapshot ${name}`),
+        status: taken.ok ? 'succeeded' : 'failed',
+        attempts: 1,
+        durationMs: clock.now() - at,
+      };
+      emit({ type: 'step.finished', at: clock.now(), host, record });
+      return record;
+    });
   }
 
   /**

@@ -27,10 +27,22 @@ export interface ApprovalRequest {
   message: string;
 }
 
+/** Runs a command on a host of the run over the run's own connection to it (snapshots collect this way). */
+export type HostExec = (host: string, command: string, options: { timeoutMs: number }) => Promise<ExecResult>;
+
+export interface SnapshotRequest {
+  name: string;
+  hosts: string[];
+  profile: string;
+  exec: HostExec;
+}
+
 export interface StepHooks {
   approve(request: ApprovalRequest): Promise<boolean>;
-  takeSnapshot?(name: string, hosts: string[], profile: string): Promise<{ ok: boolean; message?: string }>;
-  assertSnapshotDiff?(expect: SnapshotDiffExpect): Promise<Verdict>;
+  /** Captures (and stores) a snapshot of the hosts. */
+  takeSnapshot?(request: SnapshotRequest): Promise<{ ok: boolean; message?: string }>;
+  /** Compares the run's snapshot before with the host as it is now (or with a named snapshot). */
+  assertSnapshotDiff?(expect: SnapshotDiffExpect, context: { host: string; profile: string; exec: HostExec }): Promise<Verdict>;
 }
 
 /** One host's connection and captured values, shared by its steps. */
@@ -51,7 +63,7 @@ export interface StepEnvironment {
   emit: EmitEvent;
   hooks: StepHooks;
   snapshotProfile: string;
-  runId: string;
+  exec: HostExec;
 }
 
 interface Attempt {
@@ -109,7 +121,6 @@ export async function runStep(
   }
 
   if (planned.kind === 'approval') return runApproval(step, env, record, render);
-  if (planned.kind === 'snapshot') return runSnapshot(step, env, record, render);
 
   let command: string;
   try {
@@ -162,7 +173,8 @@ async function runAttempt(
     env.emit({ type: 'output', at: clock.now(), host: session.host, stepId: step.id, stream, line });
   const assertDiff = env.hooks.assertSnapshotDiff;
   const external: EvaluateExternal | undefined = assertDiff
-    ? async (expect) => (expect.snapshotDiff ? assertDiff(expect.snapshotDiff) : undefined)
+    ? async (expect) =>
+        expect.snapshotDiff ? assertDiff(expect.snapshotDiff, { host: session.host, profile: env.snapshotProfile, exec: env.exec }) : undefined
     : undefined;
   const rerunnable = READ_ONLY_KINDS.includes(kind) || step.idempotent === true;
   const timeoutMs = parseDuration(step.timeout);
@@ -267,17 +279,4 @@ async function runApproval(
   env.emit({ type: 'step.started', at: env.clock.now(), host: env.session.host, section: 'step', stepId: step.id, kind: 'approval', mutating: false, attempt: 1 });
   const approved = await env.hooks.approve({ host: env.session.host, stepId: step.id, message });
   return record({ status: approved ? 'succeeded' : 'failed', attempts: 1, message: approved ? `approved: ${message}` : `not approved: ${message}` });
-}
-
-async function runSnapshot(
-  step: Step | Precheck,
-  env: StepEnvironment,
-  record: (fields: Partial<StepRecord> & Pick<StepRecord, 'status'>) => StepRecord,
-  render: Render,
-): Promise<StepRecord> {
-  const name = step.snapshot !== undefined ? render(step.snapshot) : `${env.runId}-${env.session.host}-${step.id}`;
-  env.emit({ type: 'step.started', at: env.clock.now(), host: env.session.host, section: 'step', stepId: step.id, kind: 'snapshot', mutating: false, attempt: 1 });
-  if (!env.hooks.takeSnapshot) return record({ status: 'failed', attempts: 1, message: 'snapshots are not available in this run' });
-  const taken = await env.hooks.takeSnapshot(name, [env.session.host], step.profile ?? env.snapshotProfile);
-  return record({ status: taken.ok ? 'succeeded' : 'failed', attempts: 1, message: taken.message ?? `snapshot ${name}` });
 }
