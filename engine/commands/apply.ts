@@ -97,23 +97,26 @@ export async function runApply(options: ApplyOptions): Promise<ExitCode> {
   if (hasApprovals && !options.yes && !options.isTty) {
     throw createInputError('RB3005', 'the runbook has approval steps and there is no terminal to ask on; run it from a terminal or pass --yes to approve them');
   }
-  options.writeError(
-    `run ${runId}${started.resume ? ' (resumed)' : ''}: ${plan.runbook.name} ${plan.runbook.version}, plan ${plan.hash}, ${Object.keys(plan.hosts).length} host(s) in ${plan.stages.length} stage(s)\n`,
-  );
-  // Locks before the journal: a refused run leaves nothing behind. A killed run leaves its locks,
-  // stale, for its resume to take over.
+  // Locks first: a refused run leaves nothing behind. A killed run leaves its locks, stale, for its
+  // resume to take over.
   const locks = acquireHostLocks({
     stateDir: join(context.root, STATE_FOLDER),
     runId,
     hosts: Object.keys(plan.hosts),
     maxConcurrentRuns: plan.policy.maxConcurrentRuns,
   });
-  const journal = openJournal(folder);
+  options.writeError(
+    `run ${runId}${started.resume ? ' (resumed)' : ''}: ${plan.runbook.name} ${plan.runbook.version}, plan ${plan.hash}, ${Object.keys(plan.hosts).length} host(s) in ${plan.stages.length} stage(s)\n`,
+  );
+  let journal: Journal | undefined;
   let result: RunResult;
   try {
+    if (!started.resume) writeFileAtomic(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
+    writeFileAtomic(join(folder, RUN_META_FILE), `${JSON.stringify(started.meta, null, 2)}\n`);
+    journal = openJournal(folder);
     result = await executeWithProgress(started, clock, options, journal);
   } finally {
-    journal.close();
+    journal?.close();
     locks.release();
   }
   options.writeError(`run ${runId} ${result.outcome}${result.message ? `: ${result.message}` : ''}\n`);
@@ -131,6 +134,8 @@ interface StartedRun {
   folder: string;
   context: ApplyContext;
   resume?: ResumeState;
+  /** Written to the run's folder once its locks are held (a resume records its own process). */
+  meta: RunMeta;
 }
 
 async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<StartedRun> {
@@ -154,9 +159,7 @@ async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<Start
     startedAt: new Date(clock.now()).toISOString(),
     maxParallel: options.maxParallel,
   };
-  writeFileAtomic(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
-  writeFileAtomic(join(folder, RUN_META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
-  return { plan, inventoryDir, runId, folder, context };
+  return { plan, inventoryDir, runId, folder, context, meta };
 }
 
 /** `--resume RUN_ID`: the plan and options the run was started with, and what its journal says it did. */
@@ -173,7 +176,7 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
   const resume = rebuildRunState(readJournal(folder));
   if (!resume) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
   if (resume.finished) throw createInputError('RB3008', `run ${runId} already finished (${resume.finished}); there is nothing to resume`);
-  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context, resume };
+  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context, resume, meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser() } };
 }
 
 async function executeWithProgress(run: StartedRun, clock: Clock, options: ApplyOptions, journal: Journal): Promise<RunResult> {

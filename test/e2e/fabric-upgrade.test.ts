@@ -78,7 +78,7 @@ describe('fabric-upgrade', () => {
     const started = run.events.find((e) => e.type === 'run.started');
     const runId = started?.type === 'run.started' ? started.runId : '';
     const diff = compareSnapshots(loadSnapshot(snapshotsFolder(), `${runId}-before`), loadSnapshot(snapshotsFolder(), `${runId}-after`));
-    const bgp = diff.elements.bgp;
+    const bgp = diff.elements.bgp!;
     expect(bgp.removed.map((r) => [r.host, r.peerHostname]).sort()).toEqual([['leaf01', 'spine01'], ['spine01', 'leaf01']]);
     expect(bgp.removed).toHaveLength(2);
     expect(bgp.added).toHaveLength(0);
