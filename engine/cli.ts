@@ -49,13 +49,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--param <name=value>', 'a parameter value (repeatable)', collect, [])
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
     .option('--out <file>', 'also write the JSON plan to this file')
-    .action(async (runbookPath: string, options: { inventory: string; param: string[]; format: 'markdown' | 'json'; out?: string }) => {
+    .option('--check', 'also run the read-only pre-checks against the hosts', false)
+    .action(async (runbookPath: string, options: { inventory: string; param: string[]; format: 'markdown' | 'json'; out?: string; check: boolean }) => {
       exitCode = await runPlan({
         runbookPath,
         inventoryPath: options.inventory,
         params: options.param,
         format: options.format,
         out: options.out,
+        check: options.check,
+        env: process.env,
         write: io.stdout,
         writeError: io.stderr,
       });

@@ -7,7 +7,6 @@ import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
 import { openJournal, readJournal, runFolder, type Journal } from '../io/journal.js';
 import { acquireHostLocks } from '../io/locks.js';
-import { collectSecrets } from '../report/redact.js';
 import { rebuildRunState, type ResumeState } from '../run/resume-state.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource } from '../load/yaml-source.js';
@@ -18,11 +17,9 @@ import { executePlan, type ExecutorDeps, type RunResult } from '../run/execute-p
 import { createLimiter } from '../run/limiter.js';
 import type { ApprovalRequest } from '../run/run-step.js';
 import { Plan } from '../schema/plan.js';
-import { createLocalTransport } from '../transport/local.js';
-import { resolveConnectTarget } from '../transport/resolve-target.js';
-import { createSshTransport } from '../transport/ssh.js';
 import { selectProgress } from '../ui/select-progress.js';
 import { checkApplyPolicy, checkResumeContext, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
+import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
 import { RUN_META_FILE, RUN_PLAN_FILE, readRunMeta, type RunMeta } from './runs.js';
@@ -182,21 +179,15 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
 async function executeWithProgress(run: StartedRun, clock: Clock, options: ApplyOptions, journal: Journal): Promise<RunResult> {
   const { plan, inventoryDir, runId } = run;
   const progress = selectProgress({ format: options.format, noProgress: options.noProgress, isTty: options.isTty, write: options.write, stream: process.stdout });
-  const ssh = createSshTransport();
-  const local = createLocalTransport();
   const askOneAtATime = createLimiter(1);
   const deps: ExecutorDeps = {
+    ...createHostAccess(plan, inventoryDir, options.env),
     clock,
-    secrets: collectSecrets(plan, options.env),
     emit: (event) => {
       // The journal first: an event is on disk before the step it announces runs.
       journal.append(event);
       progress.handle(event);
       options.onEvent?.(event);
-    },
-    connect: async (host) => {
-      const target = resolveConnectTarget(host, plan.hosts[host]!, { inventoryDir, env: options.env });
-      return (target.transport === 'local' ? local : ssh).connect(target);
     },
     approve: (request) => (options.yes ? Promise.resolve(true) : askOneAtATime(() => askApproval(request))),
     ...createSnapshotHooks(plan, run.context.root, runId, clock),

@@ -1,4 +1,6 @@
 import { dirname, relative, resolve } from 'node:path';
+import { systemClock } from '../run/clock.js';
+import { executePlan, type RunResult } from '../run/execute-plan.js';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
@@ -11,6 +13,7 @@ import type { Inventory } from '../schema/inventory.js';
 import type { Plan } from '../schema/plan.js';
 import type { Runbook } from '../schema/runbook.js';
 import { ENGINE_VERSION } from '../version.js';
+import { createHostAccess } from './host-access.js';
 
 export interface PlanRequest {
   runbookPath: string;
@@ -52,22 +55,72 @@ export function renderPlanJson(plan: Plan): string {
 export interface PlanCommandOptions extends PlanRequest {
   format: 'markdown' | 'json';
   out?: string;
+  /** `--check`: also run the read-only pre-checks against the hosts. */
+  check?: boolean;
+  env?: NodeJS.ProcessEnv;
   write: (text: string) => void;
   writeError: (text: string) => void;
 }
 
-/** `runbook plan`: exit 0, or 1 when the planner found an error-level problem. */
+/** `runbook plan`: exit 0, or 1 when the planner (or, with --check, a pre-check) found an error. */
 export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
   const plan = await planFromFiles(options);
   if (options.out) {
     writeFileAtomic(options.out, renderPlanJson(plan));
     options.writeError(`wrote plan ${plan.hash} to ${options.out}\n`);
   }
-  options.write(options.format === 'json' ? renderPlanJson(plan) : renderPlanMarkdown(plan));
+  const checked = options.check ? await runPrechecksOnly(plan, dirname(resolve(options.inventoryPath)), options) : undefined;
+  if (options.format === 'json') {
+    options.write(renderPlanJson(plan));
+    if (checked) options.writeError(renderPrecheckResults(checked));
+  } else {
+    options.write(renderPlanMarkdown(plan) + (checked ? `\n${renderPrecheckResults(checked)}` : ''));
+  }
   const errors = plan.checks.filter((c) => c.severity === 'error');
   if (errors.length > 0) {
     options.writeError(`${errors.length} plan check(s) failed: ${errors.map((c) => `${c.code} ${c.message}`).join('; ')}\n`);
     return EXIT_CODES.failed;
   }
+  if (checked && checked.outcome !== 'succeeded') {
+    options.writeError(`${checked.message ?? 'pre-checks failed'}\n`);
+    return EXIT_CODES.failed;
+  }
   return EXIT_CODES.ok;
+}
+
+/** The dry run's `--check`: only the pre-checks, which are read-only, on every targeted host. */
+async function runPrechecksOnly(plan: Plan, inventoryDir: string, options: PlanCommandOptions): Promise<RunResult> {
+  return executePlan(
+    plan,
+    {
+      ...createHostAccess(plan, inventoryDir, options.env ?? process.env),
+      clock: systemClock,
+      emit: () => {},
+      // Pre-checks never ask; a check-only run has no approval steps to reach.
+      approve: async () => false,
+    },
+    { runId: `check-${plan.hash.slice(7, 19)}`, checkOnly: true },
+  );
+}
+
+/** Pre-check results with severity and hint, as NetQ's validation cards show them. */
+export function renderPrecheckResults(result: RunResult): string {
+  const rows = Object.entries(result.hosts).flatMap(([host, h]) =>
+    h.prechecks.map((r) => {
+      const outcome = r.status === 'succeeded' ? '✅ passed' : r.status === 'skipped' ? 'skipped' : r.severity === 'warning' ? '⚠️ warning' : '❌ failed';
+      const detail = r.status === 'succeeded' ? '' : (r.message ?? '');
+      return `| \`${host}\` | \`${r.id}\` | ${r.severity ?? 'error'} | ${outcome} | ${detail.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${r.status === 'succeeded' ? '' : (r.hint ?? '').replace(/\|/g, '\\|')} |`;
+    }),
+  );
+  const failed = Object.values(result.hosts).flatMap((h) => h.prechecks).filter((r) => r.status === 'failed').length;
+  return [
+    '### Pre-check results (--check)',
+    '',
+    failed === 0 ? 'Every pre-check passed on every host.' : `${failed} pre-check result(s) did not pass.`,
+    '',
+    '| host | check | severity | result | detail | hint |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
 }

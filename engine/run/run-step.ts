@@ -254,7 +254,9 @@ async function awaitReboot(
   try {
     back = await session.reconnect(deadline, parseDuration(reconnect?.interval) ?? STEP_DEFAULTS.reconnectIntervalMs);
   } catch (error) {
-    return fail(`the host did not come back: ${(error as Error).message}`);
+    // The last reason it could not be reached (refused, AUTH_FAILED...) says what to look at.
+    const errorCode = error instanceof TransportError ? error.code : undefined;
+    return { ...fail(`the host did not come back: ${(error as Error).message}`), errorCode };
   }
   if (reconnect?.check !== undefined) {
     const checkCommand = render(reconnect.check);

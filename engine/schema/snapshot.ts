@@ -161,7 +161,7 @@ export const FieldMappingObject = defineObject(
     value: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'A constant value instead of a path.' })),
     default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'The value when the path finds nothing.' })),
     map: Type.Optional(
-      defineMap(Scalar, {
+      defineMap(Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'The record value it becomes.' }), {
         keyPattern: '^.*$',
         description: 'Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.',
         examples: [{ UP: 'up', DN: 'down' }],
@@ -304,8 +304,10 @@ export type WhereTest = Static<typeof WhereTest>;
 
 // ---------------------------------------------------------------- diff
 
-const RecordValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Array(Type.String())]);
-const AnyRecord = Type.Record(Type.String(), RecordValue, { description: 'An element record.' });
+const RecordValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Array(Type.String())], {
+  description: 'A field value.',
+});
+const AnyRecord = defineMap(RecordValue, { keyPattern: '^.+$', description: 'An element record, or its key fields.' });
 const Side = Type.Union([Type.Literal('before'), Type.Literal('after')], { description: 'Which snapshot.' });
 
 export const FieldChange = defineObject(
@@ -387,13 +389,16 @@ export const SnapshotDiff = defineObject(
       {
         defaultExclusions: Type.Boolean({ description: 'Volatile fields were left out.' }),
         exclude: Type.Array(Type.String(), { description: 'Extra exclusions, `field` or `element.field`.' }),
-        tolerances: Type.Record(Type.String(), Type.Array(Type.String()), {
+        tolerances: defineMap(Type.Array(Type.String(), { description: 'The rules, e.g. `10%`, `+5`.' }), {
+          keyPattern: '^.+$',
           description: '`element.field` to its numeric tolerance rules.',
         }),
       },
       { description: 'How the snapshots were compared.' },
     ),
-    elements: Type.Record(Type.String(), ElementDiff, { description: 'Element type to its comparison, in model order.' }),
+    elements: defineObject(Object.fromEntries(ELEMENT_TYPES.map((type) => [type, Type.Optional(ElementDiff)])), {
+      description: 'Element type to its comparison, in model order; only the compared elements are present.',
+    }),
     totals: defineObject(
       {
         added: Type.Integer({ minimum: 0, description: 'Records added, all elements.' }),
@@ -417,4 +422,5 @@ export type RecordChange = Static<typeof RecordChange>;
 export type NotCompared = Static<typeof NotCompared>;
 export type DuplicateKey = Static<typeof DuplicateKey>;
 export type ElementDiff = Static<typeof ElementDiff>;
-export type SnapshotDiff = Static<typeof SnapshotDiff>;
+/** The generated per-element properties are too dynamic for Static, so `elements` is spelt out. */
+export type SnapshotDiff = Omit<Static<typeof SnapshotDiff>, 'elements'> & { elements: Partial<Record<ElementType, ElementDiff>> };

@@ -22,7 +22,8 @@ export function evaluateDiffAssertions(diff: SnapshotDiff, expect: SnapshotDiffE
       failures.push(problem);
       return;
     }
-    const failure = test(element as ElementType, diff.elements[element]!);
+    const type = element as ElementType;
+    const failure = test(type, diff.elements[type]!);
     if (failure) failures.push(failure);
   };
 

@@ -144,9 +144,9 @@ function resolveFieldReference(reference: string, option: 'exclude' | 'tolerance
  */
 export function compareSnapshots(before: Snapshot, after: Snapshot, options: CompareOptions = {}): SnapshotDiff {
   const plans = resolveCompareOptions(options);
-  const elements: Record<string, ElementDiff> = {};
+  const elements: SnapshotDiff['elements'] = {};
   for (const plan of plans) elements[plan.type] = compareElement(before, after, plan);
-  const diffs = Object.entries(elements);
+  const diffs = Object.entries(elements) as Array<[ElementType, ElementDiff]>;
   const tolerances: Record<string, string[]> = {};
   for (const plan of plans) for (const [field, rules] of plan.tolerances) tolerances[`${plan.type}.${field}`] = rules.map((r) => r.text);
   return {

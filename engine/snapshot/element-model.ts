@@ -240,7 +240,7 @@ const TABLE: Record<ElementType, ElementRow> = {
   route: {
     title: 'Route',
     description: 'A route in a routing table (VRF).',
-    key: { host: HOST, vrf: VRF, prefix: ['string', 'The destination prefix, with the mask.'] },
+    key: { host: HOST, vrf: VRF, prefix: ['string', 'The destination prefix as the platform prints it (iproute2 leaves /32 off host routes).'] },
     compared: {
       protocol: ['string', 'Where the route came from: connected, kernel, static, bgp, ospf.'],
       nexthops: ['list', 'The next hops, as `via ADDRESS dev IFNAME` (or `dev IFNAME`).'],

@@ -3,6 +3,7 @@ import { countErrors, type Diagnostic, type DiagnosticCode } from '../load/diagn
 import { suggestName } from '../load/suggest.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource, type PathSegment, type YamlSource } from '../load/yaml-source.js';
+import { parseDuration } from '../run/duration.js';
 import { Profile, type Collector, type FieldMapping, type WhereTest } from '../schema/snapshot.js';
 import { ELEMENT_SPECS, listFields, type ElementRecord, type ElementType, type FieldSpec, type FieldValue } from './element-model.js';
 import { PathSyntaxError, listVariables, parsePath, selectItems, type Bindings, type Item, type JsonPath } from './json-path.js';
@@ -92,7 +93,7 @@ export function compileProfile(profile: Profile): CompiledProfile {
 
 function compileWithProblems(profile: Profile): { compiled: CompiledProfile; problems: Problem[] } {
   const problems: Problem[] = [];
-  const defaultTimeout = profile.defaults?.timeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : parseDurationMs(profile.defaults.timeout);
+  const defaultTimeout = profile.defaults?.timeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : parseDuration(profile.defaults.timeout)!;
   const collectors: CompiledCollector[] = [];
   profile.collectors.forEach((collector, index) => {
     const compiled = compileCollector(collector, ['collectors', index], defaultTimeout, problems);
@@ -102,14 +103,6 @@ function compileWithProblems(profile: Profile): { compiled: CompiledProfile; pro
     compiled: { name: profile.metadata.name, concurrency: profile.defaults?.concurrency ?? DEFAULT_CONCURRENCY, collectors },
     problems,
   };
-}
-
-export function parseDurationMs(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const match = /^(\d+)(ms|s|m|h)$/.exec(value);
-  if (!match) throw createInputError('RB1104', `\`${value}\` is not a duration like 30s, 10m or 1h`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * unit;
 }
 
 // ---------------------------------------------------------------- compiling a collector
@@ -125,7 +118,7 @@ function compileCollector(collector: Collector, at: PathSegment[], defaultTimeou
     });
     return undefined;
   }
-  const timeoutMs = collector.timeout === undefined ? defaultTimeout : parseDurationMs(collector.timeout);
+  const timeoutMs = collector.timeout === undefined ? defaultTimeout : parseDuration(collector.timeout)!;
   const base = { element, ...(collector.platforms ? { platforms: collector.platforms } : {}), command: collector.command, timeoutMs };
 
   if (collector.json) {
