@@ -5,6 +5,10 @@ import { STATE_FOLDER, runApply } from './commands/apply.js';
 import { runApprove } from './commands/approve.js';
 import { runRuns } from './commands/runs.js';
 import { runUnlock } from './commands/unlock.js';
+import { runDiff } from './commands/diff.js';
+import { createInventoryExec } from './commands/host-access.js';
+import { runSnapshotCreate, runSnapshotDelete, runSnapshotList, runSnapshotShow } from './commands/snapshot.js';
+import { DEFAULT_SNAPSHOT_FOLDER } from './io/snapshot-store.js';
 import { describeRepository } from './git/repository.js';
 import { runPlan } from './commands/plan.js';
 import { runValidate } from './commands/validate.js';
@@ -125,6 +129,71 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       exitCode = runRuns({ stateDir: await findStateDir(), machine: hostname(), format: options.format, write: io.stdout });
     });
 
+  const snapshot = program.command('snapshot').description('Network snapshots: create, list, show, delete');
+  snapshot
+    .command('create')
+    .description('Capture a snapshot of the inventory hosts into reports/snapshots/NAME.json')
+    .argument('<name>', 'the snapshot name')
+    .requiredOption('-i, --inventory <file>', 'inventory file')
+    .option('--profile <profile>', 'collection profile (name or file)', 'fabric')
+    .option('--targets <hosts...>', 'only these hosts (names, or one comma-separated list)')
+    .action(async (name: string, options: { inventory: string; profile: string; targets?: string[] }) => {
+      exitCode = await runSnapshotCreate(name, {
+        inventoryPath: options.inventory,
+        profile: options.profile,
+        targets: options.targets,
+        folder: await findSnapshotFolder(),
+        createExec: (hosts, context) => createInventoryExec(hosts, context.inventoryPath, process.env),
+        write: io.stdout,
+        writeError: io.stderr,
+      });
+    });
+  snapshot
+    .command('list')
+    .description('List snapshots: name, time, hosts, element counts')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (options: { format: 'text' | 'json' }) => {
+      exitCode = runSnapshotList({ folder: await findSnapshotFolder(), format: options.format, write: io.stdout });
+    });
+  snapshot
+    .command('show')
+    .description('Show a snapshot, or one element of it')
+    .argument('<name>', 'the snapshot name')
+    .option('--element <element>', 'only this element (bgp, lldp, route, ...)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (name: string, options: { element?: string; format: 'text' | 'json' }) => {
+      exitCode = runSnapshotShow(name, { folder: await findSnapshotFolder(), element: options.element, format: options.format, write: io.stdout });
+    });
+  snapshot
+    .command('delete')
+    .description('Delete snapshots')
+    .argument('<names...>', 'snapshot names')
+    .action(async (names: string[]) => {
+      exitCode = runSnapshotDelete(names, { folder: await findSnapshotFolder(), write: io.stdout });
+    });
+
+  program
+    .command('diff')
+    .description('Compare two snapshots (A is before, B is after): counts, added, removed, changed')
+    .argument('<a>', 'snapshot name or file (before)')
+    .argument('<b>', 'snapshot name or file (after)')
+    .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
+    .option('--element <element>', 'only this element (repeatable)', collect, [])
+    .option('--exclude <field>', 'also ignore this field or element.field (repeatable)', collect, [])
+    .option('--no-default-exclusions', 'compare volatile fields (uptimes, counters, timers, ages) too')
+    .option('--tolerance <rule>', 'element.field=RULE, RULE like 10%, +5 or -5% (repeatable)', collect, [])
+    .action(async (a: string, b: string, options: { format: 'markdown' | 'json'; element: string[]; exclude: string[]; defaultExclusions: boolean; tolerance: string[] }) => {
+      exitCode = runDiff(a, b, {
+        format: options.format,
+        elements: options.element,
+        exclude: options.exclude,
+        defaultExclusions: options.defaultExclusions,
+        tolerances: options.tolerance,
+        folder: await findSnapshotFolder(),
+        write: io.stdout,
+      });
+    });
+
   program
     .command('unlock')
     .description('Release the lock a run holds on a host (after checking that run is dead)')
@@ -167,10 +236,17 @@ interface ApplyFlags {
   format: 'text' | 'json';
 }
 
-/** `.runbook/` at the root of the repository holding the working folder (or in the working folder). */
+/** The root of the repository holding the working folder (or the working folder): where runs keep their state. */
+async function findRoot(): Promise<string> {
+  return (await describeRepository(process.cwd()))?.root ?? process.cwd();
+}
+
 async function findStateDir(): Promise<string> {
-  const repository = await describeRepository(process.cwd());
-  return join(repository?.root ?? process.cwd(), STATE_FOLDER);
+  return join(await findRoot(), STATE_FOLDER);
+}
+
+async function findSnapshotFolder(): Promise<string> {
+  return join(await findRoot(), DEFAULT_SNAPSHOT_FOLDER);
 }
 
 function parsePositiveInteger(value: string): number {

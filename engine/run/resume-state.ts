@@ -69,7 +69,9 @@ export function rebuildRunState(events: readonly RunEvent[]): ResumeState | unde
         }
         break;
       case 'run.finished':
-        if (event.message !== INTERRUPTED_MESSAGE) state.finished = event.outcome;
+        // Stopped by the operator, or with hosts cut off in the middle of a change (a connection
+        // lost): not finished, it can be resumed.
+        if (event.message !== INTERRUPTED_MESSAGE && !Object.values(event.hosts).includes('interrupted')) state.finished = event.outcome;
         break;
       default:
         break;
