@@ -27,7 +27,7 @@ describe('runbook validate', () => {
 
   it('exits 0 and says what it checked when every file is valid', async () => {
     const result = await runCli('validate', VALID);
-    expect(result).toEqual({ code: 0, stdout: '3 file(s) valid (2 runbook(s), 1 inventory(ies))\n', stderr: '' });
+    expect(result).toEqual({ code: 0, stdout: '3 file(s) valid (2 runbooks, 1 inventory)\n', stderr: '' });
   });
 
   it('exits 2 with one `file:line:col: error CODE message` line per problem and a summary', async () => {

@@ -103,7 +103,7 @@ function planInProcess(runbookFile: string, inventoryFile: string) {
 function loadOrThrow(file: string, text: string, kind: 'Runbook' | 'Inventory'): Runbook | Inventory {
   const loaded = loadDocument(file, text, kind);
   if (!loaded.ok) throw new Error(`${file} is not a valid ${kind}:\n${loaded.diagnostics.map(formatDiagnostic).join('\n')}`);
-  return loaded.value;
+  return loaded.value as Runbook | Inventory;
 }
 
 function makePlanFor(runbook: Runbook, inventory: Inventory, runbookSha: string, inventorySha: string): Plan {

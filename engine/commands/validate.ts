@@ -1,9 +1,11 @@
 import { checkRolesAgainstInventory } from '../load/check-runbook.js';
 import { countErrors, formatDiagnostic, type Diagnostic } from '../load/diagnostic.js';
-import { loadDocument, type LoadedDocument } from '../load/load-document.js';
+import { DOCUMENT_KINDS, loadDocument, type LoadedDocument } from '../load/load-document.js';
 import { resolveHosts, selectTargets } from '../plan/inventory.js';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { collectYamlFiles, displayPath, readText } from '../io/files.js';
+
+const PLURALS: Record<(typeof DOCUMENT_KINDS)[number], string> = { Runbook: 'runbooks', Inventory: 'inventories', Profile: 'profiles' };
 
 export interface ValidateOptions {
   format: 'text' | 'json';
@@ -46,10 +48,12 @@ export function runValidate(paths: readonly string[], options: ValidateOptions):
     options.write(`${JSON.stringify({ valid: errors === 0, ...result, summary: { files: result.files.length, invalid, errors } }, null, 2)}\n`);
   } else {
     for (const d of result.diagnostics) options.write(`${formatDiagnostic(d)}\n`);
-    const kinds = (kind: string) => result.files.filter((f) => f.kind === kind).length;
+    const counts = DOCUMENT_KINDS.map((kind) => [kind, result.files.filter((f) => f.kind === kind).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([kind, n]) => `${n} ${n === 1 ? kind.toLowerCase() : PLURALS[kind]}`);
     options.write(
       errors === 0
-        ? `${result.files.length} file(s) valid (${kinds('Runbook')} runbook(s), ${kinds('Inventory')} inventory(ies))\n`
+        ? `${result.files.length} file(s) valid (${counts.join(', ')})\n`
         : `${errors} error(s) in ${invalid} of ${result.files.length} file(s)\n`,
     );
   }

@@ -168,7 +168,7 @@ describe('messages', () => {
 
   it('say which kinds exist when the kind is wrong, and what to add when it is missing', () => {
     expect(load('apiVersion: runbook/v1\nkind: Playbook\n')).toEqual([
-      'm.yaml:2:7: error RB1003 `kind: Playbook` is not one of Runbook or Inventory here; fix the kind',
+      'm.yaml:2:7: error RB1003 `kind: Playbook` is not one of Runbook, Inventory or Profile here; fix the kind',
     ]);
     expect(load('apiVersion: runbook/v1\n')).toEqual(['m.yaml:1:1: error RB1003 no `kind` field; add `kind: Runbook` (with `apiVersion: runbook/v1`)']);
   });
