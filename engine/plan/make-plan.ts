@@ -67,7 +67,7 @@ export function makePlan(inputs: PlanInputs): Plan {
     hosts: Object.fromEntries(targets.map((host) => [host.name, describeHost(host)])),
     stages,
     hostPlans,
-    checks: checkPlan(targets, stages, strategy.order, inventoryHosts),
+    checks: checkPlan(targets, strategy.order, inventoryHosts),
   };
   return { ...withoutHash, hash: computePlanHash(withoutHash), commit: inputs.commit };
 }
@@ -130,15 +130,35 @@ function resolvePolicy(runbook: Runbook, inventory: Inventory): Plan['policy'] {
  * every MLAG pair goes before all second peers, so that batches never take both peers of a pair down at once.
  */
 function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[], batchSize: number): Plan['stages'] {
-  const chunk = (names: string[]) =>
-    Array.from({ length: Math.ceil(names.length / batchSize) }, (_, i) => names.slice(i * batchSize, (i + 1) * batchSize));
   const stages = order.map((role) => ({ name: role, hosts: hosts.filter((h) => h.role === role).map((h) => h.name) }));
   const rest = hosts.filter((h) => h.role === undefined || !order.includes(h.role)).map((h) => h.name);
   if (rest.length > 0) stages.push({ name: NO_ROLE_STAGE, hosts: rest });
   const byName = new Map(hosts.map((h) => [h.name, h]));
   return stages
     .filter((s) => s.hosts.length > 0)
-    .map((s) => ({ name: s.name, batches: chunk(spreadMlagPeers(s.hosts.map((n) => byName.get(n)!))) }));
+    .map((s) => ({ name: s.name, batches: cutBatches(spreadMlagPeers(s.hosts.map((n) => byName.get(n)!)).map((n) => byName.get(n)!), batchSize) }));
+}
+
+/** Batches of at most `batchSize`, a batch closed early rather than holding a host and its MLAG peer. */
+function cutBatches(hosts: readonly ResolvedHost[], batchSize: number): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let members = new Set<string>();
+  let named = new Set<string>();
+  for (const host of hosts) {
+    const peer = host.labels.mlagPeer;
+    if (current.length >= batchSize || named.has(host.name) || (peer !== undefined && members.has(peer))) {
+      batches.push(current);
+      current = [];
+      members = new Set();
+      named = new Set();
+    }
+    current.push(host.name);
+    members.add(host.name);
+    if (peer !== undefined) named.add(peer);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 function spreadMlagPeers(hosts: readonly ResolvedHost[]): string[] {
@@ -189,20 +209,29 @@ function planStep(
   commands: Map<string, string>,
 ): PlannedStep {
   const kind = step.kind ?? defaultKind;
+  const renderCommand = (source: string) => {
+    try {
+      return renderTemplate(source, withCapturesOf(source, context), { shell: true });
+    } catch (error) {
+      if (error instanceof UnsafeValueError) {
+        throw createInputError('RB2004', `${section} \`${step.id}\` on host \`${host.name}\`: ${error.message}`);
+      }
+      throw error;
+    }
+  };
   let command: string | undefined;
   if (step.run !== undefined) {
     command = commands.get(step.run);
     if (command === undefined) {
-      try {
-        command = renderTemplate(step.run, withCapturesOf(step.run, context), { shell: true });
-      } catch (error) {
-        if (error instanceof UnsafeValueError) {
-          throw createInputError('RB2004', `${section} \`${step.id}\` on host \`${host.name}\`: ${error.message}`);
-        }
-        throw error;
-      }
+      command = renderCommand(step.run);
       if (isHostIndependent(step.run)) commands.set(step.run, command);
     }
+  }
+  // The reconnection check runs on the host too: the same refusal of unsafe values, at plan time.
+  const check = step.reconnect?.check;
+  if (check !== undefined && !commands.has(check)) {
+    const rendered = renderCommand(check);
+    if (isHostIndependent(check)) commands.set(check, rendered);
   }
   // Keys in canonical (sorted) order, as in hostPlans.
   return {
@@ -231,7 +260,6 @@ function withCapturesOf(source: string, context: TemplateContext): TemplateConte
 
 function checkPlan(
   targets: readonly ResolvedHost[],
-  stages: Plan['stages'],
   order: readonly string[],
   inventoryHosts: readonly ResolvedHost[],
 ): PlanCheck[] {
@@ -268,35 +296,36 @@ function checkPlan(
       });
     }
   }
-  checks.push(...checkMlagPairs(targets, stages));
+  checks.push(...checkMlagPairs(targets, inventoryHosts));
   return checks;
 }
 
 /** MLAG peers (label `mlagPeer`) must never be down at once: not in one batch. A peer left out is reported too. */
-function checkMlagPairs(targets: readonly ResolvedHost[], stages: Plan['stages']): PlanCheck[] {
+function checkMlagPairs(targets: readonly ResolvedHost[], inventoryHosts: readonly ResolvedHost[]): PlanCheck[] {
   const checks: PlanCheck[] = [];
-  const batchOf = new Map<string, string>();
-  stages.forEach((stage, s) => stage.batches.forEach((batch, b) => batch.forEach((name) => batchOf.set(name, `${s}.${b}`))));
-  const seen = new Set<string>();
+  const byName = new Map(inventoryHosts.map((h) => [h.name, h]));
+  const targeted = new Set(targets.map((h) => h.name));
   for (const host of targets) {
     const peer = host.labels.mlagPeer;
-    if (!peer || seen.has(host.name)) continue;
-    seen.add(peer);
-    if (!batchOf.has(peer)) {
+    if (peer === undefined) continue;
+    const other = byName.get(peer);
+    if (other?.labels.mlagPeer !== host.name) {
+      checks.push({
+        code: 'RB2103',
+        severity: 'warning',
+        message: other
+          ? `MLAG labels disagree: \`${host.name}\` names \`${peer}\` as its peer, \`${peer}\` names ${other.labels.mlagPeer ? `\`${other.labels.mlagPeer}\`` : 'none'}`
+          : `MLAG peer \`${peer}\` of \`${host.name}\` is not in the inventory`,
+        hint: 'Give both switches of a pair `mlagPeer` labels naming each other; the planner keeps peers out of one batch by them.',
+        hosts: [host.name],
+      });
+    } else if (!targeted.has(peer) && host.name < peer) {
       checks.push({
         code: 'RB2105',
         severity: 'warning',
         message: `MLAG peer \`${peer}\` of \`${host.name}\` is not targeted: the pair would run different versions`,
         hint: 'Target both peers of an MLAG pair in the same run.',
         hosts: [host.name],
-      });
-    } else if (batchOf.get(peer) === batchOf.get(host.name)) {
-      checks.push({
-        code: 'RB2103',
-        severity: 'error',
-        message: `MLAG peers \`${host.name}\` and \`${peer}\` are in the same batch: both would be down at once`,
-        hint: 'Lower `strategy.batchSize` or reorder the hosts so that the peers of a pair fall in different batches.',
-        hosts: [host.name, peer],
       });
     }
   }

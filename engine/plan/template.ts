@@ -60,6 +60,9 @@ export const TEMPLATE_HELPERS = {
   escapeRegex: defineHelper('escapeRegex', (value) => String(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
 } as const;
 
+/** Helpers whose result holds the text of an argument: what they return is as unsafe as what they are given. */
+const PASS_THROUGH_HELPERS = new Set<string>(['default', 'escapeRegex']);
+
 const BLOCK_HELPERS = ['if', 'unless'] as const;
 const ALLOWED_HELPERS = new Set<string>([...Object.keys(TEMPLATE_HELPERS), ...BLOCK_HELPERS]);
 
@@ -130,12 +133,13 @@ export function analyseTemplate(source: string): TemplateAnalysis {
     refs.push({ scope: 'capture', name: head, bare });
   };
 
-  const visitExpression = (node: hbs.AST.Expression) => {
-    if (node.type === 'PathExpression') visitPath(node as hbs.AST.PathExpression, false);
-    else if (node.type === 'SubExpression') visitCall(node as unknown as AstNode);
+  // `bare`: the value reaches the output unquoted, as in `{{x}}` or `{{default x "y"}}`.
+  const visitExpression = (node: hbs.AST.Expression, bare: boolean) => {
+    if (node.type === 'PathExpression') visitPath(node as hbs.AST.PathExpression, bare);
+    else if (node.type === 'SubExpression') visitCall(node as unknown as AstNode, bare);
   };
 
-  const visitCall = (node: AstNode) => {
+  const visitCall = (node: AstNode, outputBare: boolean) => {
     const path = node.path as hbs.AST.PathExpression;
     const params = (node.params as hbs.AST.Expression[]) ?? [];
     const hash = node.hash as hbs.AST.Hash | undefined;
@@ -148,20 +152,21 @@ export function analyseTemplate(source: string): TemplateAnalysis {
           message: `helper \`${path.original}\` is not available; use one of ${[...ALLOWED_HELPERS].join(', ')}`,
         });
       }
-      params.forEach(visitExpression);
-      hash?.pairs.forEach((pair) => visitExpression(pair.value));
+      const argumentsBare = outputBare && PASS_THROUGH_HELPERS.has(path.original);
+      params.forEach((param) => visitExpression(param, argumentsBare));
+      hash?.pairs.forEach((pair) => visitExpression(pair.value, argumentsBare));
     } else if (!ALLOWED_HELPERS.has(path.original)) {
       // A mustache with no arguments interpolates its value as is: the shell-safety check applies.
-      visitPath(path, node.type === 'MustacheStatement');
+      visitPath(path, outputBare);
     }
   };
 
   const visitProgram = (p: hbs.AST.Program | undefined) => {
     for (const statement of p?.body ?? []) {
       const node = statement as unknown as AstNode;
-      if (node.type === 'MustacheStatement') visitCall(node);
+      if (node.type === 'MustacheStatement') visitCall(node, true);
       else if (node.type === 'BlockStatement') {
-        visitCall(node);
+        visitCall(node, false);
         visitProgram(node.program as hbs.AST.Program);
         visitProgram(node.inverse as hbs.AST.Program | undefined);
       } else if (node.type === 'PartialStatement' || node.type === 'PartialBlockStatement' || node.type === 'DecoratorBlock' || node.type === 'Decorator') {

@@ -76,7 +76,7 @@ describe('makePlan', () => {
       { name: 'leaf', batches: [['leaf01', 'leaf03'], ['leaf02', 'leaf04']] },
       { name: '(no role)', batches: [['border01']] },
     ]);
-    expect(result.checks.filter((c) => c.code === 'RB2103')).toEqual([]);
+    expect(result.checks).toEqual([]);
   });
 
   it('targets by host list and by labels', () => {
@@ -151,12 +151,22 @@ describe('makePlan', () => {
     expect(codes.RB2102?.severity).toBe('warning');
   });
 
-  it('reports MLAG peers that cannot be kept apart and a peer left out of the run', () => {
+  it('never puts both peers of an MLAG pair in one batch, closing a batch early if it must', () => {
+    const result = plan(createRunbook({ targets: { hosts: ['leaf01', 'leaf02'] }, strategy: { batchSize: 2 } }));
+    expect(result.stages).toEqual([{ name: '(no role)', batches: [['leaf01'], ['leaf02']] }]);
+  });
+
+  it('reports MLAG labels that disagree and a peer left out of the run', () => {
     const inventory = createInventory();
-    // Inconsistent labels: leaf03 names leaf01 as its peer, so leaf01 and leaf02 both go first.
     inventory.hosts.leaf03!.labels = { mlagPeer: 'leaf01' };
     const result = plan(createRunbook({ strategy: { order: ['spine', 'leaf'], batchSize: 4 } }), inventory);
-    expect(result.checks.find((c) => c.code === 'RB2103')?.hosts).toEqual(['leaf01', 'leaf02']);
+    expect(result.checks.filter((c) => c.code === 'RB2103').map((c) => c.message)).toEqual([
+      'MLAG labels disagree: `leaf03` names `leaf01` as its peer, `leaf01` names `leaf02`',
+      'MLAG labels disagree: `leaf04` names `leaf03` as its peer, `leaf03` names `leaf01`',
+    ]);
+    for (const batch of result.stages.flatMap((s) => s.batches)) {
+      for (const name of batch) expect(batch).not.toContain(inventory.hosts[name]!.labels?.mlagPeer);
+    }
     const partial = plan(createRunbook({ targets: { hosts: ['leaf01'] } }));
     expect(partial.checks.map((c) => c.code)).toEqual(['RB2102', 'RB2105']);
     expect(partial.checks[0]!.message).toContain('hosts with it exist but are not targeted');
