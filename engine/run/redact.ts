@@ -6,9 +6,10 @@ const MIN_SECRET_LENGTH = 4;
 
 /** Replaces secret values (passwords, secret captures) wherever they would be shown or stored. */
 export function createRedactor(initial: readonly string[]) {
-  const secrets = new Set<string>();
+  // Longest first, so a secret that holds another (or overlaps it) is hidden whole.
+  let secrets: string[] = [];
   const add = (value: string) => {
-    if (value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+    if (value.length >= MIN_SECRET_LENGTH && !secrets.includes(value)) secrets = [...secrets, value].sort((a, b) => b.length - a.length);
   };
   initial.forEach(add);
   const redact = (text: string): string => {
@@ -18,11 +19,11 @@ export function createRedactor(initial: readonly string[]) {
   };
   const redactOptional = (text: string | undefined) => (text === undefined ? undefined : redact(text));
   const redactRecord = (record: StepRecord): StepRecord =>
-    secrets.size === 0
+    secrets.length === 0
       ? record
       : { ...record, stdout: redact(record.stdout), stderr: redact(record.stderr), message: redactOptional(record.message), command: redactOptional(record.command) };
   const redactEvent = (event: RunEvent): RunEvent => {
-    if (secrets.size === 0) return event;
+    if (secrets.length === 0) return event;
     switch (event.type) {
       case 'output':
         return { ...event, line: redact(event.line) };

@@ -2,10 +2,11 @@ import { parseDuration } from './duration.js';
 import { READ_ONLY_KINDS, type Precheck, type SnapshotDiffExpect, type Step, type StepKind } from '../schema/runbook.js';
 import type { PlannedStep } from '../schema/plan.js';
 import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
-import { TransportError, type ExecResult, type HostConnection } from '../transport/types.js';
+import { TransportError, type ExecResult, type HostConnection, type PromptAnswer } from '../transport/types.js';
 import type { Clock } from './clock.js';
 import type { EmitEvent, StepRecord, StepSection } from './events.js';
 import { captureValues, evaluateExpectations, type EvaluateExternal, type Verdict } from './expectations.js';
+import { createRedactor } from './redact.js';
 
 type Render = (template: string, own?: Record<string, string>, shell?: boolean) => string;
 
@@ -80,6 +81,9 @@ interface Attempt {
 
 const keepTail = (text: string) => (text.length > STEP_DEFAULTS.outputLimit ? text.slice(-STEP_DEFAULTS.outputLimit) : text);
 
+/** Names of the values a step captures with `secret: true`. */
+const secretCapturesOf = (step: Step | Precheck) => Object.entries(step.capture ?? {}).filter(([, c]) => c.secret).map(([name]) => name);
+
 /** Runs one step on one host: condition, rendering, attempts with backoff, polling, expectations, captures. */
 export async function runStep(
   step: Step | Precheck,
@@ -123,8 +127,13 @@ export async function runStep(
   if (planned.kind === 'approval') return runApproval(step, env, record, render);
 
   let command: string;
+  let answers: PromptAnswer[] | undefined;
   try {
     command = render(step.run ?? '', {}, true);
+    // Answers are typed at the device's prompt, not into a shell: rendered, not shell-checked.
+    answers = step.answer?.map((a) => ({ prompt: new RegExp(a.prompt), send: render(a.send) }));
+    // The reconnection check is a command too: an unsafe value in it stops the step before the reboot.
+    if (step.reconnect?.check !== undefined) render(step.reconnect.check, {}, true);
   } catch (error) {
     if (error instanceof UnsafeValueError || error instanceof MissingValueError) {
       return record({ status: 'failed', message: error.message });
@@ -139,22 +148,26 @@ export async function runStep(
   while (attempt <= retries) {
     attempt++;
     emit({ type: 'step.started', at: clock.now(), host: session.host, section, stepId: step.id, kind: planned.kind, mutating: planned.mutating, attempt, command });
-    last = await runAttempt(step, planned.kind, command, env, render);
+    last = await runAttempt(step, planned.kind, { command, answers }, env, render);
     if (last.ok || last.final || attempt > retries) break;
     const delayMs = backoffMs * 2 ** (attempt - 1);
-    emit({ type: 'step.retried', at: clock.now(), host: session.host, section, stepId: step.id, attempt, delayMs, reason: last.failures.join('; ') });
+    // The executor learns a secret capture when the step ends; a retry is announced before that.
+    const secrets = createRedactor(secretCapturesOf(step).flatMap((name) => last!.captures[name] ?? []));
+    emit({ type: 'step.retried', at: clock.now(), host: session.host, section, stepId: step.id, attempt, delayMs, reason: secrets.redact(last.failures.join('; ')) });
     await clock.sleep(delayMs);
   }
   const outcome = last!;
   Object.assign(session.captures, outcome.captures);
+  // A secret the capture did not find cannot be redacted: its output is not kept at all.
+  const withheld = secretCapturesOf(step).some((name) => outcome.captures[name] === undefined);
   return record({
     status: outcome.ok ? 'succeeded' : outcome.interrupted ? 'interrupted' : 'failed',
     message: outcome.ok ? undefined : outcome.failures.join('; '),
     command,
     attempts: attempt,
     exitCode: outcome.result?.exitCode ?? null,
-    stdout: keepTail(outcome.result?.stdout ?? ''),
-    stderr: keepTail(outcome.result?.stderr ?? ''),
+    stdout: withheld ? '' : keepTail(outcome.result?.stdout ?? ''),
+    stderr: withheld ? '' : keepTail(outcome.result?.stderr ?? ''),
     captured: Object.keys(outcome.captures),
     errorCode: outcome.errorCode,
   });
@@ -163,14 +176,17 @@ export async function runStep(
 async function runAttempt(
   step: Step | Precheck,
   kind: StepKind,
-  command: string,
+  { command, answers }: { command: string; answers: PromptAnswer[] | undefined },
   env: StepEnvironment,
   render: Render,
 ): Promise<Attempt> {
   const { clock, session } = env;
-  const answers = step.answer?.map((a) => ({ prompt: new RegExp(a.prompt), send: render(a.send) }));
-  const onLine = (stream: 'stdout' | 'stderr', line: string) =>
-    env.emit({ type: 'output', at: clock.now(), host: session.host, stepId: step.id, stream, line });
+  // The output of a step capturing a secret holds it before the executor knows the value to
+  // redact: it is not streamed (the step's record keeps it, redacted).
+  const onLine =
+    secretCapturesOf(step).length > 0
+      ? undefined
+      : (stream: 'stdout' | 'stderr', line: string) => env.emit({ type: 'output', at: clock.now(), host: session.host, stepId: step.id, stream, line });
   const assertDiff = env.hooks.assertSnapshotDiff;
   const external: EvaluateExternal | undefined = assertDiff
     ? async (expect) =>
@@ -259,7 +275,7 @@ async function awaitReboot(
     return { ...fail(`the host did not come back: ${(error as Error).message}`), errorCode };
   }
   if (reconnect?.check !== undefined) {
-    const checkCommand = render(reconnect.check);
+    const checkCommand = render(reconnect.check, {}, true);
     for (;;) {
       const check = await back.exec(checkCommand, { timeoutMs: STEP_DEFAULTS.commandTimeoutMs });
       if (check.exitCode === 0) break;

@@ -9,6 +9,8 @@ export interface CumulusOptions {
   version: string;
   /** Versions whose images are staged in /var/images as cumulus-linux-<v>.bin. */
   images: readonly string[];
+  /** The BGP MD5 password the switch keeps in /etc/frr/bgp-password (readable by the lab user). */
+  bgpPassword: string;
 }
 
 const IMAGE_NAME = /cumulus-linux-(\d+\.\d+\.\d+)[^/]*\.bin$/;
@@ -78,6 +80,7 @@ export class CumulusSwitch implements SimulatedDevice {
   private bootCount = 1;
   private readonly fs: VirtualFs;
   private readonly commands: CommandTable;
+  private readonly bgpPassword: string;
 
   constructor(
     private readonly env: DeviceEnv,
@@ -86,6 +89,7 @@ export class CumulusSwitch implements SimulatedDevice {
     options: CumulusOptions,
   ) {
     this.version = options.version;
+    this.bgpPassword = options.bgpPassword;
     this.fs = new VirtualFs(env.clock);
     this.fs.mkdir(homeOf(env.user));
     this.fs.mkdir('/var/backups');
@@ -172,6 +176,8 @@ export class CumulusSwitch implements SimulatedDevice {
     );
     this.fs.writeFile('/etc/hostname', `${this.plan.name}\n`);
     this.fs.writeFile('/etc/frr/frr.conf', this.frrConfig());
+    // A secret on the device, for runbooks that read one (captures marked `secret: true`).
+    this.fs.writeFile('/etc/frr/bgp-password', `${this.bgpPassword}\n`);
   }
 
   private frrConfig(): string {

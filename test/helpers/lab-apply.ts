@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { startLab, type Lab, type LabOptions } from '../../lab/index.js';
 import { runApply } from '../../engine/commands/apply.js';
 import type { HostState, RunEvent, StepRecord } from '../../engine/run/events.js';
@@ -45,13 +45,22 @@ export interface AppliedRun {
   steps: Record<string, StepRecord[]>;
 }
 
-/** `runbook apply RUNBOOK -i INVENTORY --param ... --yes --no-progress --no-commit`, in process, through real SSH. */
-export async function applyRunbook(runbook: string, inventoryPath: string, params: string[], extra: { env?: NodeJS.ProcessEnv; yes?: boolean; root: string }): Promise<AppliedRun> {
+/**
+ * `runbook apply RUNBOOK -i INVENTORY --param ... --yes --no-progress --no-commit`, in process, through real SSH.
+ * RUNBOOK is a file under runbooks/ or an absolute path; `onEvent` sees each event as it is emitted
+ * (synchronously, before the executor goes on: the moment to inject a fault).
+ */
+export async function applyRunbook(
+  runbook: string,
+  inventoryPath: string,
+  params: string[],
+  extra: { env?: NodeJS.ProcessEnv; yes?: boolean; root: string; onEvent?: (event: RunEvent) => void },
+): Promise<AppliedRun> {
   let stdout = '';
   let stderr = '';
   const events: RunEvent[] = [];
   const exitCode = await runApply({
-    target: join(REPO_ROOT, 'runbooks', runbook),
+    target: isAbsolute(runbook) ? runbook : join(REPO_ROOT, 'runbooks', runbook),
     inventory: inventoryPath,
     params,
     yes: extra.yes ?? true,
@@ -61,7 +70,10 @@ export async function applyRunbook(runbook: string, inventoryPath: string, param
     write: (t) => (stdout += t),
     writeError: (t) => (stderr += t),
     env: { ...LAB_PASSWORD_ENV, ...extra.env },
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      extra.onEvent?.(e);
+    },
     // Reports, journals and locks go to the test's own folder, never into this checkout.
     root: extra.root,
     commit: false,
