@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/cli-process.js';
-import { LAB_PASSWORD_ENV, startTestLab, type TestLab } from '../helpers/lab-apply.js';
+import { LAB_PASSWORD_ENV, REPO_ROOT, startTestLab, type TestLab } from '../helpers/lab-apply.js';
 
 // The snapshot commands as an operator runs them: a real process, real SSH to the lab, files in
 // the working folder's reports/snapshots.
@@ -30,7 +30,9 @@ describe('runbook snapshot and runbook diff', () => {
 
     // Between the two snapshots, an upgrade loses leaf01's BGP session with spine01 (and is rolled back).
     await testLab.lab.injectFault('leaf01', { kind: 'bgpSessionDrop', peer: 'spine01' });
-    const install = await runbook('apply', join(import.meta.dirname, '..', '..', 'runbooks', 'fabric-upgrade.yaml'), '-i', testLab.inventoryPath,
+    // A copy in the test's folder, so that the run's report and state stay out of this checkout.
+    cpSync(join(REPO_ROOT, 'runbooks', 'fabric-upgrade.yaml'), join(testLab.dir, 'fabric-upgrade.yaml'));
+    const install = await runbook('apply', 'fabric-upgrade.yaml', '-i', testLab.inventoryPath,
       '--param', 'targetVersion=4.4.0', '--yes', '--no-progress', '--no-commit');
     expect(install.code).toBe(1);
     expect((await runbook('snapshot', 'create', 'after', '-i', testLab.inventoryPath, '--targets', 'spine01,leaf01')).code).toBe(0);
