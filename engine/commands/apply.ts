@@ -14,7 +14,7 @@ import { computePlanHash } from '../plan/make-plan.js';
 import { systemClock, type Clock } from '../run/clock.js';
 import type { RunEvent } from '../run/events.js';
 import { executePlan, type ExecutorDeps, type RunResult } from '../run/execute-plan.js';
-import { createLimiter } from '../run/limiter.js';
+import { createLimiter } from '../shared/limiter.js';
 import type { ApprovalRequest } from '../run/run-step.js';
 import { Plan } from '../schema/plan.js';
 import { selectProgress } from '../ui/select-progress.js';

@@ -4,7 +4,7 @@ import type { Precheck, Step } from '../schema/runbook.js';
 import type { HostConnection } from '../transport/types.js';
 import type { Clock } from './clock.js';
 import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection } from './events.js';
-import { createLimiter } from './limiter.js';
+import { createLimiter } from '../shared/limiter.js';
 import { createRedactor } from './redact.js';
 import { INTERRUPTED_MESSAGE, type ResumeState } from './resume-state.js';
 import { runStep, type HostExec, type HostSession, type StepHooks } from './run-step.js';

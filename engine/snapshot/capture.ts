@@ -1,4 +1,5 @@
 import { createInputError } from '../errors.js';
+import { createLimiter } from '../shared/limiter.js';
 import { SNAPSHOT_NAME_PATTERN, type HostCollection, type NotCollectedCause, type Profile, type Snapshot, type SnapshotElement } from '../schema/snapshot.js';
 import { ELEMENT_SPECS, ELEMENT_TYPES, type ElementRecord, type ElementType } from './element-model.js';
 import { MappingError, compileProfile, type CompiledCollector, type CompiledProfile } from './profile.js';
@@ -65,18 +66,23 @@ export async function captureSnapshot(options: CaptureOptions): Promise<Snapshot
   const clock = options.clock ?? systemClock;
   const started = clock.now();
 
-  const perHost = await mapWithConcurrency(hosts, options.concurrency ?? profile.concurrency, async (host) => {
-    options.onProgress?.({ type: 'hostStarted', host: host.name });
-    const result = await collectHost(host, profile, exec);
-    const outcomes = Object.values(result.status);
-    options.onProgress?.({
-      type: 'hostFinished',
-      host: host.name,
-      collected: outcomes.filter((o) => o.status === 'collected').length,
-      notCollected: outcomes.filter((o) => o.status === 'notCollected').length,
-    });
-    return result;
-  });
+  const limit = createLimiter(Math.max(1, options.concurrency ?? profile.concurrency));
+  const perHost = await Promise.all(
+    hosts.map((host) =>
+      limit(async () => {
+        options.onProgress?.({ type: 'hostStarted', host: host.name });
+        const result = await collectHost(host, profile, exec);
+        const outcomes = Object.values(result.status);
+        options.onProgress?.({
+          type: 'hostFinished',
+          host: host.name,
+          collected: outcomes.filter((o) => o.status === 'collected').length,
+          notCollected: outcomes.filter((o) => o.status === 'notCollected').length,
+        });
+        return result;
+      }),
+    ),
+  );
 
   const elements = {} as Record<ElementType, SnapshotElement>;
   for (const type of ELEMENT_TYPES) {
@@ -240,15 +246,3 @@ function formatMs(ms: number): string {
 }
 
 /** Runs `work` over `items` with at most `limit` at once; results keep the items' order. */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import ssh2, { type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { createLimiter } from '../shared/limiter.js';
 import { DEFAULT_OUTPUT_CAP_BYTES, StreamCollector, createPromptResponder } from './output.js';
 import {
   findHostKeys,
@@ -61,7 +62,7 @@ const HOST_KEY_ALGORITHMS: readonly ServerHostKeyAlgorithm[] = [
 const PROMPT_PTY = { term: 'dumb', cols: 200, rows: 50, modes: { ECHO: 0 } } as const;
 
 export function createSshTransport(options: SshTransportOptions = {}): Transport {
-  const acquireHandshake = createSemaphore(options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+  const limitHandshakes = createLimiter(options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
   const settings = {
     keepaliveCountMax: options.keepaliveCountMax ?? DEFAULT_KEEPALIVE_COUNT_MAX,
     outputCapBytes: options.outputCapBytes ?? DEFAULT_OUTPUT_CAP_BYTES,
@@ -71,12 +72,7 @@ export function createSshTransport(options: SshTransportOptions = {}): Transport
     async connect(target, connectOptions = {}) {
       const auth = await loadCredentials(target, settings.env);
       const hostKeyPolicy = await loadHostKeyPolicy(target);
-      const release = await acquireHandshake();
-      try {
-        return await openConnection(target, connectOptions, auth, hostKeyPolicy, settings);
-      } finally {
-        release();
-      }
+      return limitHandshakes(() => openConnection(target, connectOptions, auth, hostKeyPolicy, settings));
     },
   };
 }
@@ -514,29 +510,3 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** Returns a function that waits for a free slot and resolves to its release. */
-function createSemaphore(limit: number): () => Promise<() => void> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  const release = () => {
-    active--;
-    const next = waiting.shift();
-    if (next) {
-      active++;
-      next();
-    }
-  };
-  return async () => {
-    if (active < limit) {
-      active++;
-    } else {
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      release();
-    };
-  };
-}
