@@ -319,7 +319,12 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     const reached = new Set(result.steps.map((r) => r.id));
     const reason = failure ? `not run: step ${failure.id} failed` : `not run: ${stopped}`;
     const unreached = hostPlan.steps.filter((p) => !reached.has(p.id)).map((p) => skippedRecord(p, 'step', clock.now(), reason));
-    if (stopped !== INTERRUPTED_MESSAGE) result.steps.push(...unreached);
+    // An interrupted host resumes from where it stopped; any other keeps its unreached steps as skipped,
+    // journaled too, so that a resumed run's report lists them.
+    if (stopped !== INTERRUPTED_MESSAGE && failure?.status !== 'interrupted') {
+      result.steps.push(...unreached);
+      for (const record of unreached) emit({ type: 'step.finished', at: clock.now(), host: name, record });
+    }
     if (!failure && !stopped) result.state = 'succeeded';
     else if (failure?.status === 'interrupted' || stopped === INTERRUPTED_MESSAGE) {
       result.state = 'interrupted';
