@@ -16,7 +16,12 @@ export const SSHD_SKIP_REASON = `${SSHD_PATH} is not installed (.ci/run installs
 const START_TIMEOUT_MS = 10_000;
 
 export interface Sshd {
+  /** The first listen address. */
   host: string;
+  /** Every listen address, all on the same port. */
+  addresses: string[];
+  /** The listening sshd; per-connection processes are its children. */
+  pid: number;
   port: number;
   user: string;
   /** The temporary folder holding keys, config and log; removed by stop(). */
@@ -31,10 +36,20 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
+export interface SshdOptions {
+  /** Listen on 127.0.0.1, 127.0.0.2, ... (each has its own kernel listen queue); default 1. */
+  addresses?: number;
+  /** More sshd_config lines (limits, SetEnv). */
+  extraConfig?: readonly string[];
+}
+
 /** A private OpenSSH sshd on loopback with its own host key, config and authorized_keys. */
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
+  const count = options.addresses ?? 1;
+  if (count < 1 || count > 250) throw new Error(`addresses must be 1..250, not ${count}`);
   const dir = await mkdtemp(join(tmpdir(), 'runbook-sshd-'));
-  const host = '127.0.0.1';
+  const addresses = Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
+  const host = addresses[0]!;
   const user = userInfo().username;
   const hostKeyFile = join(dir, 'ssh_host_ed25519_key');
   const keyFile = join(dir, 'client_ed25519');
@@ -49,11 +64,11 @@ export async function startSshd(): Promise<Sshd> {
   const hostKeyFingerprint = await fingerprintOfKeyFile(`${hostKeyFile}.pub`);
   const port = await findFreePort(host);
   const [keyType, keyBase64] = (await readFile(`${hostKeyFile}.pub`, 'utf8')).trim().split(/\s+/);
-  await writeFile(knownHostsFile, `[${host}]:${port} ${keyType} ${keyBase64}\n`);
+  await writeFile(knownHostsFile, addresses.map((a) => `[${a}]:${port} ${keyType} ${keyBase64}\n`).join(''));
   await writeFile(
     configFile,
     [
-      `ListenAddress ${host}`,
+      ...addresses.map((a) => `ListenAddress ${a}`),
       `Port ${port}`,
       `HostKey ${hostKeyFile}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
@@ -65,6 +80,7 @@ export async function startSshd(): Promise<Sshd> {
       'PubkeyAuthentication yes',
       'MaxStartups 1000:30:1000',
       'MaxSessions 100',
+      ...(options.extraConfig ?? []),
       `AllowUsers ${user}`,
       'LogLevel ERROR',
       '',
@@ -92,13 +108,13 @@ export async function startSshd(): Promise<Sshd> {
   };
 
   try {
-    await waitForPort(host, port, () => running);
+    for (const address of addresses) await waitForPort(address, port, () => running);
   } catch (error) {
     const log = await readFile(logFile, 'utf8').catch(() => '');
     await stop();
     throw new Error(`sshd did not start: ${(error as Error).message}\n${log}`);
   }
-  return { host, port, user, dir, keyFile, hostKeyFingerprint, knownHostsFile, logFile, stop };
+  return { host, addresses, pid: child.pid!, port, user, dir, keyFile, hostKeyFingerprint, knownHostsFile, logFile, stop };
 }
 
 /** An ed25519 key pair at `path` and `path.pub`; with a passphrase when given. */
