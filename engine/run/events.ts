@@ -65,5 +65,4 @@ export type RunEvent =
   /** Values a step captured, except those marked secret: what a resumed run needs to render later steps. */
   | (At & { type: 'host.captured'; host: string; stepId: string; values: Record<string, string> });
 
-export type RunEventType = RunEvent['type'];
 export type EmitEvent = (event: RunEvent) => void;

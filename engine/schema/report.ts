@@ -1,3 +1,4 @@
+import { HOST_STATES, STEP_STATUSES } from '../run/events.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiVersion, defineMap, defineObject } from './common.js';
 import { STEP_KINDS } from './runbook.js';
@@ -7,8 +8,6 @@ const TIMESTAMP_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2
 const Timestamp = (description: string) => Type.String({ pattern: TIMESTAMP_PATTERN, description: `${description} (ISO 8601, UTC).` });
 const Milliseconds = (description: string) => Type.Integer({ minimum: 0, description: `${description}, in milliseconds.` });
 
-export const REPORT_HOST_STATES = ['pending', 'running', 'succeeded', 'failed', 'rolled-back', 'rollback-failed', 'skipped', 'interrupted'] as const;
-export const REPORT_STEP_STATUSES = ['succeeded', 'failed', 'skipped', 'interrupted'] as const;
 
 export const Approval = defineObject(
   {
@@ -46,7 +45,7 @@ export const ReportStep = defineObject(
     ),
     mutating: Type.Boolean({ description: 'Whether the step changes the host.' }),
     status: Type.Union(
-      REPORT_STEP_STATUSES.map((s) => Type.Literal(s)),
+      STEP_STATUSES.map((s) => Type.Literal(s)),
       { description: 'How the step ended.' },
     ),
     message: Type.Optional(Type.String({ description: 'Why it failed or was skipped (redacted).' })),
@@ -68,7 +67,7 @@ export const ReportStep = defineObject(
 export const ReportHost = defineObject(
   {
     state: Type.Union(
-      REPORT_HOST_STATES.map((s) => Type.Literal(s)),
+      HOST_STATES.map((s) => Type.Literal(s)),
       { description: 'How the host ended.' },
     ),
     message: Type.Optional(Type.String({ description: 'Why it failed, was skipped or interrupted (redacted).' })),
