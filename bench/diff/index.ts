@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Snapshot, SnapshotElement } from '../../engine/schema/snapshot.js';
 import { compareSnapshots } from '../../engine/snapshot/compare.js';
 import { ELEMENT_SPECS, ELEMENT_TYPES, type ElementRecord, type ElementType } from '../../engine/snapshot/element-model.js';
+import { createRandom } from '../lib/random.js';
 import { formatMs, formatTable } from '../lib/timing.js';
 
 export const TARGET_RATIO = 2;
@@ -33,16 +34,6 @@ const PER_HOST: Record<ElementType, number> = {
 };
 const RECORDS_PER_HOST = Object.values(PER_HOST).reduce((a, b) => a + b, 0);
 
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const mac = (h: number, i: number) => `52:54:${(h >> 8).toString(16).padStart(2, '0')}:${(h & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;

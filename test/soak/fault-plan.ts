@@ -1,18 +1,7 @@
 import type { HostState } from '../../engine/run/events.js';
-import type { CommandLogEntry, Fault } from '../../lab/index.js';
+import { FAULT_KINDS, type CommandLogEntry, type Fault, type FaultKind } from '../../lab/index.js';
+import { createRandom } from '../../bench/lib/random.js';
 import type { FleetHost } from './fleet.js';
-
-/** mulberry32: small and good enough to pick hosts and faults reproducibly from a seed. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
@@ -26,16 +15,7 @@ function shuffle<T>(random: () => number, items: readonly T[]): T[] {
 }
 
 /** The lab's faults for switches (`neverSyncs` is the chassis'). */
-export const SOAK_FAULT_KINDS = [
-  'installFails',
-  'unreachable',
-  'wrongPassword',
-  'hang',
-  'slow',
-  'dropConnection',
-  'neverReturns',
-  'bgpSessionDrop',
-] as const;
+export const SOAK_FAULT_KINDS = FAULT_KINDS.filter((kind): kind is Exclude<FaultKind, 'neverSyncs'> => kind !== 'neverSyncs');
 export type SoakFaultKind = (typeof SOAK_FAULT_KINDS)[number];
 
 /**
