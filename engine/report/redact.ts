@@ -1,22 +1,9 @@
-import { REDACTED } from '../run/redact.js';
+import { normalizeSecrets, replaceSecrets } from '../run/redact.js';
 import type { Plan } from '../schema/plan.js';
 
-/** Replaces every occurrence of each secret value by `***`; longer secrets first, so one holding another is still hidden whole. */
+/** Replaces every occurrence of each secret value by `***`. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of normalizeSecrets(secrets)) out = out.split(secret).join(REDACTED);
-  return out;
-}
-
-/** Distinct non-empty values, longest first; a value read from a file often carries a trailing newline, so its trimmed form counts too. */
-export function normalizeSecrets(secrets: readonly string[]): string[] {
-  const values = new Set<string>();
-  for (const secret of secrets) {
-    if (secret !== '') values.add(secret);
-    const trimmed = secret.trim();
-    if (trimmed !== '') values.add(trimmed);
-  }
-  return [...values].sort((a, b) => b.length - a.length);
+  return replaceSecrets(text, normalizeSecrets(secrets));
 }
 
 /**
