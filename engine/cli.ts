@@ -1,17 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { STATE_FOLDER, runApply } from './commands/apply.js';
-import { runApprove } from './commands/approve.js';
-import { runRuns } from './commands/runs.js';
-import { runUnlock } from './commands/unlock.js';
-import { runDiff } from './commands/diff.js';
-import { createInventoryExec } from './commands/host-access.js';
-import { runSnapshotCreate, runSnapshotDelete, runSnapshotList, runSnapshotShow } from './commands/snapshot.js';
-import { DEFAULT_SNAPSHOT_FOLDER } from './io/snapshot-store.js';
-import { describeRepository } from './git/repository.js';
-import { runPlan } from './commands/plan.js';
-import { runValidate } from './commands/validate.js';
 import { EXIT_CODES, RunbookError } from './errors.js';
 import { formatDiagnostic } from './load/diagnostic.js';
 import { ENGINE_VERSION } from './version.js';
@@ -41,7 +30,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .description('Validate runbooks and inventories; folders are walked for .yaml and .yml files')
     .argument('<paths...>', 'files or folders')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action((paths: string[], options: { format: 'text' | 'json' }) => {
+    .action(async (paths: string[], options: { format: 'text' | 'json' }) => {
+      const { runValidate } = await import('./commands/validate.js');
       exitCode = runValidate(paths, { format: options.format, write: io.stdout });
     });
 
@@ -55,6 +45,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--out <file>', 'also write the JSON plan to this file')
     .option('--check', 'also run the read-only pre-checks against the hosts', false)
     .action(async (runbookPath: string, options: { inventory: string; param: string[]; format: 'markdown' | 'json'; out?: string; check: boolean }) => {
+      const { runPlan } = await import('./commands/plan.js');
       exitCode = await runPlan({
         runbookPath,
         inventoryPath: options.inventory,
@@ -88,6 +79,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       const interrupt = () => controller.abort();
       process.once('SIGINT', interrupt);
       try {
+        const { runApply } = await import('./commands/apply.js');
         exitCode = await runApply({
           target,
           inventory: options.inventory,
@@ -118,6 +110,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .argument('<plan>', 'a plan made by `runbook plan --out`')
     .requiredOption('--by <name>', 'who approves')
     .action(async (planPath: string, options: { by: string }) => {
+      const { runApprove } = await import('./commands/approve.js');
       exitCode = await runApprove({ planPath, by: options.by, write: io.stdout, writeError: io.stderr });
     });
 
@@ -126,6 +119,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .description('List runs with their state (running, succeeded, failed, crashed, interrupted)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (options: { format: 'text' | 'json' }) => {
+      const { runRuns } = await import('./commands/runs.js');
       exitCode = runRuns({ stateDir: await findStateDir(), machine: hostname(), format: options.format, write: io.stdout });
     });
 
@@ -138,6 +132,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--profile <profile>', 'collection profile (name or file)', 'fabric')
     .option('--targets <hosts...>', 'only these hosts (names, or one comma-separated list)')
     .action(async (name: string, options: { inventory: string; profile: string; targets?: string[] }) => {
+      const [{ runSnapshotCreate }, { createInventoryExec }] = await Promise.all([import('./commands/snapshot.js'), import('./commands/host-access.js')]);
       exitCode = await runSnapshotCreate(name, {
         inventoryPath: options.inventory,
         profile: options.profile,
@@ -153,6 +148,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .description('List snapshots: name, time, hosts, element counts')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (options: { format: 'text' | 'json' }) => {
+      const { runSnapshotList } = await import('./commands/snapshot.js');
       exitCode = runSnapshotList({ folder: await findSnapshotFolder(), format: options.format, write: io.stdout });
     });
   snapshot
@@ -162,6 +158,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--element <element>', 'only this element (bgp, lldp, route, ...)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (name: string, options: { element?: string; format: 'text' | 'json' }) => {
+      const { runSnapshotShow } = await import('./commands/snapshot.js');
       exitCode = runSnapshotShow(name, { folder: await findSnapshotFolder(), element: options.element, format: options.format, write: io.stdout });
     });
   snapshot
@@ -169,6 +166,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .description('Delete snapshots')
     .argument('<names...>', 'snapshot names')
     .action(async (names: string[]) => {
+      const { runSnapshotDelete } = await import('./commands/snapshot.js');
       exitCode = runSnapshotDelete(names, { folder: await findSnapshotFolder(), write: io.stdout });
     });
 
@@ -183,6 +181,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--no-default-exclusions', 'compare volatile fields (uptimes, counters, timers, ages) too')
     .option('--tolerance <rule>', 'element.field=RULE, RULE like 10%, +5 or -5% (repeatable)', collect, [])
     .action(async (a: string, b: string, options: { format: 'markdown' | 'json'; element: string[]; exclude: string[]; defaultExclusions: boolean; tolerance: string[] }) => {
+      const { runDiff } = await import('./commands/diff.js');
       exitCode = runDiff(a, b, {
         format: options.format,
         elements: options.element,
@@ -200,6 +199,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .argument('<host>', 'the locked host')
     .requiredOption('--lock-id <id>', 'the lock id, as the refusal or `runbook runs` shows it')
     .action(async (host: string, options: { lockId: string }) => {
+      const { runUnlock } = await import('./commands/unlock.js');
       exitCode = runUnlock({ stateDir: await findStateDir(), host, lockId: options.lockId, write: io.stdout });
     });
 
@@ -238,14 +238,17 @@ interface ApplyFlags {
 
 /** The root of the repository holding the working folder (or the working folder): where runs keep their state. */
 async function findRoot(): Promise<string> {
+  const { describeRepository } = await import('./git/repository.js');
   return (await describeRepository(process.cwd()))?.root ?? process.cwd();
 }
 
 async function findStateDir(): Promise<string> {
+  const { STATE_FOLDER } = await import('./io/journal.js');
   return join(await findRoot(), STATE_FOLDER);
 }
 
 async function findSnapshotFolder(): Promise<string> {
+  const { DEFAULT_SNAPSHOT_FOLDER } = await import('./io/snapshot-store.js');
   return join(await findRoot(), DEFAULT_SNAPSHOT_FOLDER);
 }
 

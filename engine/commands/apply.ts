@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
-import { openJournal, readJournal, runFolder, type Journal } from '../io/journal.js';
+import { STATE_FOLDER, openJournal, readJournal, runFolder, type Journal } from '../io/journal.js';
 import { acquireHostLocks } from '../io/locks.js';
 import { rebuildRunState, type ResumeState } from '../run/resume-state.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
@@ -48,9 +48,6 @@ export interface ApplyOptions extends GitOpsApplyOptions {
   rerunInterrupted?: boolean;
 }
 
-/** Run state (journals, locks) lives in `.runbook/` at the root; it is not committed. */
-export const STATE_FOLDER = '.runbook';
-
 export interface LoadedPlan {
   plan: Plan;
   /** Folder that relative key and known_hosts paths of the inventory resolve against. */
@@ -73,7 +70,7 @@ export async function readPlanFile(path: string): Promise<LoadedPlan> {
 
 export async function loadPlanForApply(options: { target: string; inventory?: string; params: readonly string[] }): Promise<LoadedPlan> {
   if (options.inventory) {
-    const plan = await planFromFiles({ runbookPath: options.target, inventoryPath: options.inventory, params: options.params });
+    const { plan } = await planFromFiles({ runbookPath: options.target, inventoryPath: options.inventory, params: options.params });
     return { plan, inventoryDir: dirname(resolve(options.inventory)) };
   }
   if (options.params.length > 0) throw createInputError('RB3003', '--param applies when planning a runbook; a plan file already holds its params');

@@ -1,19 +1,17 @@
 import { dirname, relative, resolve } from 'node:path';
-import { systemClock } from '../run/clock.js';
-import { executePlan, type RunResult } from '../run/execute-plan.js';
+import type { RunResult } from '../run/execute-plan.js';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
 import { loadDocument, type DocumentKind } from '../load/load-document.js';
 import { hashSha256, toCanonicalJson } from '../plan/canonical-json.js';
-import { makePlan } from '../plan/make-plan.js';
+import { makePlanDocument, type PlanDocument } from '../plan/make-plan.js';
 import { parseParamArgs } from '../plan/params.js';
 import { renderPlanMarkdown } from '../plan/render-plan-markdown.js';
 import type { Inventory } from '../schema/inventory.js';
 import type { Plan } from '../schema/plan.js';
 import type { Runbook } from '../schema/runbook.js';
 import { ENGINE_VERSION } from '../version.js';
-import { createHostAccess } from './host-access.js';
 
 export interface PlanRequest {
   runbookPath: string;
@@ -29,13 +27,13 @@ function loadOrThrow<K extends DocumentKind>(path: string, kind: K) {
 }
 
 /** Reads, validates and plans; paths in the plan are relative to the repository root, so hashes agree across machines. */
-export async function planFromFiles(request: PlanRequest): Promise<Plan> {
+export async function planFromFiles(request: PlanRequest): Promise<PlanDocument> {
   const runbook = loadOrThrow(request.runbookPath, 'Runbook');
   const inventory = loadOrThrow(request.inventoryPath, 'Inventory');
   const repository = await describeRepository(dirname(resolve(request.runbookPath)));
   const base = repository?.root ?? process.cwd();
   const portable = (path: string) => relative(base, resolve(path)).split('\\').join('/');
-  return makePlan({
+  return makePlanDocument({
     runbook: runbook.value,
     inventory: inventory.value,
     files: {
@@ -48,8 +46,9 @@ export async function planFromFiles(request: PlanRequest): Promise<Plan> {
   });
 }
 
+/** The plan file: its canonical JSON, the very text its hash is defined over (with `hash` and `commit` added). */
 export function renderPlanJson(plan: Plan): string {
-  return `${toCanonicalJson(plan, 2)}\n`;
+  return `${toCanonicalJson(plan)}\n`;
 }
 
 export interface PlanCommandOptions extends PlanRequest {
@@ -64,14 +63,15 @@ export interface PlanCommandOptions extends PlanRequest {
 
 /** `runbook plan`: exit 0, or 1 when the planner (or, with --check, a pre-check) found an error. */
 export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
-  const plan = await planFromFiles(options);
+  const { plan, renderJson } = await planFromFiles(options);
+  const json = options.out || options.format === 'json' ? `${renderJson()}\n` : '';
   if (options.out) {
-    writeFileAtomic(options.out, renderPlanJson(plan));
+    writeFileAtomic(options.out, json);
     options.writeError(`wrote plan ${plan.hash} to ${options.out}\n`);
   }
   const checked = options.check ? await runPrechecksOnly(plan, dirname(resolve(options.inventoryPath)), options) : undefined;
   if (options.format === 'json') {
-    options.write(renderPlanJson(plan));
+    options.write(json);
     if (checked) options.writeError(renderPrecheckResults(checked));
   } else {
     options.write(renderPlanMarkdown(plan) + (checked ? `\n${renderPrecheckResults(checked)}` : ''));
@@ -90,6 +90,12 @@ export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
 
 /** The dry run's `--check`: only the pre-checks, which are read-only, on every targeted host. */
 async function runPrechecksOnly(plan: Plan, inventoryDir: string, options: PlanCommandOptions): Promise<RunResult> {
+  // Loaded here: a plain dry run never opens a connection, and SSH and the executor cost start-up time.
+  const [{ executePlan }, { createHostAccess }, { systemClock }] = await Promise.all([
+    import('../run/execute-plan.js'),
+    import('./host-access.js'),
+    import('../run/clock.js'),
+  ]);
   return executePlan(
     plan,
     {

@@ -2,6 +2,8 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import type { RunEvent } from '../run/events.js';
 
+/** Run state (journals, locks) lives in `.runbook/` at the repository root; it is not committed. */
+export const STATE_FOLDER = '.runbook';
 export const JOURNAL_FILE = 'journal.jsonl';
 
 /** `.runbook/runs/<run-id>/`: the journal, the plan and how the run was started. */

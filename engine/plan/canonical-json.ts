@@ -6,6 +6,26 @@ export function toCanonicalJson(value: unknown, indent?: number): string {
 }
 
 /**
+ * The canonical JSON of each defined field of an object, which `joinCanonicalFields` joins into the
+ * object's canonical JSON: a caller that needs it with and without some fields serialises the rest once.
+ */
+export function toCanonicalFields(value: Record<string, unknown>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const key of Object.keys(value)) {
+    const item = value[key];
+    if (item !== undefined) fields[key] = toCanonicalJson(item);
+  }
+  return fields;
+}
+
+export function joinCanonicalFields(fields: Record<string, string>): string {
+  return `{${Object.keys(fields)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${fields[key]}`)
+    .join(',')}}`;
+}
+
+/**
  * The value with every object's keys in sorted order. Copy on write: a plain object whose keys are already
  * sorted is kept as it is (JSON.stringify drops its undefined values itself), so a plan built in canonical
  * key order is serialised without being copied, which matters at 10,000 hosts.
@@ -28,13 +48,15 @@ function sortKeys(value: unknown): unknown {
   // Only a plain object without toJSON may be kept: JSON.stringify calls toJSON on what it is given.
   let keep = (prototype === Object.prototype || prototype === null) && !('toJSON' in source);
   for (let i = 1; keep && i < keys.length; i++) keep = keys[i - 1]! < keys[i]!;
-  const values = keys.map((key) => {
-    const item = source[key];
+  // Values are only collected once a copy is certain (those before it came back unchanged): the common case allocates nothing.
+  let values: unknown[] | undefined = keep ? undefined : [];
+  for (let i = 0; i < keys.length; i++) {
+    const item = source[keys[i]!];
     const sorted = item === undefined ? undefined : sortKeys(item);
-    if (sorted !== item) keep = false;
-    return sorted;
-  });
-  if (keep) return source;
+    if (values === undefined && sorted !== item) values = keys.slice(0, i).map((key) => source[key]);
+    values?.push(sorted);
+  }
+  if (values === undefined) return source;
   const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : 1));
   const copy: Record<string, unknown> = {};
   for (const i of order) {

@@ -2,7 +2,7 @@ import { createInputError } from '../errors.js';
 import type { Inventory } from '../schema/inventory.js';
 import type { Plan, PlanCheck, PlannedHost, PlannedStep } from '../schema/plan.js';
 import { READ_ONLY_KINDS, type Precheck, type Runbook, type Step, type StepKind } from '../schema/runbook.js';
-import { hashSha256, toCanonicalJson } from './canonical-json.js';
+import { hashSha256, joinCanonicalFields, toCanonicalFields, toCanonicalJson } from './canonical-json.js';
 import { matchesSelector, resolveHosts, selectTargets, type ResolvedHost } from './inventory.js';
 import { resolveParams, type ParamValue } from './params.js';
 import { RuntimeValue, UnsafeValueError, analyseTemplateOnce, hasTemplate, renderTemplate, type TemplateContext } from './template.js';
@@ -26,8 +26,19 @@ export interface PlanInputs {
   engineVersion: string;
 }
 
+export interface PlanDocument {
+  plan: Plan;
+  /** The plan's canonical JSON, joined from what the hash already serialised. */
+  renderJson(): string;
+}
+
 /** Pure: runbook + inventory + params -> Plan. Throws an input error (exit 2) for what cannot be planned. */
 export function makePlan(inputs: PlanInputs): Plan {
+  return makePlanDocument(inputs).plan;
+}
+
+/** `makePlan`, with the plan's canonical JSON at the cost of a join rather than a second serialisation. */
+export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   const { runbook, inventory } = inputs;
   const params = resolveParams(runbook.params ?? {}, inputs.params);
   const inventoryHosts = resolveHosts(inventory);
@@ -69,13 +80,22 @@ export function makePlan(inputs: PlanInputs): Plan {
     hostPlans,
     checks: checkPlan(targets, strategy.order, inventoryHosts),
   };
-  return { ...withoutHash, hash: computePlanHash(withoutHash), commit: inputs.commit };
+  const fields = toCanonicalFields(withoutHash);
+  const hash = formatPlanHash(joinCanonicalFields(fields));
+  return {
+    plan: { ...withoutHash, hash, commit: inputs.commit },
+    renderJson: () => joinCanonicalFields({ ...fields, hash: JSON.stringify(hash), commit: JSON.stringify(inputs.commit) }),
+  };
 }
 
 /** The content hash: the canonical JSON of the plan without `hash` and `commit`. */
 export function computePlanHash(plan: Omit<Plan, 'hash' | 'commit'> | Plan): string {
   const { hash: _hash, commit: _commit, ...content } = plan as Plan;
-  return `sha256:${hashSha256(toCanonicalJson(content))}`;
+  return formatPlanHash(toCanonicalJson(content));
+}
+
+function formatPlanHash(canonicalContent: string): string {
+  return `sha256:${hashSha256(canonicalContent)}`;
 }
 
 function selectPlanTargets(runbook: Runbook, hosts: readonly ResolvedHost[]): ResolvedHost[] {

@@ -39,7 +39,7 @@ async function setUp(policy: { requireApproval?: boolean; forbidSelfApproval?: b
 }
 
 async function makePlanFile(name = 'plan.json'): Promise<{ plan: Plan; path: string }> {
-  const plan = await planFromFiles({ runbookPath: join(repo.root, RUNBOOK_PATH), inventoryPath: join(repo.root, INVENTORY_PATH), params: ['targetVersion=4.4.0'] });
+  const { plan } = await planFromFiles({ runbookPath: join(repo.root, RUNBOOK_PATH), inventoryPath: join(repo.root, INVENTORY_PATH), params: ['targetVersion=4.4.0'] });
   const path = repo.write(join('plans', name), renderPlanJson(plan));
   return { plan, path };
 }
@@ -425,6 +425,6 @@ describe('reportRun', () => {
 });
 
 async function makePlanFileWithParams(version: string): Promise<{ plan: Plan; path: string }> {
-  const plan = await planFromFiles({ runbookPath: join(repo.root, RUNBOOK_PATH), inventoryPath: join(repo.root, INVENTORY_PATH), params: [`targetVersion=${version}`] });
+  const { plan } = await planFromFiles({ runbookPath: join(repo.root, RUNBOOK_PATH), inventoryPath: join(repo.root, INVENTORY_PATH), params: [`targetVersion=${version}`] });
   return { plan, path: repo.write(join('plans', `${version}.json`), renderPlanJson(plan)) };
 }

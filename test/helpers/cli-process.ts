@@ -24,3 +24,15 @@ export function spawnCli(args: readonly string[], options: { cwd: string; env?: 
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exit, output: () => output };
 }
+
+/** `runbook ARGS...` from source to its end: exit code, standard output and standard error apart. */
+export async function runCliProcess(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { child } = spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  // `close` rather than `exit`: both streams are drained by then.
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { makePlan, type PlanInputs } from '../../engine/plan/make-plan.js';
+import { createHash } from 'node:crypto';
+import { toCanonicalJson } from '../../engine/plan/canonical-json.js';
+import { makePlan, makePlanDocument, type PlanInputs } from '../../engine/plan/make-plan.js';
 import type { Inventory } from '../../engine/schema/inventory.js';
 import type { Runbook } from '../../engine/schema/runbook.js';
 import { RunbookError } from '../../engine/errors.js';
@@ -194,6 +196,28 @@ describe('makePlan', () => {
     };
     expect(makePlan({ ...inputs, commit: 'other', engineVersion: '0.1.0' }).hash).toBe(base.hash);
     expect(makePlan({ ...inputs, commit: 'c0ffee', engineVersion: '0.2.0' }).hash).not.toBe(base.hash);
+  });
+
+  it('writes the plan as canonical JSON whose hash is the SHA-256 of that text without `hash` and `commit`', () => {
+    const inputs: PlanInputs = {
+      runbook: createRunbook(),
+      // Keys out of order and an undefined value, which canonical JSON sorts and drops.
+      inventory: createInventory({ hosts: { spine02: { role: 'spine', address: '10.0.0.2', port: undefined }, spine01: { address: '10.0.0.1', role: 'spine' } } }),
+      files: { runbook: { path: 'runbooks/r.yaml', sha256: 'a'.repeat(64) }, inventory: { path: 'inventories/i.yaml', sha256: 'b'.repeat(64) } },
+      params: { targetVersion: '4.4.0' },
+      commit: 'c0ffee',
+      engineVersion: '0.1.0',
+    };
+    const { plan: made, renderJson } = makePlanDocument(inputs);
+    const json = renderJson();
+    expect(json).toBe(toCanonicalJson(made));
+    expect(json).not.toContain('\n');
+    const { hash, commit, ...content } = JSON.parse(json) as Record<string, unknown>;
+    expect(commit).toBe('c0ffee');
+    const text = JSON.stringify(content);
+    expect(Object.keys(content)).toEqual([...Object.keys(content)].sort());
+    expect(hash).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
+    expect(json.indexOf('"spine01"')).toBeLessThan(json.indexOf('"spine02"'));
   });
 
   it('applies the stricter policy of runbook and inventory', () => {
