@@ -8,21 +8,54 @@ export function toCanonicalJson(value: unknown, indent?: number): string {
 /**
  * The canonical JSON of each defined field of an object, which `joinCanonicalFields` joins into the
  * object's canonical JSON: a caller that needs it with and without some fields serialises the rest once.
+ * The fields named in `sharing` are maps whose values are often one shared object (hosts with the same
+ * steps): each distinct value is serialised once.
  */
-export function toCanonicalFields(value: Record<string, unknown>): Record<string, string> {
-  const fields: Record<string, string> = {};
+export function toCanonicalFields(value: Record<string, unknown>, sharing: readonly string[] = []): Record<string, string> {
+  // No prototype: a `__proto__` field is an ordinary one.
+  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const key of Object.keys(value)) {
     const item = value[key];
-    if (item !== undefined) fields[key] = toCanonicalJson(item);
+    if (item === undefined) continue;
+    fields[key] = sharing.includes(key) && isPlainMap(item) ? toCanonicalJsonSharing(item) : toCanonicalJson(item);
   }
   return fields;
 }
 
 export function joinCanonicalFields(fields: Record<string, string>): string {
-  return `{${Object.keys(fields)
-    .sort()
+  return `{${orderKeys(Object.keys(fields))
     .map((key) => `${JSON.stringify(key)}:${fields[key]}`)
     .join(',')}}`;
+}
+
+function toCanonicalJsonSharing(map: Record<string, unknown>): string {
+  const serialised = new Map<unknown, string>();
+  const parts: string[] = [];
+  for (const key of orderKeys(Object.keys(map))) {
+    const item = map[key];
+    if (item === undefined) continue;
+    let json = serialised.get(item);
+    if (json === undefined) {
+      json = toCanonicalJson(item);
+      serialised.set(item, json);
+    }
+    parts.push(`${JSON.stringify(key)}:${json}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype && !('toJSON' in value);
+}
+
+/**
+ * Keys in the order JSON.stringify writes an object built in sorted order: sorted, except that the engine
+ * puts integer-like keys first in numeric order. Joined JSON then equals `toCanonicalJson` to the byte.
+ */
+function orderKeys(keys: readonly string[]): string[] {
+  const ordered: Record<string, true> = Object.create(null) as Record<string, true>;
+  for (const key of [...keys].sort()) ordered[key] = true;
+  return Object.keys(ordered);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createInputError } from '../errors.js';
 import type { Inventory } from '../schema/inventory.js';
-import type { Plan, PlanCheck, PlannedHost, PlannedStep } from '../schema/plan.js';
+import type { HostPlan, Plan, PlanCheck, PlannedHost, PlannedStep } from '../schema/plan.js';
 import { READ_ONLY_KINDS, type Precheck, type Runbook, type Step, type StepKind } from '../schema/runbook.js';
 import { hashSha256, joinCanonicalFields, toCanonicalFields, toCanonicalJson } from './canonical-json.js';
 import { matchesSelector, resolveHosts, selectTargets, type ResolvedHost } from './inventory.js';
@@ -48,15 +48,22 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
 
   const hostPlans: Plan['hostPlans'] = {};
   const commands = new Map<string, string>();
+  const intern = createInterner();
   for (const host of targets) {
     const context = createPlanContext(params, host);
     const plan = (steps: ReadonlyArray<Step | Precheck>, defaultKind: StepKind, section: string) =>
-      steps.filter((step) => matchesSelector(host, step.on)).map((step) => planStep(step, defaultKind, context, host, section, commands));
+      intern.list(
+        steps.flatMap((step) => {
+          if (!matchesSelector(host, step.on)) return [];
+          const planned = planStep(step, defaultKind, context, host, section, commands);
+          return [intern.step(step, planned)];
+        }),
+      );
     const prechecks = plan(runbook.prechecks ?? [], 'check', 'precheck');
     const steps = plan(runbook.steps, 'command', 'step');
     const rollback = plan(runbook.rollback ?? [], 'command', 'rollback step');
     // Keys in canonical (sorted) order: the plan hash and the JSON output then reuse these objects as they are.
-    hostPlans[host.name] = { prechecks, rollback, steps };
+    hostPlans[host.name] = intern.hostPlan({ prechecks, rollback, steps });
   }
 
   const withoutHash: Omit<Plan, 'hash' | 'commit'> = {
@@ -80,11 +87,50 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
     hostPlans,
     checks: checkPlan(targets, strategy.order, inventoryHosts),
   };
-  const fields = toCanonicalFields(withoutHash);
+  const fields = toCanonicalFields(withoutHash, ['hostPlans']);
   const hash = formatPlanHash(joinCanonicalFields(fields));
   return {
     plan: { ...withoutHash, hash, commit: inputs.commit },
     renderJson: () => joinCanonicalFields({ ...fields, hash: JSON.stringify(hash), commit: JSON.stringify(inputs.commit) }),
+  };
+}
+
+/**
+ * Equal planned steps, lists of them and host plans become one frozen object shared by every host that has
+ * them: thousands of hosts usually run the same commands, and the plan's JSON then serialises each once.
+ */
+function createInterner() {
+  const byKey = new Map<string, object>();
+  const ids = new WeakMap<object, number>();
+  let count = 0;
+  const remember = <T extends object>(made: T): T => {
+    ids.set(Object.freeze(made), ++count);
+    return made;
+  };
+  const intern = <T extends object>(key: string, made: T): T => {
+    const found = byKey.get(key) as T | undefined;
+    if (found !== undefined) return found;
+    byKey.set(key, made);
+    return remember(made);
+  };
+  // A step definition and its kind (a definition may be aliased into two sections) fix every field of a
+  // planned step but the command, which is one string object when it is the same on every host.
+  const steps = new Map<string, Map<Step | Precheck, Map<string | undefined, PlannedStep>>>();
+  // The parts are interned already, so their ids say what a list or a host plan holds.
+  const idsOf = (parts: readonly object[]) => parts.map((part) => ids.get(part)).join(',');
+  return {
+    step: (step: Step | Precheck, planned: PlannedStep): PlannedStep => {
+      let ofKind = steps.get(planned.kind);
+      if (ofKind === undefined) steps.set(planned.kind, (ofKind = new Map()));
+      let byCommand = ofKind.get(step);
+      if (byCommand === undefined) ofKind.set(step, (byCommand = new Map()));
+      const found = byCommand.get(planned.command);
+      if (found !== undefined) return found;
+      byCommand.set(planned.command, planned);
+      return remember(planned);
+    },
+    list: (made: PlannedStep[]) => intern(`l${idsOf(made)}`, made),
+    hostPlan: (made: HostPlan) => intern(`h${idsOf([made.prechecks, made.rollback, made.steps])}`, made),
   };
 }
 

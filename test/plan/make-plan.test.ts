@@ -220,6 +220,18 @@ describe('makePlan', () => {
     expect(json.indexOf('"spine01"')).toBeLessThan(json.indexOf('"spine02"'));
   });
 
+  it('shares one frozen host plan among hosts with the same steps, and keeps steps naming a host field apart', () => {
+    const result = plan(createRunbook({ steps: [{ id: 'install', kind: 'install', run: 'onie-install -a -i /var/images/{{params.image}}' }] }));
+    expect(result.hostPlans.leaf01).toBe(result.hostPlans.spine01);
+    expect(Object.isFrozen(result.hostPlans.leaf01)).toBe(true);
+    expect(Object.isFrozen(result.hostPlans.leaf01!.steps[0])).toBe(true);
+    // The default runbook's rollback and `report` step name `{{host.name}}` or a capture: per host.
+    const perHost = plan(createRunbook());
+    expect(perHost.hostPlans.leaf01!.steps.at(-1)!.command).toBe('echo leaf01 was {{current}}');
+    expect(perHost.hostPlans.leaf02!.steps.at(-1)!.command).toBe('echo leaf02 was {{current}}');
+    expect(perHost.hostPlans.leaf01!.steps[0]).toBe(perHost.hostPlans.leaf02!.steps[0]);
+  });
+
   it('applies the stricter policy of runbook and inventory', () => {
     const result = plan(
       createRunbook({ policy: { requireApproval: true, maxConcurrentRuns: 3 } }),
