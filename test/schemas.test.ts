@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { PUBLISHED_SCHEMAS, renderSchemaJson } from '../engine/schema/index.js';
+import { VALIDATORS_FILE, renderValidatorsModule } from '../scripts/render-validators.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -74,6 +75,17 @@ describe.each(published)('schemas/$file', ({ file, schema }) => {
     const refs = listSubSchemas(root).flatMap(({ node }) => (typeof node.$ref === 'string' ? [node.$ref] : []));
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) expect(defs.map((name) => `#/$defs/${name}`)).toContain(ref);
+  });
+});
+
+describe(VALIDATORS_FILE, () => {
+  it('is what engine/schema generates', () => {
+    const onDisk = readFileSync(join(ROOT, VALIDATORS_FILE), 'utf8').split('\n');
+    const rendered = renderValidatorsModule().split('\n');
+    // Half a megabyte of generated code: name the first line that differs rather than print both.
+    const line = rendered.findIndex((text, i) => text !== onDisk[i]);
+    const drift = line === -1 && onDisk.length === rendered.length ? undefined : `line ${(line === -1 ? rendered.length : line) + 1}`;
+    expect(drift, `${VALIDATORS_FILE} differs from engine/schema at this line: run \`npm run schemas\``).toBeUndefined();
   });
 });
 
