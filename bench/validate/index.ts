@@ -11,8 +11,6 @@ import { formatDiagnostic } from '../../engine/load/diagnostic.js';
 import { loadDocument } from '../../engine/load/load-document.js';
 import { validateAgainstSchema } from '../../engine/load/validate-schema.js';
 import { parseYamlSource } from '../../engine/load/yaml-source.js';
-import { Inventory } from '../../engine/schema/inventory.js';
-import { Runbook } from '../../engine/schema/runbook.js';
 import { formatMs, formatTable, measure, type Timing } from '../lib/timing.js';
 
 export interface ValidateBenchOptions {
@@ -207,10 +205,10 @@ export function runValidateBench(options: ValidateBenchOptions = {}): ValidateBe
     const parseNoDuplicateCheck = measure(() => parse(doc.text, { uniqueKeys: false }), { runs, warmup });
     const loadTiming = measure(() => loadDocument(doc.file, doc.text), { runs, warmup });
     const source = parseYamlSource(doc.file, doc.text);
-    const [schema, rules] = doc.kind === 'Inventory' ? [Inventory, checkInventoryRules] : [Runbook, checkRunbookRules];
+    const rules = doc.kind === 'Inventory' ? checkInventoryRules : checkRunbookRules;
     const phases = {
       source: measure(() => parseYamlSource(doc.file, doc.text), { runs, warmup }),
-      schema: measure(() => validateAgainstSchema(source, schema), { runs, warmup }),
+      schema: measure(() => validateAgainstSchema(source, doc.kind), { runs, warmup }),
       rules: measure(() => rules(source), { runs, warmup }),
     };
     return {

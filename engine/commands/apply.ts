@@ -16,7 +16,7 @@ import type { RunEvent } from '../run/events.js';
 import { executePlan, type ExecutorDeps, type RunResult } from '../run/execute-plan.js';
 import { createLimiter } from '../shared/limiter.js';
 import type { ApprovalRequest } from '../run/run-step.js';
-import { Plan } from '../schema/plan.js';
+import type { Plan } from '../schema/plan.js';
 import { selectProgress } from '../ui/select-progress.js';
 import { checkApplyPolicy, checkResumeContext, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
 import { createHostAccess } from './host-access.js';
@@ -57,7 +57,7 @@ export interface LoadedPlan {
 /** Reads a plan file, refusing one that is malformed or whose content no longer matches its hash. */
 export async function readPlanFile(path: string): Promise<LoadedPlan> {
   const source = parseYamlSource(displayPath(path), readText(path));
-  const diagnostics = source.diagnostics.length > 0 ? source.diagnostics : validateAgainstSchema(source, Plan);
+  const diagnostics = source.diagnostics.length > 0 ? source.diagnostics : validateAgainstSchema(source, 'Plan');
   if (diagnostics.length > 0) throw createInputError('RB3001', `${displayPath(path)} is not a valid plan; make it again with \`runbook plan --out\``, diagnostics);
   const plan = source.value as Plan;
   if (computePlanHash(plan) !== plan.hash) {

@@ -1,5 +1,6 @@
 import semver from 'semver';
-import { EXPECT_OPERATORS, type Runbook } from '../schema/runbook.js';
+import type { Runbook } from '../schema/runbook.js';
+import { EXPECT_OPERATORS } from '../schema/vocabulary.js';
 import { analyseTemplate, hasTemplate } from '../plan/template.js';
 import { ELEMENT_TYPES } from '../snapshot/element-types.js';
 import type { Diagnostic } from './diagnostic.js';

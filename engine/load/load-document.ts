@@ -1,7 +1,6 @@
-import type { TSchema } from '@sinclair/typebox';
-import { Inventory } from '../schema/inventory.js';
-import { Runbook } from '../schema/runbook.js';
-import { Profile } from '../schema/snapshot.js';
+import type { Inventory } from '../schema/inventory.js';
+import type { Runbook } from '../schema/runbook.js';
+import type { Profile } from '../schema/snapshot.js';
 import { checkProfileRules } from '../snapshot/profile.js';
 import { checkInventoryRules } from './check-inventory.js';
 import { checkRunbookRules } from './check-runbook.js';
@@ -12,10 +11,10 @@ import { parseYamlSource, type YamlSource } from './yaml-source.js';
 export const DOCUMENT_KINDS = ['Runbook', 'Inventory', 'Profile'] as const;
 export type DocumentKind = (typeof DOCUMENT_KINDS)[number];
 
-const KINDS: Record<DocumentKind, { schema: TSchema; rules: (source: YamlSource) => Diagnostic[] }> = {
-  Runbook: { schema: Runbook, rules: checkRunbookRules },
-  Inventory: { schema: Inventory, rules: checkInventoryRules },
-  Profile: { schema: Profile, rules: checkProfileRules },
+const RULES: Record<DocumentKind, (source: YamlSource) => Diagnostic[]> = {
+  Runbook: checkRunbookRules,
+  Inventory: checkInventoryRules,
+  Profile: checkProfileRules,
 };
 
 export type LoadedDocument =
@@ -42,8 +41,7 @@ export function loadDocument(file: string, text: string, expected?: DocumentKind
         : `\`kind: ${String(declared)}\` is not ${expected ? `${/^[AEIOU]/.test(wanted) ? 'an' : 'a'} ${wanted}` : `one of ${wanted}`} here; ${expected ? `pass a file of kind ${expected}` : 'fix the kind'}`;
     return { ok: false, kind: expected, source, diagnostics: [source.diagnose('RB1003', message, declared === undefined ? [] : ['kind'])] };
   }
-  const { schema, rules } = KINDS[kind];
-  const diagnostics = [...validateAgainstSchema(source, schema), ...rules(source)].sort(
+  const diagnostics = [...validateAgainstSchema(source, kind), ...RULES[kind](source)].sort(
     (a, b) => a.line - b.line || a.col - b.col,
   );
   if (countErrors(diagnostics) > 0) return { ok: false, kind, source, diagnostics };

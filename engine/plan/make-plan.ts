@@ -1,7 +1,8 @@
 import { createInputError } from '../errors.js';
 import type { Inventory } from '../schema/inventory.js';
 import type { HostPlan, Plan, PlanCheck, PlannedHost, PlannedStep } from '../schema/plan.js';
-import { READ_ONLY_KINDS, type Precheck, type Runbook, type Step, type StepKind } from '../schema/runbook.js';
+import type { Precheck, Runbook, Step } from '../schema/runbook.js';
+import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import { hashSha256, joinCanonicalFields, toCanonicalFields, toCanonicalJson } from './canonical-json.js';
 import { matchesSelector, resolveHosts, selectTargets, type ResolvedHost } from './inventory.js';
 import { resolveParams, type ParamValue } from './params.js';

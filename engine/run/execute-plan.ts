@@ -9,7 +9,7 @@ import { createRedactor } from './redact.js';
 import { INTERRUPTED_MESSAGE, type ResumeState } from './resume-state.js';
 import { runStep, type HostExec, type HostSession, type StepHooks } from './run-step.js';
 import { renderTemplate } from '../plan/template.js';
-import { READ_ONLY_KINDS, type StepKind } from '../schema/runbook.js';
+import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 
 /** Prechecks are read-only: they may fan out wider than the changes. */
 const PRECHECK_PARALLELISM = 32;

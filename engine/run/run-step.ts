@@ -1,5 +1,6 @@
 import { parseDuration } from './duration.js';
-import { READ_ONLY_KINDS, type Precheck, type SnapshotDiffExpect, type Step, type StepKind } from '../schema/runbook.js';
+import type { Precheck, SnapshotDiffExpect, Step } from '../schema/runbook.js';
+import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import type { PlannedStep } from '../schema/plan.js';
 import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
 import { TransportError, type ExecResult, type HostConnection, type PromptAnswer } from '../transport/types.js';

@@ -1,7 +1,6 @@
 import { Type, type TSchema, type ObjectOptions, type TProperties } from '@sinclair/typebox';
+import { HINT } from './vocabulary.js';
 
-/** Annotation keyword: the message shown when a value fails this schema, instead of ajv's own. */
-export const HINT = 'x-hint';
 
 // Patterns shared by the schemas; the loader's semantic rules parse what the pattern admits.
 export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h)$';

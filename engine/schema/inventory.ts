@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ApiVersion, HINT, Labels, NAME_PATTERN, Policy, defineMap, defineObject } from './common.js';
+import { ApiVersion, Labels, NAME_PATTERN, Policy, defineMap, defineObject } from './common.js';
+import { HINT } from './vocabulary.js';
 
 export const HOST_KEY_PATTERN = '^SHA256:[A-Za-z0-9+/]{43}=?$';
 

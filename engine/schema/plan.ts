@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Auth } from './inventory.js';
 import { ApiVersion, Labels, defineMap, defineObject } from './common.js';
-import { Precheck, STEP_KINDS, Step } from './runbook.js';
+import { Precheck, Step } from './runbook.js';
+import { STEP_KINDS } from './vocabulary.js';
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the content, in hex.' });
 

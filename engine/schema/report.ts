@@ -1,7 +1,7 @@
 import { HOST_STATES, STEP_STATUSES } from '../run/events.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiVersion, defineMap, defineObject } from './common.js';
-import { STEP_KINDS } from './runbook.js';
+import { STEP_KINDS } from './vocabulary.js';
 
 const PLAN_HASH_PATTERN = '^sha256:[0-9a-f]{64}$';
 const TIMESTAMP_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$';

@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import {
   ApiVersion,
-  HINT,
   IDENTIFIER_PATTERN,
   Labels,
   NAME_PATTERN,
@@ -11,36 +10,8 @@ import {
   defineMap,
   defineObject,
 } from './common.js';
+import { HINT, STEP_KINDS } from './vocabulary.js';
 
-export const STEP_KINDS = [
-  'check',
-  'backup',
-  'install',
-  'failover',
-  'verify',
-  'snapshot',
-  'wait',
-  'reboot',
-  'approval',
-  'command',
-] as const;
-export type StepKind = (typeof STEP_KINDS)[number];
-
-/** Kinds that never change a device: they may run in a dry run and be re-run after a crash. */
-export const READ_ONLY_KINDS: readonly StepKind[] = ['check', 'verify', 'snapshot', 'wait'];
-
-/** The operator keys of an expectation; each item of an `expect` list holds exactly one. */
-export const EXPECT_OPERATORS = [
-  'exitCode',
-  'match',
-  'notMatch',
-  'contains',
-  'json',
-  'number',
-  'semver',
-  'snapshotDiff',
-] as const;
-export type ExpectOperator = (typeof EXPECT_OPERATORS)[number];
 
 const Template = (description: string, examples?: string[]) =>
   Type.String({ description: `${description} Handlebars template.`, ...(examples ? { examples } : {}) });

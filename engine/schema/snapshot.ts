@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ELEMENT_SPECS, ELEMENT_TYPES, type ElementRecord, type ElementType, type FieldSpec } from '../snapshot/element-model.js';
-import { ApiVersion, HINT, NAME_PATTERN, defineDuration, defineMap, defineObject } from './common.js';
+import { ApiVersion, NAME_PATTERN, defineDuration, defineMap, defineObject } from './common.js';
+import { HINT } from './vocabulary.js';
 
 /** Snapshot names double as file names under reports/snapshots/. */
 export const SNAPSHOT_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';

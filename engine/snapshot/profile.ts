@@ -4,7 +4,7 @@ import { suggestName } from '../load/suggest.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource, type PathSegment, type YamlSource } from '../load/yaml-source.js';
 import { parseDuration } from '../run/duration.js';
-import { Profile, type Collector, type FieldMapping, type WhereTest } from '../schema/snapshot.js';
+import type { Collector, FieldMapping, Profile, WhereTest } from '../schema/snapshot.js';
 import { ELEMENT_SPECS, listFields, type ElementRecord, type ElementType, type FieldSpec, type FieldValue } from './element-model.js';
 import { PathSyntaxError, listVariables, parsePath, selectItems, type Bindings, type Item, type JsonPath } from './json-path.js';
 
@@ -62,7 +62,7 @@ export function loadProfile(file: string, text: string): LoadedProfile {
   if (source.value === null || source.value === undefined) {
     return { ok: false, source, diagnostics: [source.diagnose('RB1006', 'the file is empty; write a Profile document (`apiVersion: runbook/v1`, `kind: Profile`)', [])] };
   }
-  const schemaDiagnostics = validateAgainstSchema(source, Profile);
+  const schemaDiagnostics = validateAgainstSchema(source, 'Profile');
   if (schemaDiagnostics.length > 0) return { ok: false, source, diagnostics: schemaDiagnostics };
   const value = source.value as Profile;
   const { compiled, problems } = compileWithProblems(value);
@@ -74,7 +74,7 @@ export function loadProfile(file: string, text: string): LoadedProfile {
 /** The rules beyond the schema, in the shape engine/load/load-document.ts expects of a document kind. */
 export function checkProfileRules(source: YamlSource): Diagnostic[] {
   // Schema errors are reported by the caller; the rules need a well-formed profile to say anything useful.
-  if (validateAgainstSchema(source, Profile).length > 0) return [];
+  if (validateAgainstSchema(source, 'Profile').length > 0) return [];
   return compileWithProblems(source.value as Profile).problems.map((p) => source.diagnose(p.code, p.message, p.path, p.at));
 }
 

@@ -1,6 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { createInputError } from '../errors.js';
-import { HINT } from '../schema/common.js';
+import { HINT } from '../schema/vocabulary.js';
 import { Snapshot } from '../schema/snapshot.js';
 import { ELEMENT_TYPES } from './element-model.js';
 

@@ -5,13 +5,12 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DOCUMENT_KINDS, loadDocument } from '../../engine/load/load-document.js';
-import { findPrecompiledValidator, validateAgainstSchema } from '../../engine/load/validate-schema.js';
+import { findPrecompiledValidator, validateAgainstSchema, type SchemaName } from '../../engine/load/validate-schema.js';
 import { parseYamlSource } from '../../engine/load/yaml-source.js';
 import { makePlan } from '../../engine/plan/make-plan.js';
-import { HINT } from '../../engine/schema/common.js';
+import { HINT } from '../../engine/schema/vocabulary.js';
 import * as generated from '../../engine/schema/generated/validators.js';
 import type { Inventory } from '../../engine/schema/inventory.js';
-import { RunReport } from '../../engine/schema/report.js';
 import type { Runbook } from '../../engine/schema/runbook.js';
 import { PRECOMPILED_SCHEMAS } from '../../scripts/render-validators.js';
 
@@ -62,21 +61,26 @@ const plans: Document[] = Object.entries(SHIPPED_PARAMS).map(([name, params]) =>
   return { file: `plan of ${name}`, value: JSON.parse(JSON.stringify(plan)) as unknown };
 });
 
-const schemas = Object.entries(PRECOMPILED_SCHEMAS).map(([name, { schema }]) => ({ name, schema }));
+const schemas = Object.entries(PRECOMPILED_SCHEMAS).map(([name, { schema }]) => ({ name: name as SchemaName, schema }));
 
 // The validator engine/load/validate-schema.ts falls back to, compiled the same way, straight from the TypeBox schema.
 const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
 ajv.addKeyword({ keyword: HINT, schemaType: 'string' });
 const full = new Map<TSchema, ValidateFunction>(schemas.map(({ schema }) => [schema, ajv.compile(schema)]));
 
-function compare(schema: TSchema, value: unknown): { precompiled: boolean; full: boolean } {
-  return { precompiled: findPrecompiledValidator(schema)!(value), full: full.get(schema)!(value) };
+function compare(name: SchemaName, schema: TSchema, value: unknown): { precompiled: boolean; full: boolean } {
+  return { precompiled: findPrecompiledValidator(name)(value), full: full.get(schema)!(value) };
 }
 
 describe('the precompiled validators', () => {
   it('are wired to the schemas they were generated from, one per export of the generated module', () => {
-    expect(Object.keys(generated).sort()).toEqual(schemas.map((s) => s.name).sort());
-    for (const { name, schema } of schemas) expect(findPrecompiledValidator(schema), name).toBe(generated[name as keyof typeof generated]);
+    expect(Object.keys(generated).filter((key) => key !== 'schemas').sort()).toEqual(schemas.map((s) => s.name).sort());
+    for (const { name } of schemas) expect(findPrecompiledValidator(name), name).toBe(generated[name]);
+  });
+
+  it('come with each schema as the TypeBox object is, so that a refusal is explained with the same paths', () => {
+    expect(Object.keys(generated.schemas).sort()).toEqual(schemas.map((s) => s.name).sort());
+    for (const { name, schema } of schemas) expect(generated.schemas[name], name).toEqual(JSON.parse(JSON.stringify(schema)));
   });
 
   it('cover every kind loadDocument reads, and plan files', () => {
@@ -91,16 +95,16 @@ describe('the precompiled validators', () => {
     expect(documents.length - valid.length).toBeGreaterThan(10);
   });
 
-  describe.each(schemas)('$name', ({ schema }) => {
+  describe.each(schemas)('$name', ({ name, schema }) => {
     it.each([...documents, ...plans].map((d) => [d.file, d.value] as const))('answers as the full validator for %s', (_file, value) => {
-      const answers = compare(schema, value);
+      const answers = compare(name, schema, value);
       expect(answers.precompiled).toBe(answers.full);
     });
   });
 
   it('accept the plans of the shipped runbooks', () => {
     const plan = schemas.find((s) => s.name === 'Plan')!.schema;
-    for (const { file, value } of plans) expect(compare(plan, value), file).toEqual({ precompiled: true, full: true });
+    for (const { file, value } of plans) expect(compare('Plan', plan, value), file).toEqual({ precompiled: true, full: true });
   });
 });
 
@@ -199,7 +203,7 @@ describe('on every single-field change of a valid document, the precompiled and 
         if (path.length > 0) changes.push({ op: 'delete' });
         if (isRecord(current)) changes.push({ op: 'add', key: 'retires', value: 1 }, { op: 'add', key: 'retries', value: 6 });
         for (const mutation of changes) {
-          const answers = compare(schema, mutate(d.value, path, mutation));
+          const answers = compare(name, schema, mutate(d.value, path, mutation));
           outcomes[answers.full ? 'accepted' : 'refused']++;
           if (answers.precompiled !== answers.full) disagreements.push(`${d.file} at /${path.join('/')}: ${JSON.stringify(mutation)} (full: ${answers.full})`);
         }
@@ -215,7 +219,7 @@ describe('on random changes of valid documents, the precompiled validator and va
   // The ten-thousand-host inventories stay out: the same shapes, at a hundred times the cost.
   const small = [...documents, ...plans].filter((d) => JSON.stringify(d.value).length < 200_000);
 
-  it.each(schemas)('$name', ({ schema }) => {
+  it.each(schemas)('$name', ({ name, schema }) => {
     const valid = small.filter((d) => full.get(schema)!(d.value));
     expect(valid.length).toBeGreaterThan(0);
     const fieldNames = listPropertyNames(schema);
@@ -226,11 +230,11 @@ describe('on random changes of valid documents, the precompiled validator and va
         ([d, { path, mutation }]) => {
           // Read back from text, as the loader would, so both sides see the very same value.
           const source = parseYamlSource('mutated.json', JSON.stringify(mutate(d.value, path, mutation)));
-          const answers = compare(schema, source.value);
+          const answers = compare(name, schema, source.value);
           outcomes[answers.full ? 'accepted' : 'refused']++;
           expect(answers.precompiled, `${d.file} at /${path.join('/')}: ${JSON.stringify(mutation)}`).toBe(answers.full);
           // And through the loader's own entry point: no diagnostics exactly when the document is valid.
-          expect(validateAgainstSchema(source, schema).length === 0).toBe(answers.full);
+          expect(validateAgainstSchema(source, name).length === 0).toBe(answers.full);
         },
       ),
       { numRuns: 300 },
@@ -242,9 +246,9 @@ describe('on random changes of valid documents, the precompiled validator and va
 });
 
 describe('validateAgainstSchema', () => {
-  it('still explains a refusal for a schema with no precompiled validator', () => {
-    expect(findPrecompiledValidator(RunReport)).toBeUndefined();
-    const diagnostics = validateAgainstSchema(parseYamlSource('report.json', '{"apiVersion": "runbook/v1", "kind": "RunReport"}'), RunReport);
-    expect(diagnostics.map((d) => d.code)).toContain('RB1102');
+  it('explains a refusal from the generated schema, naming the field and where it is missing', () => {
+    const diagnostics = validateAgainstSchema(parseYamlSource('plan.json', '{"apiVersion": "runbook/v1", "kind": "Plan"}'), 'Plan');
+    expect(diagnostics.map((d) => [d.code, d.line, d.col])).toContainEqual(['RB1102', 1, 1]);
+    expect(diagnostics.map((d) => d.message)).toContain('missing field `hash` at the top level; add it');
   });
 });

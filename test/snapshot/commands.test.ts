@@ -7,7 +7,7 @@ import { runDiff } from '../../engine/commands/diff.js';
 import { runSnapshotCreate, runSnapshotDelete, runSnapshotList, runSnapshotShow, type ExecFactory } from '../../engine/commands/snapshot.js';
 import { RunbookError } from '../../engine/errors.js';
 import { loadSnapshot, saveSnapshot } from '../../engine/io/snapshot-store.js';
-import { HINT } from '../../engine/schema/common.js';
+import { HINT } from '../../engine/schema/vocabulary.js';
 import { SnapshotDiff } from '../../engine/schema/snapshot.js';
 import type { ResolvedHost } from '../../engine/plan/inventory.js';
 import { bgp, buildSnapshot, route } from './build-snapshot.js';
