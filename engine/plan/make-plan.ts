@@ -49,22 +49,32 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
 
   const hostPlans: Plan['hostPlans'] = {};
   const commands = new Map<string, string>();
-  const intern = createInterner();
+  const sections = [
+    { steps: runbook.prechecks ?? [], defaultKind: 'check', name: 'precheck' },
+    { steps: runbook.steps, defaultKind: 'command', name: 'step' },
+    { steps: runbook.rollback ?? [], defaultKind: 'command', name: 'rollback step' },
+  ] as const;
+  // When no command names a host field, a host's plan depends only on which steps select it: hosts
+  // with the same selection share one frozen host plan, which the plan's JSON then serialises once.
+  const shared = sections.every(({ steps }) => steps.every((step) => [step.run, step.reconnect?.check].every((t) => t === undefined || isHostIndependent(t))))
+    ? new Map<string, HostPlan>()
+    : undefined;
   for (const host of targets) {
+    const selected = sections.map(({ steps }) => steps.filter((step) => matchesSelector(host, step.on)));
+    const selection = shared && selected.map((steps) => steps.map((step) => step.id).join(',')).join('|');
+    const known = selection === undefined ? undefined : shared?.get(selection);
+    if (known) {
+      hostPlans[host.name] = known;
+      continue;
+    }
     const context = createPlanContext(params, host);
-    const plan = (steps: ReadonlyArray<Step | Precheck>, defaultKind: StepKind, section: string) =>
-      intern.list(
-        steps.flatMap((step) => {
-          if (!matchesSelector(host, step.on)) return [];
-          const planned = planStep(step, defaultKind, context, host, section, commands);
-          return [intern.step(step, planned)];
-        }),
-      );
-    const prechecks = plan(runbook.prechecks ?? [], 'check', 'precheck');
-    const steps = plan(runbook.steps, 'command', 'step');
-    const rollback = plan(runbook.rollback ?? [], 'command', 'rollback step');
+    const [prechecks, steps, rollback] = sections.map(({ defaultKind, name }, i) =>
+      selected[i]!.map((step) => planStep(step, defaultKind, context, host, name, commands)),
+    ) as [PlannedStep[], PlannedStep[], PlannedStep[]];
     // Keys in canonical (sorted) order: the plan hash and the JSON output then reuse these objects as they are.
-    hostPlans[host.name] = intern.hostPlan({ prechecks, rollback, steps });
+    const hostPlan: HostPlan = { prechecks, rollback, steps };
+    if (selection !== undefined) shared?.set(selection, deepFreeze(hostPlan));
+    hostPlans[host.name] = hostPlan;
   }
 
   const withoutHash: Omit<Plan, 'hash' | 'commit'> = {
@@ -96,43 +106,13 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   };
 }
 
-/**
- * Equal planned steps, lists of them and host plans become one frozen object shared by every host that has
- * them: thousands of hosts usually run the same commands, and the plan's JSON then serialises each once.
- */
-function createInterner() {
-  const byKey = new Map<string, object>();
-  const ids = new WeakMap<object, number>();
-  let count = 0;
-  const remember = <T extends object>(made: T): T => {
-    ids.set(Object.freeze(made), ++count);
-    return made;
-  };
-  const intern = <T extends object>(key: string, made: T): T => {
-    const found = byKey.get(key) as T | undefined;
-    if (found !== undefined) return found;
-    byKey.set(key, made);
-    return remember(made);
-  };
-  // A step definition and its kind (a definition may be aliased into two sections) fix every field of a
-  // planned step but the command, which is one string object when it is the same on every host.
-  const steps = new Map<string, Map<Step | Precheck, Map<string | undefined, PlannedStep>>>();
-  // The parts are interned already, so their ids say what a list or a host plan holds.
-  const idsOf = (parts: readonly object[]) => parts.map((part) => ids.get(part)).join(',');
-  return {
-    step: (step: Step | Precheck, planned: PlannedStep): PlannedStep => {
-      let ofKind = steps.get(planned.kind);
-      if (ofKind === undefined) steps.set(planned.kind, (ofKind = new Map()));
-      let byCommand = ofKind.get(step);
-      if (byCommand === undefined) ofKind.set(step, (byCommand = new Map()));
-      const found = byCommand.get(planned.command);
-      if (found !== undefined) return found;
-      byCommand.set(planned.command, planned);
-      return remember(planned);
-    },
-    list: (made: PlannedStep[]) => intern(`l${idsOf(made)}`, made),
-    hostPlan: (made: HostPlan) => intern(`h${idsOf([made.prechecks, made.rollback, made.steps])}`, made),
-  };
+/** A host plan shared by many hosts must not be changed through any of them. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** The content hash: the canonical JSON of the plan without `hash` and `commit`. */

@@ -220,7 +220,7 @@ describe('makePlan', () => {
     expect(json.indexOf('"spine01"')).toBeLessThan(json.indexOf('"spine02"'));
   });
 
-  it('shares one frozen host plan among hosts with the same steps, and keeps steps naming a host field apart', () => {
+  it('shares one frozen host plan among hosts with the same steps, and not when a command names a host field', () => {
     const result = plan(createRunbook({ steps: [{ id: 'install', kind: 'install', run: 'onie-install -a -i /var/images/{{params.image}}' }] }));
     expect(result.hostPlans.leaf01).toBe(result.hostPlans.spine01);
     expect(Object.isFrozen(result.hostPlans.leaf01)).toBe(true);
@@ -229,7 +229,18 @@ describe('makePlan', () => {
     const perHost = plan(createRunbook());
     expect(perHost.hostPlans.leaf01!.steps.at(-1)!.command).toBe('echo leaf01 was {{current}}');
     expect(perHost.hostPlans.leaf02!.steps.at(-1)!.command).toBe('echo leaf02 was {{current}}');
-    expect(perHost.hostPlans.leaf01!.steps[0]).toBe(perHost.hostPlans.leaf02!.steps[0]);
+    expect(Object.isFrozen(perHost.hostPlans.leaf01)).toBe(false);
+  });
+
+  it('gives hosts with the same selection of steps one host plan, and hosts selected by other steps their own', () => {
+    const result = plan(createRunbook({ steps: [{ id: 'install', kind: 'install', run: 'install {{params.image}}' }, { id: 'peer-check', kind: 'verify', run: 'net show clag json', on: { role: 'leaf' } }] }));
+    expect(result.hostPlans.leaf02).toBe(result.hostPlans.leaf01);
+    expect(result.hostPlans.spine01).not.toBe(result.hostPlans.leaf01);
+    expect(result.hostPlans.spine01!.steps.map((s) => s.id)).toEqual(['install']);
+    expect(result.hostPlans.leaf01!.steps.map((s) => s.id)).toEqual(['install', 'peer-check']);
+    expect(() => {
+      (result.hostPlans.leaf01!.steps as unknown[]).push({});
+    }).toThrow(TypeError);
   });
 
   it('applies the stricter policy of runbook and inventory', () => {
