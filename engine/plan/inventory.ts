@@ -36,7 +36,7 @@ export function resolveHosts(inventory: Inventory): ResolvedHost[] {
       user: pick('user'),
       role: pick('role'),
       groups: host.groups === undefined ? [...new Set(defaultGroups)] : [...new Set([...defaultGroups, ...host.groups])],
-      labels: { ...defaults.labels, ...host.labels },
+      labels: sortLabels({ ...defaults.labels, ...host.labels }),
       platform: pick('platform'),
       transport: pick('transport') ?? 'ssh',
       hostKey: pick('hostKey'),
@@ -44,6 +44,15 @@ export function resolveHosts(inventory: Inventory): ResolvedHost[] {
     });
   }
   return resolved;
+}
+
+/** Labels in key order, as the plan's canonical JSON has them: serialising then copies nothing. */
+function sortLabels(labels: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(labels);
+  if (keys.every((key, i) => i === 0 || keys[i - 1]! < key)) return labels;
+  const sorted: Record<string, string> = {};
+  for (const key of keys.sort()) sorted[key] = labels[key]!;
+  return sorted;
 }
 
 function hasLabels(host: ResolvedHost, labels: Record<string, string> | undefined): boolean {

@@ -98,7 +98,7 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
     hostPlans,
     checks: checkPlan(targets, strategy.order, inventoryHosts),
   };
-  const fields = toCanonicalFields(withoutHash, ['hostPlans']);
+  const fields = toCanonicalFields(withoutHash, ['hosts', 'hostPlans']);
   const hash = formatPlanHash(joinCanonicalFields(fields));
   return {
     plan: { ...withoutHash, hash, commit: inputs.commit },
