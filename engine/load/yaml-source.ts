@@ -1,6 +1,15 @@
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Scalar } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, Node, Scalar } from 'yaml';
 import type { Diagnostic, DiagnosticCode, Position } from './diagnostic.js';
 import { loadYamlFast } from './yaml-fast-path.js';
+
+type YamlLibrary = typeof import('yaml');
+let yamlLibrary: YamlLibrary | undefined;
+
+/** `yaml`, loaded on first use: a valid file read by the fast path never needs it, and start-up is shorter without it. */
+function loadYamlLibrary(): YamlLibrary {
+  return (yamlLibrary ??= createRequire(import.meta.url)('yaml') as YamlLibrary);
+}
 
 /** Aliases expanded while building the value; more is treated as a YAML bomb. */
 const MAX_ALIAS_COUNT = 1000;
@@ -46,7 +55,7 @@ export function parseYamlSourceWithPositions(file: string, text: string): YamlSo
     diagnostics.push({
       code: 'RB1103',
       severity: 'error',
-      message: `a key here is a ${isSeq(key) ? 'list' : 'mapping'}; keys must be plain names: check the indentation and the \`?\` and \`:\` around it`,
+      message: `a key here is a ${loadYamlLibrary().isSeq(key) ? 'list' : 'mapping'}; keys must be plain names: check the indentation and the \`?\` and \`:\` around it`,
       file,
       ...toPosition(key.range?.[0] ?? 0),
     });
@@ -87,11 +96,12 @@ interface Locator {
 }
 
 function locate(text: string): Locator {
-  const lineCounter = new LineCounter();
+  const yaml = loadYamlLibrary();
+  const lineCounter = new yaml.LineCounter();
   // yaml's own duplicate-key check compares each key with every earlier one (quadratic: a second
   // for a 10,000-host inventory); findKeyProblems does the same job with a set per mapping.
   // Merge keys (`<<: *step`) let a runbook repeat a step for another role without copying it.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, strict: true, merge: true });
+  const doc = yaml.parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, strict: true, merge: true });
   const toPosition = (offset: number): Position => lineCounter.linePos(offset);
   const positionOf = (path: readonly PathSegment[], at: 'key' | 'value' = 'value'): Position => {
     const found = findNode(doc, path, at);
@@ -111,6 +121,7 @@ function diagnoseWith(file: string, positionOf: YamlSource['positionOf']): YamlS
 function findKeyProblems(doc: Document): { duplicates: Array<{ key: Scalar; first: number }>; collections: Node[] } {
   const duplicates: Array<{ key: Scalar; first: number }> = [];
   const collections: Node[] = [];
+  const { isMap, isScalar, isSeq, visit } = loadYamlLibrary();
   visit(doc, {
     Map(_, map) {
       const seen = new Map<unknown, number>();
@@ -136,6 +147,7 @@ function firstContentOffset(doc: Document): number {
 
 /** The deepest node that exists along `path`, so a missing field points at its parent. */
 function findNode(doc: Document, path: readonly PathSegment[], at: 'key' | 'value'): Node | undefined {
+  const { isMap, isPair, isScalar, isSeq } = loadYamlLibrary();
   let node: unknown = doc.contents;
   for (let i = 0; i < path.length; i++) {
     const segment = path[i]!;
