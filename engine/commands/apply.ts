@@ -110,8 +110,11 @@ export async function runApply(options: ApplyOptions): Promise<ExitCode> {
     journal = openJournal(folder);
     result = await executeWithProgress(started, clock, options, journal);
   } finally {
-    journal?.close();
-    locks.release();
+    try {
+      await journal?.close();
+    } finally {
+      locks.release();
+    }
   }
   options.writeError(`run ${runId} ${result.outcome}${result.message ? `: ${result.message}` : ''}\n`);
   const interrupted = Object.values(result.hosts).some((h) => h.state === 'interrupted');
@@ -181,11 +184,12 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
     ...createHostAccess(plan, inventoryDir, options.env),
     clock,
     emit: (event) => {
-      // The journal first: an event is on disk before the step it announces runs.
+      // The journal first: `persist` then puts it on disk before the step it announces runs.
       journal.append(event);
       progress.handle(event);
       options.onEvent?.(event);
     },
+    persist: () => journal.persist(),
     approve: (request) => (options.yes ? Promise.resolve(true) : askOneAtATime(() => askApproval(request))),
     ...createSnapshotHooks(plan, run.context.root, runId, clock),
   };

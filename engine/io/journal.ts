@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunEvent } from '../run/events.js';
 
@@ -13,32 +13,67 @@ export function runFolder(stateDir: string, runId: string): string {
 
 export interface Journal {
   readonly path: string;
+  /** Writes the event; it is on disk once a later `persist` resolves. */
   append(event: RunEvent): void;
-  close(): void;
+  /** Resolves once every event appended so far is on disk (fsync'ed). */
+  persist(): Promise<void>;
+  /** Waits for a running fsync, makes the rest durable and closes the file. */
+  close(): Promise<void>;
+}
+
+export interface JournalOptions {
+  /** fs.fsync, or a stand-in that counts the calls. */
+  fsync?: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
 }
 
 /**
- * An append-only journal of run events. Each event is written and fsync'ed before `append` returns,
- * and the executor emits `step.started` before it sends the command: after a crash the journal
- * tells which steps finished and which were cut off. Output lines are written without an fsync of
- * their own (the next event's fsync covers them): a resume needs the steps, not each line, and one
- * fsync per line stalls the event loop (thousands of lines a run at 200 hosts).
+ * An append-only journal of run events. The executor persists it after each `step.started` and
+ * before it sends the command, and an fsync makes everything written before it durable: after a
+ * crash the journal tells which steps finished and which were cut off. The fsyncs are grouped: the
+ * hosts of a batch that start a step together wait for one fsync, not one each, and the event loop
+ * keeps serving their connections meanwhile (an fsync per event stalled it at 200 hosts).
  */
-export function openJournal(folder: string): Journal {
+export function openJournal(folder: string, options: JournalOptions = {}): Journal {
+  const fsyncFile = options.fsync ?? fsync;
   mkdirSync(folder, { recursive: true });
   const path = join(folder, JOURNAL_FILE);
   const fd = openSync(path, 'a');
   let open = true;
+  let running: Promise<void> | undefined;
+  // The fsync that covers writes made while `running` runs: every caller in the meantime shares it.
+  let queued: Promise<void> | undefined;
+  const startFsync = (): Promise<void> => {
+    const done = new Promise<void>((resolve, reject) => fsyncFile(fd, (error) => (error ? reject(error) : resolve())));
+    const tracked = done.finally(() => {
+      if (running === tracked) running = undefined;
+    });
+    running = tracked;
+    return tracked;
+  };
   return {
     path,
     append(event) {
-      if (!open) return;
-      writeSync(fd, `${JSON.stringify(event)}\n`);
-      if (event.type !== 'output') fsyncSync(fd);
+      if (open) writeSync(fd, `${JSON.stringify(event)}\n`);
     },
-    close() {
+    persist() {
+      if (!open) return Promise.resolve();
+      if (queued) return queued;
+      if (!running) return startFsync();
+      // The running fsync may have begun before this caller's write: queue the next one, which stops
+      // taking callers the moment it starts.
+      const startQueued = () => {
+        queued = undefined;
+        return startFsync();
+      };
+      queued = running.then(startQueued, startQueued);
+      return queued;
+    },
+    async close() {
       if (!open) return;
       open = false;
+      // The descriptor must outlive an fsync the thread pool is still running on it.
+      await Promise.allSettled([running, queued]);
+      fsyncSync(fd);
       closeSync(fd);
     },
   };

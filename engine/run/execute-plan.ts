@@ -19,6 +19,8 @@ export interface ExecutorDeps extends StepHooks {
   connect(host: string): Promise<HostConnection>;
   clock: Clock;
   emit: EmitEvent;
+  /** Resolves once every event emitted so far is on disk; awaited before a step's command is sent. */
+  persist?: () => Promise<void>;
   /** Values never to show: passwords read for `passwordEnv`. Secret captures join them as they are made. */
   secrets?: readonly string[];
 }
@@ -64,6 +66,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
   const { clock } = deps;
   const redactor = createRedactor(deps.secrets ?? []);
   const emit: EmitEvent = (event) => deps.emit(redactor.redactEvent(event));
+  const persist = deps.persist ?? (() => Promise.resolve());
   const names = Object.keys(plan.hosts);
   const resume = options.resume;
   const startedAt = resume?.startedAt ?? clock.now();
@@ -97,6 +100,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     }),
     clock,
     emit,
+    persist,
     hooks: deps,
     snapshotProfile: plan.strategy.snapshot.profile,
     exec,
@@ -278,6 +282,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     for (const { name: host, planned } of targets) {
       emit({ type: 'step.started', at, host, section: 'step', stepId: step.id, kind: planned.kind, mutating: false, attempt: 1 });
     }
+    await persist();
     const taken = deps.takeSnapshot
       ? await deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? plan.strategy.snapshot.profile, exec })
       : { ok: false, message: 'snapshots are not available in this run' };

@@ -63,6 +63,8 @@ export interface StepEnvironment {
   context: () => TemplateContext;
   clock: Clock;
   emit: EmitEvent;
+  /** Resolves once the events emitted so far are on disk. */
+  persist: () => Promise<void>;
   hooks: StepHooks;
   snapshotProfile: string;
   exec: HostExec;
@@ -149,6 +151,8 @@ export async function runStep(
   while (attempt <= retries) {
     attempt++;
     emit({ type: 'step.started', at: clock.now(), host: session.host, section, stepId: step.id, kind: planned.kind, mutating: planned.mutating, attempt, command });
+    // On disk before the command is sent: after a crash, the journal tells a step cut off from one never begun.
+    await env.persist();
     last = await runAttempt(step, planned.kind, { command, answers }, env, render);
     if (last.ok || last.final || attempt > retries) break;
     const delayMs = backoffMs * 2 ** (attempt - 1);

@@ -85,6 +85,24 @@ describe('executePlan', () => {
     expect(result.hosts.h1!.steps[2]!.captured).toEqual(['state']);
   });
 
+  it('sends a command only once the event announcing it is persisted', async () => {
+    const marker = join(work, 'ran');
+    const log: string[] = [];
+    const { result } = await execute(createRunbook({ steps: [{ id: 'touch', kind: 'install', run: `touch ${marker}` }] }), ['h1'], {
+      emit: (event) => {
+        if (event.type === 'step.started') log.push(`started ${event.stepId}`);
+      },
+      persist: async () => {
+        log.push(`persisting, ran: ${existsSync(marker)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        log.push(`persisted, ran: ${existsSync(marker)}`);
+      },
+    });
+    expect(result.outcome).toBe('succeeded');
+    expect(log).toEqual(['started touch', 'persisting, ran: false', 'persisted, ran: false']);
+    expect(existsSync(marker)).toBe(true);
+  });
+
   it('retries with doubling backoff and reports each retry', async () => {
     const { result, events } = await execute(
       createRunbook({
