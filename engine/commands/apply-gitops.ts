@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { checkApproval } from '../git/approvals.js';
+import { checkApproval, readCommittedApproval } from '../git/approvals.js';
 import { commitRunReport } from '../git/commit-report.js';
 import { checkPlanFreshness } from '../git/freshness.js';
 import { checkNotApplied } from '../git/ledger.js';
@@ -64,6 +64,16 @@ export async function checkApplyPolicy(plan: Plan, request: ApplyPolicyRequest):
 export async function checkResumeContext(root: string | undefined): Promise<ApplyContext> {
   const repository = await describeRepository(root ?? process.cwd());
   return { root: repository?.root ?? root ?? process.cwd(), repository, approvals: [] };
+}
+
+/**
+ * The approval committed for a resumed run's plan, for its report. Not a gate: the run was admitted
+ * when it started, and a resume finishes what was approved then.
+ */
+export async function findRecordedApprovals(plan: Plan, context: ApplyContext): Promise<Approval[]> {
+  if (!context.repository?.head) return [];
+  const read = await readCommittedApproval(context.repository.root, plan.hash);
+  return read.found === 'valid' ? [read.approval] : [];
 }
 
 export interface ReportRunOptions {

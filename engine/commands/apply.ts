@@ -18,7 +18,7 @@ import { createLimiter } from '../shared/limiter.js';
 import type { ApprovalRequest } from '../run/run-step.js';
 import type { Plan } from '../schema/plan.js';
 import { selectProgress } from '../ui/select-progress.js';
-import { checkApplyPolicy, checkResumeContext, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
+import { checkApplyPolicy, checkResumeContext, findRecordedApprovals, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
 import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
@@ -173,7 +173,8 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
   const resume = rebuildRunState(readJournal(folder));
   if (!resume) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
   if (resume.finished) throw createInputError('RB3008', `run ${runId} already finished (${resume.finished}); there is nothing to resume`);
-  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context, resume, meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser() } };
+  const approvals = await findRecordedApprovals(plan, context);
+  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context: { ...context, approvals }, resume, meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser() } };
 }
 
 async function executeWithProgress(run: StartedRun, clock: Clock, options: ApplyOptions, journal: Journal): Promise<RunResult> {

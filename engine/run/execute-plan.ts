@@ -7,7 +7,7 @@ import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection } from '
 import { createLimiter } from '../shared/limiter.js';
 import { createRedactor } from './redact.js';
 import { INTERRUPTED_MESSAGE, type ResumeState } from './resume-state.js';
-import { runStep, type HostExec, type HostSession, type StepHooks } from './run-step.js';
+import { runStep, secretCapturesOf, type HostExec, type HostSession, type StepHooks } from './run-step.js';
 import { renderTemplate } from '../plan/template.js';
 import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 
@@ -109,7 +109,7 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     const step = definitions[section].get(planned.id)!;
     const raw = await runStep(step, planned, section, env(name));
     const captured = sessions.get(name)!.captures;
-    const secretNames = Object.entries(step.capture ?? {}).filter(([, c]) => c.secret).map(([n]) => n);
+    const secretNames = secretCapturesOf(step);
     for (const secretName of secretNames) if (captured[secretName] !== undefined) redactor.add(captured[secretName]!);
     const record = redactor.redactRecord(raw);
     const shareable = Object.fromEntries(record.captured.filter((n) => !secretNames.includes(n)).map((n) => [n, captured[n]!]));
@@ -150,6 +150,8 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     for (const result of Object.values(hosts)) result.state = 'succeeded';
     return finish('succeeded', 'pre-checks only');
   }
+
+  if (resume) await recaptureSecrets();
 
   if (resume?.snapshotBefore) snapshots.before = resume.snapshotBefore;
   else if (plan.strategy.snapshot.before) {
@@ -209,6 +211,37 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     const message = blocking.length > 0 ? `pre-checks failed (${blocking.join(', ')}); nothing was changed` : undefined;
     emit({ type: 'phase.finished', at: clock.now(), phase: 'prechecks', ok: blocking.length === 0, message });
     return message;
+  }
+
+  /**
+   * Secret captures are never written to disk, so a resumed run has lost them: the read-only steps that
+   * made them, finished before the crash, run again (quietly: their records stand) on each host still to
+   * run. A secret captured by a changing step cannot be had again; a step that needs it fails, saying so.
+   */
+  async function recaptureSecrets(): Promise<void> {
+    const quiet = { emit: () => {}, persist: () => Promise.resolve() };
+    await Promise.all(
+      names
+        .filter((name) => hosts[name]!.state === 'pending')
+        .map(async (name) => {
+          const done = [
+            ...hosts[name]!.prechecks.map((record) => ({ record, section: 'precheck' as const, planned: plan.hostPlans[name]!.prechecks })),
+            ...hosts[name]!.steps.map((record) => ({ record, section: 'step' as const, planned: plan.hostPlans[name]!.steps })),
+          ];
+          for (const { record, section, planned } of done) {
+            const step = definitions[section].get(record.id);
+            const found = planned.find((p) => p.id === record.id);
+            if (!step || !found || record.status !== 'succeeded' || !READ_ONLY_KINDS.includes(found.kind as StepKind)) continue;
+            const secretNames = secretCapturesOf(step);
+            if (secretNames.length === 0) continue;
+            await runStep(step, found, section, { ...env(name), ...quiet });
+            for (const secretName of secretNames) {
+              const value = sessions.get(name)!.captures[secretName];
+              if (value !== undefined) redactor.add(value);
+            }
+          }
+        }),
+    );
   }
 
   async function takeRunSnapshot(name: string, phase: 'snapshot-before' | 'snapshot-after') {

@@ -85,7 +85,8 @@ interface Attempt {
 const keepTail = (text: string) => (text.length > STEP_DEFAULTS.outputLimit ? text.slice(-STEP_DEFAULTS.outputLimit) : text);
 
 /** Names of the values a step captures with `secret: true`. */
-const secretCapturesOf = (step: Step | Precheck) => Object.entries(step.capture ?? {}).filter(([, c]) => c.secret).map(([name]) => name);
+/** The names a step captures with `secret: true`: redacted everywhere, never written to disk. */
+export const secretCapturesOf = (step: Step | Precheck) => Object.entries(step.capture ?? {}).filter(([, c]) => c.secret).map(([name]) => name);
 
 /** Runs one step on one host: condition, rendering, attempts with backoff, polling, expectations, captures. */
 export async function runStep(

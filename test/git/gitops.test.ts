@@ -5,7 +5,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { simpleGit } from 'simple-git';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkApplyPolicy, reportRun, type GitOpsApplyOptions } from '../../engine/commands/apply-gitops.js';
-import { readPlanFile, runApply } from '../../engine/commands/apply.js';
+import { readPlanFile, runApply, type ApplyOptions } from '../../engine/commands/apply.js';
 import { runApprove } from '../../engine/commands/approve.js';
 import { planFromFiles, renderPlanJson } from '../../engine/commands/plan.js';
 import { RunbookError } from '../../engine/errors.js';
@@ -44,7 +44,7 @@ async function makePlanFile(name = 'plan.json'): Promise<{ plan: Plan; path: str
   return { plan, path };
 }
 
-async function apply(target: string, gitops: GitOpsApplyOptions = {}, extra: { inventory?: string; params?: string[] } = {}) {
+async function apply(target: string, gitops: GitOpsApplyOptions & Pick<ApplyOptions, 'onEvent' | 'signal'> = {}, extra: { inventory?: string; params?: string[] } = {}) {
   let stdout = '';
   let stderr = '';
   const exitCode = await runApply({
@@ -248,6 +248,36 @@ describe('runbook approve and apply in a git repository', () => {
     await repo.commitAll('add leaf02');
     const stale = await rejection(approve(path, 'Carol Checker'));
     expect(stale.code).toBe('RB4001');
+  });
+
+  it('names the approval of the plan in the report of a run that was interrupted and resumed', async () => {
+    await setUp({ requireApproval: true });
+    const { plan, path } = await makePlanFile();
+    expect((await approve(path, REVIEWER)).exitCode).toBe(0);
+    // Interrupted as Ctrl-C would, once the first host has started its steps.
+    const controller = new AbortController();
+    const interrupted = await apply(path, { onEvent: (event) => event.type === 'step.finished' && event.record.id === 'backup-config' && controller.abort(), signal: controller.signal });
+    expect(interrupted.exitCode).toBe(1);
+    const runId = /continue with `runbook apply --resume (\S+)`/.exec(interrupted.stderr)?.[1];
+    expect(runId, interrupted.stderr).toBeDefined();
+    expect(listReports()).toEqual([]);
+
+    let stderr = '';
+    const exitCode = await runApply({ resume: runId, root: repo.root, params: [], yes: true, noProgress: true, format: 'text', isTty: false, write: () => {}, writeError: (t) => (stderr += t), env: {} });
+    const report = JSON.parse(readFileSync(join(repo.root, 'reports', 'runs', `${runId}.json`), 'utf8')) as RunReport;
+    expect(exitCode, stderr).toBe(0);
+    // The token, captured with `secret: true`, was never written down: its read-only pre-check ran again.
+    expect(report.hosts.spine01!.steps.map((s) => [s.id, s.status])).toEqual([
+      ['backup-config', 'succeeded'],
+      ['install', 'succeeded'],
+      ['services-up', 'succeeded'],
+    ]);
+    expect(report.hosts.spine01!.prechecks.map((s) => s.id)).toEqual(['version', 'token', 'disk-space']);
+    // (The journal holds it in the pre-check's own command, which is this fixture's runbook text.)
+    const written = ['json', 'md'].map((extension) => readFileSync(join(repo.root, 'reports', 'runs', `${runId}.${extension}`), 'utf8'));
+    for (const text of written) expect(text).not.toContain('s3cr3t-t0ken-value');
+    expect(report.approvals).toEqual([expect.objectContaining({ approver: REVIEWER, planHash: plan.hash })]);
+    expect(readFileSync(join(repo.root, 'reports', 'runs', `${runId}.md`), 'utf8')).toContain(REVIEWER);
   });
 
   it('refuses to apply a plan hash twice unless --allow-reapply', async () => {
