@@ -160,6 +160,11 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     snapshots.before = `${options.runId}-before`;
   }
 
+  // Pre-checks and the snapshot before reached every host; only the first batch is worked on next.
+  // Connections are held per batch, not per fleet: a 10,000-host run must not keep 10,000 open.
+  const firstBatch = new Set(plan.stages[0]?.batches[0] ?? []);
+  await Promise.all(names.filter((name) => !firstBatch.has(name)).map((name) => sessions.get(name)!.close()));
+
   const limit = createLimiter(options.maxParallel ?? plan.strategy.maxParallel);
   let stopMessage: string | undefined;
   for (const [index, stage] of plan.stages.entries()) {
@@ -376,6 +381,8 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     }
     result.finishedAt = clock.now();
     emit({ type: 'host.finished', at: result.finishedAt, host: name, state: result.state, message: result.message });
+    // Done with the host until the snapshot after the run, which connects again.
+    await sessions.get(name)!.close();
   }
 
   async function rollBack(name: string): Promise<HostState> {
@@ -445,7 +452,9 @@ function createSession(host: string, deps: ExecutorDeps): HostSession & { close(
       }
     },
     async close() {
-      const connection = await current?.catch(() => undefined);
+      const closing = current;
+      current = undefined;
+      const connection = await closing?.catch(() => undefined);
       await connection?.close();
     },
   };

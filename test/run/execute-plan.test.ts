@@ -103,6 +103,44 @@ describe('executePlan', () => {
     expect(existsSync(marker)).toBe(true);
   });
 
+  it('holds connections for the batch at work, not for every host it has reached', async () => {
+    const transport = createLocalTransport();
+    let open = 0;
+    const openWhenStarted: number[] = [];
+    const connects: string[] = [];
+    const { result } = await execute(
+      createRunbook({ strategy: { batchSize: 2 }, prechecks: [{ id: 'up', run: 'true' }], steps: [{ id: 'one', run: 'true' }, { id: 'two', run: 'true' }] }),
+      ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'],
+      {
+        connect: async (host) => {
+          connects.push(host);
+          const connection = await transport.connect({ name: host, transport: 'local', port: 0 });
+          open++;
+          return {
+            exec: (command, options) => connection.exec(command, options),
+            close: async () => {
+              if (!connection.closed) open--;
+              await connection.close();
+            },
+            get closed() {
+              return connection.closed;
+            },
+          };
+        },
+        emit: (event) => {
+          if (event.type === 'step.started' && event.section === 'step') openWhenStarted.push(open);
+        },
+      },
+    );
+    expect(result.outcome).toBe('succeeded');
+    // Every host is reached by the pre-checks; afterwards at most the batch at work is connected.
+    expect(Math.max(...openWhenStarted)).toBeLessThanOrEqual(2);
+    expect(open).toBe(0);
+    // The first batch keeps the connection its pre-checks opened; the others connect again for their steps.
+    expect(connects.filter((host) => host === 'h1')).toHaveLength(1);
+    expect(connects.filter((host) => host === 'h3')).toHaveLength(2);
+  });
+
   it('retries with doubling backoff and reports each retry', async () => {
     const { result, events } = await execute(
       createRunbook({
