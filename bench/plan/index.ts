@@ -18,7 +18,7 @@ import type { Plan } from '../../engine/schema/plan.js';
 import type { Runbook } from '../../engine/schema/runbook.js';
 import { ENGINE_VERSION } from '../../engine/version.js';
 import { generateFabricHosts, generateFabricUpgradeRunbook, renderAnsibleInventory, renderFabricInventory } from '../lib/fabric.js';
-import { formatMs, formatTable, measure, type Timing } from '../lib/timing.js';
+import { formatMs, formatTable, type Timing } from '../lib/timing.js';
 import { renderAnsiblePlaybook } from './ansible-playbook.js';
 
 export interface PlanBenchOptions {
@@ -123,17 +123,38 @@ function summarise(samples: number[]): Timing {
   return { samples, median, min: sorted[0]! };
 }
 
-/** `measure`, also taking the CPU time each measured run spent by `cpuNow` (undefined where it cannot be read). */
+/** One command's wall time, and the CPU time each run spent by `cpuNow` (undefined where it cannot be read). */
 function measureRow(name: string, fn: () => unknown, cpuNow: () => number | undefined, options: { runs: number; warmup: number }): PlanBenchRow {
-  const cpu: Array<number | undefined> = [];
-  const timing = measure(() => {
-    const before = cpuNow();
-    fn();
-    const after = cpuNow();
-    cpu.push(before === undefined || after === undefined ? undefined : after - before);
-  }, options);
-  const measured = cpu.slice(options.warmup);
-  return measured.every((c) => c !== undefined) ? { name, timing, cpu: summarise(measured as number[]) } : { name, timing };
+  return measureInTurns([{ name, fn, ...options }], cpuNow)[0]!;
+}
+
+/**
+ * Several commands measured in turns (a, b, c, a, b, c, ...) rather than one after the other, so that
+ * a change in the machine's load during the benchmark weighs on all of them alike and not on their ratio.
+ */
+function measureInTurns(
+  entries: ReadonlyArray<{ name: string; fn: () => unknown; runs: number; warmup: number }>,
+  cpuNow: () => number | undefined,
+): PlanBenchRow[] {
+  for (const { fn, warmup } of entries) for (let i = 0; i < warmup; i++) fn();
+  const samples = entries.map(() => ({ wall: [] as number[], cpu: [] as Array<number | undefined> }));
+  const rounds = Math.max(...entries.map((e) => e.runs));
+  for (let round = 0; round < rounds; round++) {
+    entries.forEach(({ fn, runs }, i) => {
+      if (round >= runs) return;
+      const cpuBefore = cpuNow();
+      const start = performance.now();
+      fn();
+      samples[i]!.wall.push(performance.now() - start);
+      const cpuAfter = cpuNow();
+      samples[i]!.cpu.push(cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore);
+    });
+  }
+  return entries.map(({ name }, i) => {
+    const { wall, cpu } = samples[i]!;
+    const row: PlanBenchRow = { name, timing: summarise(wall) };
+    return cpu.every((c) => c !== undefined) ? { ...row, cpu: summarise(cpu as number[]) } : row;
+  });
 }
 
 function ownCpuMs(): number {
@@ -228,15 +249,14 @@ function measureAll(inputs: Inputs, options: Required<PlanBenchOptions>): PlanBe
 
   const env = { ...process.env, NO_COLOR: '1' };
   const planArgs = [CLI, 'plan', 'fabric-upgrade.yaml', '-i', 'inventory.yaml', ...PARAMS.flatMap((p) => ['--param', p]), '--out', 'plan.json'];
-  let markdown = '';
   const processRow = (name: string, fn: () => unknown, options = timed) => measureRow(name, fn, childrenCpuMs, options);
-  const processes: PlanBenchRow[] = [
-    processRow('runbook --version (node start-up)', () => runOk(process.execPath, [CLI, '--version'], { cwd: folder, env })),
-    processRow(CLI_PLAN, () => (markdown = runOk(process.execPath, planArgs, { cwd: folder, env }))),
-  ];
+  const processes: PlanBenchRow[] = [processRow('runbook --version (node start-up)', () => runOk(process.execPath, [CLI, '--version'], { cwd: folder, env }))];
+  // The CLI's own answer first: the same plan as in process, and the Markdown it prints.
+  const markdown = runOk(process.execPath, planArgs, { cwd: folder, env });
   const planFile = JSON.parse(readFileSync(join(folder, 'plan.json'), 'utf8')) as Plan;
   if (planFile.hash !== plan.hash) throw new Error(`the CLI's plan hash ${planFile.hash} differs from the in-process one ${plan.hash}`);
   const sizes = { markdown: markdown.length, json: statSync(join(folder, 'plan.json')).size };
+  const planTurn = { name: CLI_PLAN, fn: () => runOk(process.execPath, planArgs, { cwd: folder, env }), runs, warmup };
 
   const ansible = findAnsible();
   let ratio: number | undefined;
@@ -256,17 +276,29 @@ function measureAll(inputs: Inputs, options: Required<PlanBenchOptions>): PlanBe
     const listArgs = ['-i', 'ansible-inventory.yml', 'playbook.yml', '--list-hosts', '--list-tasks'];
     const listed = countListedHosts(runOk('ansible-playbook', listArgs, { cwd: folder, env: ansibleEnv('yaml') }));
     if (listed !== hosts) throw new Error(`Ansible listed ${listed} hosts, the plan has ${hosts}: the baseline is not equivalent`);
-    const ansibleTimed = { runs: ansibleRuns, warmup: 0 };
     processes.push(
       processRow('ansible-playbook --version (python start-up)', () => runOk('ansible-playbook', ['--version'], { cwd: folder, env: ansibleEnv() })),
-      processRow(ANSIBLE_LISTING, () => runOk('ansible-playbook', listArgs, { cwd: folder, env: ansibleEnv('yaml') }), ansibleTimed),
-      processRow('  same, default inventory plugins (auto parses the file too)', () => runOk('ansible-playbook', listArgs, { cwd: folder, env: ansibleEnv() }), ansibleTimed),
+      ...measureInTurns(
+        [
+          planTurn,
+          { name: ANSIBLE_LISTING, fn: () => runOk('ansible-playbook', listArgs, { cwd: folder, env: ansibleEnv('yaml') }), runs: ansibleRuns, warmup: 0 },
+          {
+            name: '  same, default inventory plugins (auto parses the file too)',
+            fn: () => runOk('ansible-playbook', listArgs, { cwd: folder, env: ansibleEnv() }),
+            runs: ansibleRuns,
+            warmup: 0,
+          },
+        ],
+        childrenCpuMs,
+      ),
     );
     const row = (name: string, rows: PlanBenchRow[]) => rows.find((r) => r.name === name)!;
     const [ansibleRow, cliRow] = [row(ANSIBLE_LISTING, processes), row(CLI_PLAN, processes)];
     ratio = ansibleRow.timing.median / cliRow.timing.median;
     if (ansibleRow.cpu && cliRow.cpu) cpuRatio = ansibleRow.cpu.median / cliRow.cpu.median;
     inProcessRatio = ansibleRow.timing.median / row('end to end', inProcess).timing.median;
+  } else {
+    processes.push(...measureInTurns([planTurn], childrenCpuMs));
   }
 
   const fleet = `${hosts} hosts (${plan.stages.map((s) => `${s.batches.reduce((n, b) => n + b.length, 0)} ${s.name}`).join(', ')}; leaves in MLAG pairs)`;
@@ -281,7 +313,8 @@ function measureAll(inputs: Inputs, options: Required<PlanBenchOptions>): PlanBe
   write(formatTable(['phase', 'median', 'min', 'CPU median'], inProcess.map((r) => [r.name, formatMs(r.timing.median), formatMs(r.timing.min), cpuCell(r)])));
   write('');
   write(
-    `processes, wall milliseconds (runbook and start-ups: ${runs} runs after ${warmup} warm-up; Ansible listing: ${ansibleRuns} runs after the equivalence check); ` +
+    `processes, wall milliseconds (start-ups: ${runs} runs after ${warmup} warm-up; runbook plan (${runs} runs after ${warmup} warm-up) and the Ansible listings ` +
+      `(${ansibleRuns} runs each, after the equivalence check) measured in turns, so that a change of load weighs on both; ` +
       'CPU = user + system of the process and its children:',
   );
   write('');
