@@ -95,8 +95,8 @@ function planInProcess(runbookFile: string, inventoryFile: string) {
   const inventoryText = readFileSync(inventoryFile, 'utf8');
   const runbook = loadOrThrow(runbookFile, runbookText, 'Runbook') as Runbook;
   const inventory = loadOrThrow(inventoryFile, inventoryText, 'Inventory') as Inventory;
-  const { plan, renderJson } = makePlanFor(runbook, inventory, hashSha256(runbookText), hashSha256(inventoryText));
-  return { plan, json: renderJson(), markdown: renderPlanMarkdown(plan) };
+  const { plan, renderFile } = makePlanFor(runbook, inventory, hashSha256(runbookText), hashSha256(inventoryText));
+  return { plan, json: renderFile(), markdown: renderPlanMarkdown(plan) };
 }
 
 function loadOrThrow(file: string, text: string, kind: 'Runbook' | 'Inventory'): Runbook | Inventory {
@@ -233,7 +233,7 @@ function measureAll(inputs: Inputs, options: Required<PlanBenchOptions>): PlanBe
     inProcessRow('load runbook (read, parse, schema, rules)', () => loadOrThrow(runbookFile, readFileSync(runbookFile, 'utf8'), 'Runbook')),
     inProcessRow('load inventory (read, parse, schema, rules)', () => loadOrThrow(inventoryFile, readFileSync(inventoryFile, 'utf8'), 'Inventory')),
     inProcessRow('makePlan (stages, templates, checks, hash)', () => makePlanFor(runbook, inventory, ...shas)),
-    inProcessRow('JSON plan (joined from what the hash serialised)', () => document.renderJson()),
+    inProcessRow('JSON plan (joined from what the hash serialised)', () => document.renderFile()),
     inProcessRow('plan hash from scratch (apply checking a plan file)', () => computePlanHash(plan)),
     inProcessRow('Markdown', () => renderPlanMarkdown(plan)),
     inProcessRow('end to end', () => planInProcess(runbookFile, inventoryFile)),

@@ -43,7 +43,7 @@ export function displayPath(path: string): string {
 }
 
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
-export function writeFileAtomic(path: string, text: string): void {
+export function writeFileAtomic(path: string, text: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
   writeFileSync(temporary, text);

@@ -6,43 +6,52 @@ export function toCanonicalJson(value: unknown, indent?: number): string {
 }
 
 /**
- * The canonical JSON of each defined field of an object, which `joinCanonicalFields` joins into the
- * object's canonical JSON: a caller that needs it with and without some fields serialises the rest once.
- * The fields named in `sharing` are maps whose values are often one shared object (hosts with the same
- * steps): each distinct value is serialised once.
+ * The canonical JSON of each defined field of an object, as UTF-8, which `joinCanonicalFields` joins
+ * into the object's canonical JSON: a caller that needs it with and without some fields serialises and
+ * encodes the rest once. The fields named in `sharing` are maps whose values are often one shared object
+ * (hosts with the same steps): each distinct value is serialised and encoded once.
  */
-export function toCanonicalFields(value: Record<string, unknown>, sharing: readonly string[] = []): Record<string, string> {
+export function toCanonicalFields(value: Record<string, unknown>, sharing: readonly string[] = []): Record<string, Buffer> {
   // No prototype: a `__proto__` field is an ordinary one.
-  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+  const fields: Record<string, Buffer> = Object.create(null) as Record<string, Buffer>;
   for (const key of Object.keys(value)) {
     const item = value[key];
     if (item === undefined) continue;
-    fields[key] = sharing.includes(key) && isPlainMap(item) ? toCanonicalJsonSharing(item) : toCanonicalJson(item);
+    fields[key] = sharing.includes(key) && isPlainMap(item) ? toCanonicalJsonSharing(item) : Buffer.from(toCanonicalJson(item));
   }
   return fields;
 }
 
-export function joinCanonicalFields(fields: Record<string, string>): string {
-  return `{${orderKeys(Object.keys(fields))
-    .map((key) => `${JSON.stringify(key)}:${fields[key]}`)
-    .join(',')}}`;
+/** The object's canonical JSON in UTF-8, and `suffix` after it (a file's final newline, say) in the same copy. */
+export function joinCanonicalFields(fields: Record<string, Buffer>, suffix = ''): Buffer {
+  return joinMembers(orderKeys(Object.keys(fields)).map((key) => [key, fields[key]!]), suffix);
 }
 
-function toCanonicalJsonSharing(map: Record<string, unknown>): string {
-  const serialised = new Map<unknown, string>();
-  const parts: string[] = [];
+function toCanonicalJsonSharing(map: Record<string, unknown>): Buffer {
+  const encoded = new Map<unknown, Buffer>();
+  const members: Array<[string, Buffer]> = [];
   for (const key of orderKeys(Object.keys(map))) {
     const item = map[key];
     if (item === undefined) continue;
-    let json = serialised.get(item);
+    let json = encoded.get(item);
     if (json === undefined) {
-      json = toCanonicalJson(item);
-      serialised.set(item, json);
+      json = Buffer.from(toCanonicalJson(item));
+      encoded.set(item, json);
     }
-    parts.push(`${JSON.stringify(key)}:${json}`);
+    members.push([key, json]);
   }
-  return `{${parts.join(',')}}`;
+  return joinMembers(members);
 }
+
+/** `{"key":value,...}` from encoded values: one copy into the result, no intermediate strings. */
+function joinMembers(members: ReadonlyArray<[string, Buffer]>, suffix = ''): Buffer {
+  const chunks: Buffer[] = [OPEN];
+  members.forEach(([key, json], i) => chunks.push(Buffer.from(`${i === 0 ? '' : ','}${JSON.stringify(key)}:`), json));
+  chunks.push(Buffer.from(`}${suffix}`));
+  return Buffer.concat(chunks);
+}
+
+const OPEN = Buffer.from('{');
 
 function isPlainMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype && !('toJSON' in value);
@@ -102,6 +111,6 @@ function sortKeys(value: unknown): unknown {
   return copy;
 }
 
-export function hashSha256(text: string): string {
+export function hashSha256(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
 }

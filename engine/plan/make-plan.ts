@@ -29,8 +29,8 @@ export interface PlanInputs {
 
 export interface PlanDocument {
   plan: Plan;
-  /** The plan's canonical JSON, joined from what the hash already serialised. */
-  renderJson(): string;
+  /** The plan file: the plan's canonical JSON and a newline, in UTF-8, joined from what the hash already serialised. */
+  renderFile(): Buffer;
 }
 
 /** Pure: runbook + inventory + params -> Plan. Throws an input error (exit 2) for what cannot be planned. */
@@ -102,7 +102,7 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   const hash = formatPlanHash(joinCanonicalFields(fields));
   return {
     plan: { ...withoutHash, hash, commit: inputs.commit },
-    renderJson: () => joinCanonicalFields({ ...fields, hash: JSON.stringify(hash), commit: JSON.stringify(inputs.commit) }),
+    renderFile: () => joinCanonicalFields({ ...fields, hash: Buffer.from(JSON.stringify(hash)), commit: Buffer.from(JSON.stringify(inputs.commit)) }, '\n'),
   };
 }
 
@@ -121,7 +121,7 @@ export function computePlanHash(plan: Omit<Plan, 'hash' | 'commit'> | Plan): str
   return formatPlanHash(toCanonicalJson(content));
 }
 
-function formatPlanHash(canonicalContent: string): string {
+function formatPlanHash(canonicalContent: string | Uint8Array): string {
   return `sha256:${hashSha256(canonicalContent)}`;
 }
 

@@ -208,9 +208,10 @@ describe('makePlan', () => {
       commit: 'c0ffee',
       engineVersion: '0.1.0',
     };
-    const { plan: made, renderJson } = makePlanDocument(inputs);
-    const json = renderJson();
-    expect(json).toBe(toCanonicalJson(made));
+    const { plan: made, renderFile } = makePlanDocument(inputs);
+    const file = renderFile().toString('utf8');
+    expect(file).toBe(`${toCanonicalJson(made)}\n`);
+    const json = file.trimEnd();
     expect(json).not.toContain('\n');
     const { hash, commit, ...content } = JSON.parse(json) as Record<string, unknown>;
     expect(commit).toBe('c0ffee');
