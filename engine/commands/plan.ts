@@ -64,14 +64,15 @@ export interface PlanCommandOptions extends PlanRequest {
 /** `runbook plan`: exit 0, or 1 when the planner (or, with --check, a pre-check) found an error. */
 export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
   const { plan, renderFile } = await planFromFiles(options);
-  const file = options.out || options.format === 'json' ? renderFile() : undefined;
+  let file: Buffer | undefined;
+  const planFile = () => (file ??= renderFile());
   if (options.out) {
-    writeFileAtomic(options.out, file!);
+    writeFileAtomic(options.out, planFile());
     options.writeError(`wrote plan ${plan.hash} to ${options.out}\n`);
   }
   const checked = options.check ? await runPrechecksOnly(plan, dirname(resolve(options.inventoryPath)), options) : undefined;
   if (options.format === 'json') {
-    options.write(file!.toString('utf8'));
+    options.write(planFile().toString('utf8'));
     if (checked) options.writeError(renderPrecheckResults(checked));
   } else {
     options.write(renderPlanMarkdown(plan) + (checked ? `\n${renderPrecheckResults(checked)}` : ''));
