@@ -174,7 +174,16 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
   if (!resume) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
   if (resume.finished) throw createInputError('RB3008', `run ${runId} already finished (${resume.finished}); there is nothing to resume`);
   const approvals = await findRecordedApprovals(plan, context);
-  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context: { ...context, approvals }, resume, meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser() } };
+  const maxParallel = options.maxParallel ?? meta.maxParallel;
+  return {
+    plan,
+    inventoryDir: meta.inventoryDir,
+    runId,
+    folder,
+    context: { ...context, approvals },
+    resume,
+    meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser(), maxParallel },
+  };
 }
 
 async function executeWithProgress(run: StartedRun, clock: Clock, options: ApplyOptions, journal: Journal): Promise<RunResult> {
@@ -197,7 +206,8 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
   try {
     return await executePlan(plan, deps, {
       runId,
-      maxParallel: options.maxParallel,
+      // A resume keeps the --max-parallel its run was started with, unless given again.
+      maxParallel: run.meta.maxParallel,
       signal: options.signal,
       resume: run.resume,
       rerunInterrupted: options.rerunInterrupted,

@@ -33,6 +33,8 @@ export interface HostLock {
   machine: string;
   pid: number;
   startedAt: string;
+  /** The run's `policy.maxConcurrentRuns`: while it runs, no run may start that would exceed it. */
+  maxConcurrentRuns?: number;
 }
 
 /** `true`: its process on this machine is gone; `'unknown'`: taken on another machine. */
@@ -136,7 +138,18 @@ function parseLock(text: string, host: string): HostLock | string {
   // A pid of 0 or below would make `kill(pid, 0)` probe a process group.
   if (typeof v.pid !== 'number' || !Number.isInteger(v.pid) || v.pid < 1) return 'its "pid" is not a positive integer';
   if (v.host !== host) return `it names host "${String(v.host)}", not "${host}"`;
-  return { lockId: v.lockId as string, runId: v.runId as string, host, user: v.user as string, machine: v.machine as string, pid: v.pid, startedAt: v.startedAt as string };
+  const limit = v.maxConcurrentRuns;
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) return 'its "maxConcurrentRuns" is not a positive integer';
+  return {
+    lockId: v.lockId as string,
+    runId: v.runId as string,
+    host,
+    user: v.user as string,
+    machine: v.machine as string,
+    pid: v.pid,
+    startedAt: v.startedAt as string,
+    ...(limit === undefined ? {} : { maxConcurrentRuns: limit }),
+  };
 }
 
 type LockRead = { state: 'none' } | { state: 'held'; lock: LockInfo } | { state: 'damaged'; damaged: DamagedLock };
@@ -232,7 +245,7 @@ function createConflictError(conflicts: readonly Conflict[], runId: string): Run
   return createInputError(code, parts.join('. '));
 }
 
-function createTooManyRunsError(locks: readonly LockInfo[], runId: string, maxConcurrentRuns: number): RunbookError {
+function createTooManyRunsError(locks: readonly LockInfo[], runId: string, limit: ConcurrencyLimit): RunbookError {
   const runs = new Map<string, { lock: LockInfo; hosts: string[] }>();
   for (const lock of locks) {
     if (lock.runId === runId) continue;
@@ -244,14 +257,35 @@ function createTooManyRunsError(locks: readonly LockInfo[], runId: string, maxCo
     const note = lock.stale === true ? `; ${adviseOn(lock, hosts)}` : lock.stale === 'unknown' ? `; taken on another machine` : '';
     return `run ${lock.runId} (hosts ${hosts.join(', ')}; user ${lock.user} on ${lock.machine}, pid ${lock.pid}, since ${lock.startedAt}${note})`;
   });
-  return createInputError(
-    LOCK_ERROR_CODES.tooManyRuns,
-    `${runs.size} run(s) already hold host locks and policy.maxConcurrentRuns is ${maxConcurrentRuns}: ${described.join('; ')}; wait for one to finish`,
-  );
+  const rule =
+    limit.setBy === undefined
+      ? `policy.maxConcurrentRuns is ${limit.value}`
+      : `run ${limit.setBy} allows at most ${limit.value} run${limit.value === 1 ? '' : 's'} at once (its policy.maxConcurrentRuns; the strictest limit of the running runs applies)`;
+  return createInputError(LOCK_ERROR_CODES.tooManyRuns, `${runs.size} run(s) already hold host locks and ${rule}: ${described.join('; ')}; wait for one to finish`);
 }
 
-function countOtherRuns(locks: readonly LockInfo[], runId: string): number {
-  return new Set(locks.filter((l) => l.runId !== runId).map((l) => l.runId)).size;
+/** The limit on concurrent runs: the strictest of the new run's and of every run holding locks. */
+interface ConcurrencyLimit {
+  value: number;
+  /** The running run whose policy set it; undefined when it is the new run's own. */
+  setBy?: string;
+}
+
+function findStrictestLimit(locks: readonly LockInfo[], runId: string, own: number): ConcurrencyLimit {
+  let limit: ConcurrencyLimit = { value: own };
+  for (const lock of locks) {
+    if (lock.runId !== runId && lock.maxConcurrentRuns !== undefined && lock.maxConcurrentRuns < limit.value) {
+      limit = { value: lock.maxConcurrentRuns, setBy: lock.runId };
+    }
+  }
+  return limit;
+}
+
+/** Refuses the new run when the runs already holding locks leave it no room under the strictest limit. */
+function checkConcurrentRuns(locks: readonly LockInfo[], runId: string, own: number): void {
+  const others = new Set(locks.filter((l) => l.runId !== runId).map((l) => l.runId)).size;
+  const limit = findStrictestLimit(locks, runId, own);
+  if (others >= limit.value) throw createTooManyRunsError(locks, runId, limit);
 }
 
 function writeTemporary(folder: string, host: string, text: string): string {
@@ -274,8 +308,8 @@ function removeQuietly(path: string): void {
   }
 }
 
-function toHostLock({ lockId, runId, host, user, machine, pid, startedAt }: LockInfo): HostLock {
-  return { lockId, runId, host, user, machine, pid, startedAt };
+function toHostLock({ stale: _stale, path: _path, ...lock }: LockInfo): HostLock {
+  return lock;
 }
 
 function renderLock(lock: HostLock): string {
@@ -358,6 +392,7 @@ export function acquireHostLocks(options: AcquireHostLocksOptions): HostLocks {
     machine,
     pid: options.pid ?? process.pid,
     startedAt: new Date((options.clock ?? Date).now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    maxConcurrentRuns,
   };
   mkdirSync(locksFolder(stateDir), { recursive: true });
 
@@ -376,7 +411,7 @@ export function acquireHostLocks(options: AcquireHostLocksOptions): HostLocks {
     else conflicts.push({ host, read });
   }
   if (conflicts.length > 0) throw createConflictError(conflicts, runId);
-  if (countOtherRuns(before.locks, runId) >= maxConcurrentRuns) throw createTooManyRunsError(before.locks, runId, maxConcurrentRuns);
+  checkConcurrentRuns(before.locks, runId, maxConcurrentRuns);
 
   const taken: HostLock[] = [];
   const replaced = new Map<string, LockInfo>();
@@ -407,7 +442,7 @@ export function acquireHostLocks(options: AcquireHostLocksOptions): HostLocks {
     // Two acquisitions racing can both pass the first count; counted again with the locks in place,
     // each backs off when over the limit, so the limit holds (both may back off, neither overshoots).
     const after = readLockFolder(stateDir, { machine });
-    if (countOtherRuns(after.locks, runId) >= maxConcurrentRuns) throw createTooManyRunsError(after.locks, runId, maxConcurrentRuns);
+    checkConcurrentRuns(after.locks, runId, maxConcurrentRuns);
   } catch (error) {
     release();
     throw error;

@@ -1,18 +1,10 @@
-/** Runs at most `limit` tasks at once, in the order they were queued. */
-export function createLimiter(limit: number) {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  const release = () => {
-    active--;
-    queue.shift()?.();
-  };
-  return async function run<T>(task: () => Promise<T>): Promise<T> {
-    if (active >= limit) await new Promise<void>((resolve) => queue.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      release();
-    }
-  };
+import pLimit from 'p-limit';
+
+/**
+ * Runs at most `limit` tasks at once, strictly in the order they were queued (p-limit): a caller
+ * arriving as a task ends waits behind those already queued.
+ */
+export function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  const limiter = pLimit(limit);
+  return (task) => limiter(task);
 }

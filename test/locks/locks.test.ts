@@ -76,6 +76,7 @@ describe('acquireHostLocks', () => {
       machine: hostname(),
       pid: process.pid,
       startedAt: '2026-11-24T05:47:00Z',
+      maxConcurrentRuns: 5,
     });
     expect(held.locks.map((l) => l.host)).toEqual(['leaf01', 'leaf02']);
     expect(listLocks(stateDir).map((l) => [l.host, l.stale])).toEqual([
@@ -179,8 +180,23 @@ describe('acquireHostLocks', () => {
     expect(existsSync(join(stateDir, 'locks', 'spine01.json'))).toBe(false);
 
     // Another acquisition by a run already holding locks is not a new run; under the limit, a new run starts.
-    expect(acquire('run-a', ['spine02'], { maxConcurrentRuns: 2 }).locks).toHaveLength(1);
+    expect(acquire('run-a', ['spine02'], { maxConcurrentRuns: 3 }).locks).toHaveLength(1);
     expect(acquire('run-c', ['spine01'], { maxConcurrentRuns: 3 }).locks).toHaveLength(1);
+  });
+
+  it('applies the strictest maxConcurrentRuns among the running runs and the new one', () => {
+    // run-a allows no other run beside it; a new run with a laxer limit of its own is still refused.
+    acquire('run-a', ['leaf01'], { maxConcurrentRuns: 1 });
+    expect(readLockFile('leaf01').maxConcurrentRuns).toBe(1);
+    const error = catchRunbookError(() => acquire('run-b', ['leaf02'], { maxConcurrentRuns: 5 }));
+    expectInputError(error, LOCK_ERROR_CODES.tooManyRuns);
+    expect(error.message).toContain('run run-a allows at most 1 run at once');
+    expect(existsSync(join(stateDir, 'locks', 'leaf02.json'))).toBe(false);
+  });
+
+  it('counts a lock written before limits were recorded as setting no limit of its own', () => {
+    writeLockFile({ lockId: 'lk-00000old', runId: 'run-old', host: 'leaf01', user: 'bob', machine: 'elsewhere', pid: 4242, startedAt: '2026-11-24T05:00:00Z' });
+    expect(acquire('run-b', ['leaf02'], { maxConcurrentRuns: 2 }).locks).toHaveLength(1);
   });
 
   it('treats a lock file that is not a lock as held', () => {
