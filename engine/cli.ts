@@ -72,12 +72,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--push', 'push the report commit', false)
     .option('--allow-reapply', 'apply a plan hash that was applied before', false)
     .option('--resume <run-id>', 'continue a run that was killed or interrupted, from its journal')
-    .option('--rerun-interrupted', 'with --resume: run again a changing step that the crash cut off (check the host first)', false)
+    .option('--rerun-interrupted', 'with --resume: run again the changing steps a crash or a stop cut off (check the hosts first)', false)
+    .option('--mark-done <host:step>', 'with --resume: that cut-off step completed (you checked); recorded with your git identity (repeatable)', collect, [])
+    .option('--mark-failed <host:step>', 'with --resume: that cut-off step did not complete: handle it as a failure, rolling back when asked (repeatable)', collect, [])
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (target: string | undefined, options: ApplyFlags) => {
-      const controller = new AbortController();
-      const interrupt = () => controller.abort();
-      process.once('SIGINT', interrupt);
+      const stops = listenForStopSignals();
       try {
         const { runApply } = await import('./commands/apply.js');
         exitCode = await runApply({
@@ -92,15 +92,18 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           write: io.stdout,
           writeError: io.stderr,
           env: process.env,
-          signal: controller.signal,
+          signal: stops.stop,
+          abortCommands: stops.abort,
           commit: options.commit,
           push: options.push,
           allowReapply: options.allowReapply,
           resume: options.resume,
           rerunInterrupted: options.rerunInterrupted,
+          markDone: options.markDone,
+          markFailed: options.markFailed,
         });
       } finally {
-        process.off('SIGINT', interrupt);
+        stops.dispose();
       }
     });
 
@@ -233,7 +236,38 @@ interface ApplyFlags {
   allowReapply: boolean;
   resume?: string;
   rerunInterrupted: boolean;
+  markDone: string[];
+  markFailed: string[];
   format: 'text' | 'json';
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * SIGINT, SIGTERM and SIGHUP stop a run instead of killing the process: the first stops new commands
+ * and waits (its name is the abort reason), the second aborts the commands running too. Either way
+ * the run journals the stop and releases its locks before it exits.
+ */
+function listenForStopSignals() {
+  const stop = new AbortController();
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) {
+      process.stderr.write(`\n${signal}: stopping; no new command starts (send it again to abort the commands running)\n`);
+      stop.abort(signal);
+    } else if (!abort.signal.aborted) {
+      process.stderr.write(`\n${signal} again: aborting the commands running\n`);
+      abort.abort(signal);
+    }
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  return {
+    stop: stop.signal,
+    abort: abort.signal,
+    dispose: () => {
+      for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    },
+  };
 }
 
 /** The root of the repository holding the working folder (or the working folder): where runs keep their state. */

@@ -4,6 +4,13 @@ import type { Diagnostic } from './load/diagnostic.js';
 export const EXIT_CODES = { ok: 0, failed: 1, badInput: 2 } as const;
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+
+/** A run stopped by a signal exits as a shell reports it: 128 + the signal's number (130 for SIGINT). */
+export function signalExitCode(signal: keyof typeof SIGNAL_NUMBERS): number {
+  return 128 + SIGNAL_NUMBERS[signal];
+}
+
 /**
  * An error the engine expects and explains. `code` is stable; `nonRetryable` tells the executor
  * that trying again cannot help (bad input, authentication, host key).

@@ -12,6 +12,7 @@ import type { OutputLimits } from '../report/excerpt.js';
 import { collectSecrets } from '../report/redact.js';
 import { RUN_REPORTS_FOLDER, writeRunReport } from '../report/write-report.js';
 import type { RunResult } from '../run/execute-plan.js';
+import type { RunHistory } from '../run/run-history.js';
 import type { Plan } from '../schema/plan.js';
 import type { Approval, RunReport } from '../schema/report.js';
 import type { SnapshotDiff } from '../schema/snapshot.js';
@@ -84,6 +85,8 @@ export interface ReportRunOptions {
   env: Readonly<Record<string, string | undefined>>;
   writeError: (text: string) => void;
   outputLimits?: OutputLimits;
+  /** Interruptions and decisions over every process of the run. */
+  history?: RunHistory;
 }
 
 export interface ReportRunResult {
@@ -126,6 +129,7 @@ export async function reportRun(plan: Plan, result: RunResult, context: ApplyCon
     snapshotDiff: diff,
     snapshotFiles: { before: before && portable(before), after: after && portable(after) },
     outputLimits: options.outputLimits,
+    history: options.history,
   });
 
   let written;

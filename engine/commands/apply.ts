@@ -1,28 +1,32 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
+import { EXIT_CODES, RunbookError, createInputError, signalExitCode } from '../errors.js';
+import { clearAbandonedIndexLock } from '../git/index-lock.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
-import { STATE_FOLDER, openJournal, readJournal, runFolder, type Journal } from '../io/journal.js';
-import { acquireHostLocks } from '../io/locks.js';
-import { rebuildRunState, type ResumeState } from '../run/resume-state.js';
+import { STATE_FOLDER, openJournal, runFolder, type Journal, type JournalOptions } from '../io/journal.js';
+import { acquireHostLocks, isProcessAlive } from '../io/locks.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource } from '../load/yaml-source.js';
 import { computePlanHash } from '../plan/make-plan.js';
 import { systemClock, type Clock } from '../run/clock.js';
-import type { RunEvent } from '../run/events.js';
+import { STOP_SIGNALS, type RunEvent, type StopSignal } from '../run/events.js';
 import { executePlan, type ExecutorDeps, type RunResult } from '../run/execute-plan.js';
-import { createLimiter } from '../shared/limiter.js';
+import type { OperatorDecisions } from '../run/interrupted-step.js';
+import { isReportPending, type ResumeState } from '../run/resume-state.js';
+import { createRunHistory } from '../run/run-history.js';
 import type { ApprovalRequest } from '../run/run-step.js';
 import type { Plan } from '../schema/plan.js';
+import { createLimiter } from '../shared/limiter.js';
 import { selectProgress } from '../ui/select-progress.js';
-import { checkApplyPolicy, checkResumeContext, findRecordedApprovals, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
+import { checkApplyPolicy, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
+import { readOperatorDecisions, readResumedRun, rebuildFinishedRun } from './apply-resume.js';
 import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
-import { RUN_META_FILE, RUN_PLAN_FILE, readRunMeta, type RunMeta } from './runs.js';
+import { RUN_META_FILE, RUN_PLAN_FILE, type RunMeta } from './runs.js';
 
 /** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
 export interface ApplyOptions extends GitOpsApplyOptions {
@@ -39,13 +43,22 @@ export interface ApplyOptions extends GitOpsApplyOptions {
   writeError: (text: string) => void;
   env: NodeJS.ProcessEnv;
   clock?: Clock;
+  /** The first stop (its reason names the signal): no new command starts, waits end, the run can be resumed. */
   signal?: AbortSignal;
+  /** The second stop: commands running are aborted too. */
+  abortCommands?: AbortSignal;
   /** Extra consumers of the run's events (the journal, tests). */
   onEvent?: (event: RunEvent) => void;
   /** `--resume RUN_ID`: continue a run from its journal. */
   resume?: string;
-  /** `--rerun-interrupted`: on resume, run again a changing step a crash cut off. */
+  /** `--rerun-interrupted`: on resume, run again the changing steps a crash or a stop cut off. */
   rerunInterrupted?: boolean;
+  /** `--mark-done HOST:STEP`: on resume, the operator checked that a cut-off step completed. */
+  markDone?: readonly string[];
+  /** `--mark-failed HOST:STEP`: on resume, it did not: handle it as a failure (roll back when asked). */
+  markFailed?: readonly string[];
+  /** How the journal writes (tests give a write that fails like a full disk). */
+  journal?: JournalOptions;
 }
 
 export interface LoadedPlan {
@@ -82,14 +95,23 @@ export function createRunId(runbook: string, now: number): string {
   return `${stamp}-${runbook}-${randomBytes(2).toString('hex')}`;
 }
 
-/** `runbook apply`: exit 0 when every host succeeded, 1 when any failed or was rolled back, 2 for bad input. */
-export async function runApply(options: ApplyOptions): Promise<ExitCode> {
+/**
+ * `runbook apply`: exit 0 when every host succeeded, 1 when any failed or was rolled back, 2 for bad
+ * input, 128 + the signal's number when a signal stopped it (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+ */
+export async function runApply(options: ApplyOptions): Promise<number> {
   const clock = options.clock ?? systemClock;
   const started = options.resume ? await prepareResume(options) : await prepareNewRun(options, clock);
+  if (started.resume?.finished) return finishReport(started, options, clock);
   const { plan, runId, folder, context } = started;
   const hasApprovals = plan.runbook.steps.some((s) => s.kind === 'approval');
   if (hasApprovals && !options.yes && !options.isTty) {
     throw createInputError('RB3005', 'the runbook has approval steps and there is no terminal to ask on; run it from a terminal or pass --yes to approve them');
+  }
+  const signalled = describeStopSignal(options.signal);
+  if (signalled) {
+    options.writeError(`stopped by ${signalled} before run ${runId} started; nothing was done\n`);
+    return signalExitCode(signalled);
   }
   // Locks first: a refused run leaves nothing behind. A killed run leaves its locks, stale, for its
   // resume to take over.
@@ -105,22 +127,84 @@ export async function runApply(options: ApplyOptions): Promise<ExitCode> {
   let journal: Journal | undefined;
   let result: RunResult;
   try {
-    if (!started.resume) writeFileAtomic(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
-    writeFileAtomic(join(folder, RUN_META_FILE), `${JSON.stringify(started.meta, null, 2)}\n`);
-    journal = openJournal(folder);
+    if (!started.resume) writeRunFile(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
+    writeRunFile(join(folder, RUN_META_FILE), `${JSON.stringify(started.meta, null, 2)}\n`);
+    journal = openJournal(folder, options.journal);
     result = await executeWithProgress(started, clock, options, journal);
+    // The run's end is on disk before its hosts are let go.
+    await journal.persist().catch(() => undefined);
+  } catch (error) {
+    await journal?.close();
+    throw error;
   } finally {
-    try {
-      await journal?.close();
-    } finally {
-      locks.release();
-    }
+    locks.release();
   }
+  try {
+    return await concludeRun(started, result, options, journal, clock);
+  } finally {
+    await journal.close();
+  }
+}
+
+/** After the executor: says how the run ended, reports it when it reached its end, and picks the exit code. */
+async function concludeRun(run: StartedRun, result: RunResult, options: ApplyOptions, journal: Journal, clock: Clock): Promise<number> {
+  const { runId } = run;
   options.writeError(`run ${runId} ${result.outcome}${result.message ? `: ${result.message}` : ''}\n`);
-  const interrupted = Object.values(result.hosts).some((h) => h.state === 'interrupted');
-  if (interrupted) options.writeError(`some hosts were interrupted; see \`runbook runs\` and continue with \`runbook apply --resume ${runId}\`\n`);
-  else await reportRun(plan, result, context, { commit: options.commit, push: options.push, env: options.env, writeError: options.writeError });
+  if (result.stopped) {
+    const advice = result.stopped.signal ? '' : 'make room (or repair the disk), then ';
+    options.writeError(`its hosts are unlocked; ${advice}resume it with: runbook apply --resume ${runId}\n`);
+    return result.stopped.signal ? signalExitCode(result.stopped.signal) : EXIT_CODES.failed;
+  }
+  const waiting = Object.entries(result.hosts).filter(([, h]) => h.state === 'interrupted');
+  if (waiting.length > 0) {
+    for (const [name, host] of waiting) options.writeError(`${name}: ${host.message ?? 'interrupted'}\n`);
+    options.writeError(`see \`runbook runs\`, then continue with \`runbook apply --resume ${runId}\`\n`);
+    return EXIT_CODES.failed;
+  }
+  await reportWithJournal(run, result, options, journal, clock);
   return result.outcome === 'succeeded' ? EXIT_CODES.ok : EXIT_CODES.failed;
+}
+
+/** Writes (and commits) the report, journaling that it started and how it ended, so a cut-off commit is finished on resume. */
+async function reportWithJournal(run: StartedRun, result: RunResult, options: ApplyOptions, journal: Journal, clock: Clock): Promise<void> {
+  const commit = options.commit !== false;
+  journal.append({ type: 'report.started', at: clock.now(), commit });
+  await journal.persist().catch(() => undefined);
+  const reported = await reportRun(run.plan, result, run.context, {
+    commit: options.commit,
+    push: options.push,
+    env: options.env,
+    writeError: options.writeError,
+    history: run.history.describe(),
+  });
+  const files = reported.files ? [reported.files.json, reported.files.markdown].map((file) => relative(run.context.root, file).split('\\').join('/')) : [];
+  journal.append({ type: 'report.finished', at: clock.now(), files, committed: reported.commit !== undefined, ...(reported.commit ? { commit: reported.commit } : {}) });
+  await journal.persist().catch(() => undefined);
+}
+
+/**
+ * `--resume` of a run that had reached its end but whose report was cut off (the process killed in
+ * the middle of the commit): the report is written again from the journal and committed.
+ */
+async function finishReport(run: StartedRun, options: ApplyOptions, clock: Clock): Promise<number> {
+  const state = run.resume!;
+  const finished = state.finished!;
+  if (!isReportPending(state)) {
+    throw createInputError('RB3008', `run ${run.runId} already finished (${finished.outcome}) and its report is written; there is nothing to resume`);
+  }
+  if (run.context.repository && state.report?.commit !== false) {
+    const since = run.events.findLast((e) => e.type === 'report.started')?.at ?? finished.at;
+    const removed = await clearAbandonedIndexLock(run.context.root, { since, writerMayLive: run.writerMayLive });
+    if (removed) options.writeError(`removed ${removed}, left by the report commit that was cut off\n`);
+  }
+  options.writeError(`run ${run.runId} had finished (${finished.outcome}); finishing its report\n`);
+  const journal = openJournal(run.folder, options.journal);
+  try {
+    await reportWithJournal(run, rebuildFinishedRun(run.plan, { ...state, finished }), options, journal, clock);
+  } finally {
+    await journal.close();
+  }
+  return finished.outcome === 'succeeded' ? EXIT_CODES.ok : EXIT_CODES.failed;
 }
 
 interface StartedRun {
@@ -131,12 +215,22 @@ interface StartedRun {
   folder: string;
   context: ApplyContext;
   resume?: ResumeState;
+  /** The journal as a resume found it (empty for a new run). */
+  events: readonly RunEvent[];
+  /** Interruptions and decisions, over every process of the run, for its report. */
+  history: ReturnType<typeof createRunHistory>;
+  decisions?: OperatorDecisions;
+  /** On resume: whether the process that last worked on the run may still be alive. */
+  writerMayLive: boolean;
   /** Written to the run's folder once its locks are held (a resume records its own process). */
   meta: RunMeta;
 }
 
 async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<StartedRun> {
   if (!options.target) throw createInputError('RB3003', 'name a plan file, or a runbook with -i INVENTORY, or --resume RUN_ID');
+  if ((options.markDone?.length ?? 0) + (options.markFailed?.length ?? 0) > 0 || options.rerunInterrupted) {
+    throw createInputError('RB3006', '--mark-done, --mark-failed and --rerun-interrupted decide about the steps of a run being resumed: use them with --resume RUN_ID');
+  }
   const { plan, inventoryDir } = await loadPlanForApply({ ...options, target: options.target });
   const refused = plan.checks.filter((c) => c.severity === 'error');
   if (refused.length > 0) {
@@ -156,33 +250,35 @@ async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<Start
     startedAt: new Date(clock.now()).toISOString(),
     maxParallel: options.maxParallel,
   };
-  return { plan, inventoryDir, runId, folder, context, meta };
+  return { plan, inventoryDir, runId, folder, context, meta, events: [], history: createRunHistory(), writerMayLive: false };
 }
 
-/** `--resume RUN_ID`: the plan and options the run was started with, and what its journal says it did. */
+/** `--resume RUN_ID`: the plan and options the run was started with, what its journal says it did, and the operator's decisions. */
 async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
-  const runId = options.resume!;
-  if (options.target || options.inventory || options.params.length > 0) {
-    throw createInputError('RB3006', '--resume continues a run with its own plan; give no plan, runbook, inventory or params with it');
-  }
-  const context = await checkResumeContext(options.root);
-  const folder = runFolder(join(context.root, STATE_FOLDER), runId);
-  const meta = readRunMeta(folder);
-  if (!meta) throw createInputError('RB3007', `no run ${runId} under ${join(context.root, STATE_FOLDER, 'runs')}; \`runbook runs\` lists the runs`);
-  const { plan } = await readPlanFile(join(folder, RUN_PLAN_FILE));
-  const resume = rebuildRunState(readJournal(folder));
-  if (!resume) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
-  if (resume.finished) throw createInputError('RB3008', `run ${runId} already finished (${resume.finished}); there is nothing to resume`);
-  const approvals = await findRecordedApprovals(plan, context);
-  const maxParallel = options.maxParallel ?? meta.maxParallel;
+  const run = await readResumedRun({
+    resume: options.resume!,
+    root: options.root,
+    hasTarget: Boolean(options.target || options.inventory || options.params.length > 0),
+    readPlan: readPlanFile,
+  });
+  const { meta, state } = run;
+  const decisions = state.finished
+    ? undefined
+    : await readOperatorDecisions({ markDone: options.markDone ?? [], markFailed: options.markFailed ?? [], rerunInterrupted: options.rerunInterrupted ?? false }, run);
+  const history = createRunHistory();
+  for (const event of run.events) history.add(event);
   return {
-    plan,
+    plan: run.plan,
     inventoryDir: meta.inventoryDir,
-    runId,
-    folder,
-    context: { ...context, approvals },
-    resume,
-    meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser(), maxParallel },
+    runId: run.runId,
+    folder: run.folder,
+    context: run.context,
+    resume: state,
+    events: run.events,
+    history,
+    decisions,
+    writerMayLive: meta.machine !== hostname() || isProcessAlive(meta.pid),
+    meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser(), maxParallel: options.maxParallel ?? meta.maxParallel },
   };
 }
 
@@ -196,6 +292,7 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
     emit: (event) => {
       // The journal first: `persist` then puts it on disk before the step it announces runs.
       journal.append(event);
+      run.history.add(event);
       progress.handle(event);
       options.onEvent?.(event);
     },
@@ -209,11 +306,28 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
       // A resume keeps the --max-parallel its run was started with, unless given again.
       maxParallel: run.meta.maxParallel,
       signal: options.signal,
+      abortCommands: options.abortCommands,
       resume: run.resume,
-      rerunInterrupted: options.rerunInterrupted,
+      decisions: run.decisions,
     });
   } finally {
     await progress.close();
+  }
+}
+
+/** The name of the signal that stopped the run, when one did. */
+function describeStopSignal(signal: AbortSignal | undefined): StopSignal | undefined {
+  if (!signal?.aborted) return undefined;
+  return STOP_SIGNALS.find((name) => name === signal.reason) ?? 'SIGINT';
+}
+
+/** Writes a file of the run's folder; a full disk is said plainly (exit 1), with the file's name. */
+function writeRunFile(path: string, text: string): void {
+  try {
+    writeFileAtomic(path, text);
+  } catch (error) {
+    const cause = error as NodeJS.ErrnoException;
+    throw new RunbookError('RB5001', `cannot write ${path} (${cause.code ?? 'error'}: ${cause.message}); nothing was run. Make room, then apply again`, { cause });
   }
 }
 
@@ -229,7 +343,8 @@ function currentUser(): string {
 async function askApproval(request: ApprovalRequest): Promise<boolean> {
   const readline = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await readline.question(`\n${request.host}: ${request.message}\nApprove step ${request.stepId}? [y/N] `);
+    const question = `\n${request.host}: ${request.message}\nApprove step ${request.stepId}? [y/N] `;
+    const answer = await readline.question(question, request.signal ? { signal: request.signal } : {});
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     readline.close();

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES, type ExitCode } from '../errors.js';
 import { listRunIds, readJournal, runFolder } from '../io/journal.js';
-import { rebuildRunState } from '../run/resume-state.js';
+import { isProcessAlive } from '../io/locks.js';
+import { isReportPending, rebuildRunState } from '../run/resume-state.js';
 
 export const RUN_META_FILE = 'run.json';
 export const RUN_PLAN_FILE = 'plan.json';
@@ -28,15 +29,8 @@ export interface RunSummary {
   status: RunStatus;
   startedAt: string;
   hosts: Record<string, number>;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  /** The run finished but its report was not written or committed (the process was killed in between): resume it. */
+  reportPending?: boolean;
 }
 
 export function readRunMeta(folder: string): RunMeta | undefined {
@@ -53,9 +47,9 @@ export function summariseRuns(stateDir: string, machine: string): RunSummary[] {
     const state = rebuildRunState(events);
     if (!meta || !state) return [];
     const finished = events.findLast((e) => e.type === 'run.finished');
-    const alive = meta.machine === machine && isAlive(meta.pid);
+    const alive = meta.machine === machine && isProcessAlive(meta.pid);
     const status: RunStatus = state.finished
-      ? (state.finished as RunStatus)
+      ? state.finished.outcome
       : finished && !alive
         ? 'interrupted'
         : alive
@@ -66,7 +60,8 @@ export function summariseRuns(stateDir: string, machine: string): RunSummary[] {
       const key = host.state ?? (host.interrupted ? 'interrupted' : 'pending');
       hosts[key] = (hosts[key] ?? 0) + 1;
     }
-    return [{ runId, runbook: meta.runbook, status, startedAt: meta.startedAt, hosts }];
+    const reportPending = isReportPending(state) && !alive;
+    return [{ runId, runbook: meta.runbook, status, startedAt: meta.startedAt, hosts, ...(reportPending ? { reportPending } : {}) }];
   });
 }
 
@@ -80,11 +75,12 @@ export function runRuns(options: { stateDir: string; machine: string; format: 't
     options.write('no runs yet\n');
     return EXIT_CODES.ok;
   }
-  const rows = runs.map((r) => [r.runId, r.runbook, r.status, r.startedAt, Object.entries(r.hosts).map(([k, v]) => `${v} ${k}`).join(', ')]);
+  const rows = runs.map((r) => [r.runId, r.runbook, r.reportPending ? `${r.status}, report not committed` : r.status, r.startedAt, Object.entries(r.hosts).map(([k, v]) => `${v} ${k}`).join(', ')]);
   const header = ['run', 'runbook', 'state', 'started', 'hosts'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) options.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
   const resumable = runs.filter((r) => r.status === 'crashed' || r.status === 'interrupted');
   for (const r of resumable) options.write(`resume ${r.runId} with: runbook apply --resume ${r.runId}\n`);
+  for (const r of runs.filter((run) => run.reportPending)) options.write(`finish the report of ${r.runId} with: runbook apply --resume ${r.runId}\n`);
   return EXIT_CODES.ok;
 }

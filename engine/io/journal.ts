@@ -1,5 +1,6 @@
-import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { RunbookError } from '../errors.js';
 import type { RunEvent } from '../run/events.js';
 
 /** Run state (journals, locks) lives in `.runbook/` at the repository root; it is not committed. */
@@ -13,17 +14,31 @@ export function runFolder(stateDir: string, runId: string): string {
 
 export interface Journal {
   readonly path: string;
-  /** Writes the event; it is on disk once a later `persist` resolves. */
+  /** Writes the event; it is on disk once a later `persist` resolves. Never throws: see `persist`. */
   append(event: RunEvent): void;
-  /** Resolves once every event appended so far is on disk (fsync'ed). */
+  /**
+   * Resolves once every event appended so far is on disk (fsync'ed); rejects with a
+   * `JournalWriteError` once a write or an fsync failed (a full disk), and for good: nothing after a
+   * failed write is written, so the journal never holds a line cut in the middle.
+   */
   persist(): Promise<void>;
-  /** Waits for a running fsync, makes the rest durable and closes the file. */
+  /** Waits for a running fsync, makes the rest durable and closes the file; never throws. */
   close(): Promise<void>;
 }
 
 export interface JournalOptions {
   /** fs.fsync, or a stand-in that counts the calls. */
   fsync?: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+  /** fs.writeSync, or a stand-in that fails like a full disk. */
+  write?: (fd: number, text: string) => void;
+}
+
+/** The journal cannot be written (a full disk, an I/O error): the run stops before its next command. */
+export class JournalWriteError extends RunbookError {
+  constructor(path: string, cause: unknown) {
+    const error = cause as NodeJS.ErrnoException;
+    super('RB5001', `cannot write the journal ${path} (${error.code ?? 'error'}: ${error.message})`, { cause });
+  }
 }
 
 /**
@@ -35,15 +50,25 @@ export interface JournalOptions {
  */
 export function openJournal(folder: string, options: JournalOptions = {}): Journal {
   const fsyncFile = options.fsync ?? fsync;
+  const write = options.write ?? ((fd: number, text: string) => writeSync(fd, text));
   mkdirSync(folder, { recursive: true });
   const path = join(folder, JOURNAL_FILE);
-  const fd = openSync(path, 'a');
+  // Read as well as append: a line cut off by a crash is found and dropped first.
+  const fd = openSync(path, 'a+');
+  dropCutLine(fd);
   let open = true;
+  let failure: JournalWriteError | undefined;
   let running: Promise<void> | undefined;
   // The fsync that covers writes made while `running` runs: every caller in the meantime shares it.
   let queued: Promise<void> | undefined;
   const startFsync = (): Promise<void> => {
-    const done = new Promise<void>((resolve, reject) => fsyncFile(fd, (error) => (error ? reject(error) : resolve())));
+    const done = new Promise<void>((resolve, reject) =>
+      fsyncFile(fd, (error) => {
+        if (!error) return resolve();
+        failure ??= new JournalWriteError(path, error);
+        reject(failure);
+      }),
+    );
     const tracked = done.finally(() => {
       if (running === tracked) running = undefined;
     });
@@ -53,9 +78,15 @@ export function openJournal(folder: string, options: JournalOptions = {}): Journ
   return {
     path,
     append(event) {
-      if (open) writeSync(fd, `${JSON.stringify(event)}\n`);
+      if (!open || failure) return;
+      try {
+        write(fd, `${JSON.stringify(event)}\n`);
+      } catch (error) {
+        failure = new JournalWriteError(path, error);
+      }
     },
     persist() {
+      if (failure) return Promise.reject(failure);
       if (!open) return Promise.resolve();
       if (queued) return queued;
       if (!running) return startFsync();
@@ -73,10 +104,36 @@ export function openJournal(folder: string, options: JournalOptions = {}): Journ
       open = false;
       // The descriptor must outlive an fsync the thread pool is still running on it.
       await Promise.allSettled([running, queued]);
-      fsyncSync(fd);
-      closeSync(fd);
+      try {
+        fsyncSync(fd);
+      } catch {
+        // Already reported by persist, or nothing left to lose: the file is being closed.
+      } finally {
+        closeSync(fd);
+      }
     },
   };
+}
+
+/**
+ * A process killed (or a disk filled) in the middle of a write leaves a last line without its end;
+ * events appended after it would be glued to it. Cut it off before appending.
+ */
+function dropCutLine(fd: number): void {
+  const size = fstatSync(fd).size;
+  const chunk = Buffer.alloc(64 * 1024);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const read = readSync(fd, chunk, 0, end - start, start);
+    const newline = chunk.subarray(0, read).lastIndexOf(0x0a);
+    if (newline >= 0) {
+      if (start + newline + 1 < size) ftruncateSync(fd, start + newline + 1);
+      return;
+    }
+    end = start;
+  }
+  if (size > 0) ftruncateSync(fd, 0);
 }
 
 /** The events of a journal; a last line cut off by a crash is ignored. */

@@ -104,7 +104,8 @@ function currentUser(): string {
   }
 }
 
-function isProcessAlive(pid: number): boolean {
+/** Whether a process of this machine is alive (EPERM: it is, and belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,7 +1,8 @@
 import type { StepRecord } from '../run/events.js';
 import type { HostResult, RunResult } from '../run/execute-plan.js';
+import type { RunHistory } from '../run/run-history.js';
 import type { Plan } from '../schema/plan.js';
-import type { Approval, ReportHost, ReportStep, RunReport, SnapshotComparisonSummary } from '../schema/report.js';
+import type { Approval, ReportHost, ReportStep, RunHistoryReport, RunReport, SnapshotComparisonSummary } from '../schema/report.js';
 import type { SnapshotDiff } from '../schema/snapshot.js';
 import { DEFAULT_OUTPUT_LIMITS, excerptOutput, type OutputLimits } from './excerpt.js';
 import { redact } from './redact.js';
@@ -17,6 +18,8 @@ export interface RunReportMeta {
   /** Snapshot files, relative to the repository root, when they were saved. */
   snapshotFiles?: { before?: string; after?: string };
   outputLimits?: OutputLimits;
+  /** Interruptions and decisions over every process of the run; left out of the report when there were none. */
+  history?: RunHistory;
 }
 
 /** Pure: a plan and what became of it -> the run report (outputs truncated, secrets redacted). */
@@ -97,8 +100,20 @@ export function buildRunReport(plan: Plan, result: RunResult, meta: RunReportMet
       after: result.snapshots.after === undefined ? undefined : dropUndefined({ name: result.snapshots.after, file: meta.snapshotFiles?.after }),
       comparison: meta.snapshotDiff === undefined ? undefined : summarizeSnapshotDiff(meta.snapshotDiff),
     }),
+    history: describeHistory(meta.history, hide),
     limits: { outputLines: limits.lines, outputBytes: limits.bytes },
   });
+}
+
+function describeHistory(history: RunHistory | undefined, hide: (text: string) => string): RunHistoryReport | undefined {
+  if (!history || (history.processes <= 1 && history.interruptions.length === 0 && history.decisions.length === 0)) return undefined;
+  return {
+    processes: Math.max(1, history.processes),
+    interruptions: history.interruptions.map((i) =>
+      dropUndefined({ at: toIso(i.at), reason: hide(i.reason), signal: i.signal, cutOff: i.cutOff.map((c) => ({ host: c.host, section: c.section, step: c.stepId })) }),
+    ),
+    decisions: history.decisions.map((d) => ({ at: toIso(d.at), host: d.host, section: d.section, step: d.stepId, decision: d.decision, by: d.by, reason: hide(d.reason) })),
+  };
 }
 
 export function summarizeSnapshotDiff(diff: SnapshotDiff): SnapshotComparisonSummary {

@@ -65,6 +65,7 @@ function describeReport(report: RunReport, options: RenderReportOptions) {
           ? `All ${precheckCount} pre-check results passed.`
           : `${precheckProblems.length} of ${precheckCount} pre-check results did not pass; warnings are reported, errors stop the run before any change.`,
     snapshotSection: options.snapshotSection?.trim() || describeSnapshots(report),
+    historySection: describeHistory(report),
     gantt: renderGantt(report, options.maxGanttBars ?? DEFAULT_MAX_GANTT_BARS),
   };
 }
@@ -122,6 +123,23 @@ function describeApprovals(report: RunReport): string {
 function describeRunner(runBy: RunReport['runBy']): string {
   const git = runBy.gitName || runBy.gitEmail ? ` (git: ${[runBy.gitName, runBy.gitEmail ? `<${runBy.gitEmail}>` : undefined].filter(Boolean).join(' ')})` : '';
   return `${runBy.user} on ${runBy.machine}${git}`;
+}
+
+/** Each stop of a resumed run, and who decided what about the steps it cut off. */
+function describeHistory(report: RunReport): string {
+  const history = report.history;
+  if (!history) return '';
+  const lines = ['## Interruptions and decisions', '', `The run was worked on by ${history.processes} process${history.processes === 1 ? '' : 'es'}.`, ''];
+  lines.push('| when | host | step | what | by |', '| --- | --- | --- | --- | --- |');
+  const rows = [
+    ...history.interruptions.map((i) => ({
+      at: i.at,
+      cells: ['', '', `stopped: ${i.reason}${i.cutOff.length > 0 ? `; cut off: ${i.cutOff.map((c) => `${c.host}:${c.step}`).join(', ')}` : ''}`, ''],
+    })),
+    ...history.decisions.map((d) => ({ at: d.at, cells: [d.host, `${d.section === 'rollback' ? 'rollback ' : ''}${d.step}`, `${d.decision}: ${d.reason}`, d.by] })),
+  ].sort((a, b) => a.at.localeCompare(b.at));
+  for (const row of rows) lines.push(`| ${row.at} | ${row.cells.map((cell) => escapeCell(clip(cell))).join(' | ')} |`);
+  return lines.join('\n');
 }
 
 function describeSnapshots(report: RunReport): string {

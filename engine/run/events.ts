@@ -9,6 +9,18 @@ export type StepStatus = (typeof STEP_STATUSES)[number];
 export type StepSection = 'precheck' | 'step' | 'rollback';
 export type RunOutcome = 'succeeded' | 'failed';
 
+/** The signals that stop a run: it stops cleanly, journals why, releases its locks and can be resumed. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/**
+ * What became of a step a crash or a stop cut off, decided when the run is resumed: `done` (recorded
+ * as finished), `failed` (handled as a failure: rolled back when asked), `rerun`, or `wait` (the
+ * host stops there until the operator decides).
+ */
+export const STEP_DECISIONS = ['done', 'failed', 'rerun', 'wait'] as const;
+export type StepDecision = (typeof STEP_DECISIONS)[number];
+
 export interface StepRecord {
   id: string;
   section: StepSection;
@@ -49,7 +61,23 @@ export type RunEvent =
       /** Set when this process resumes a run that an earlier one started. */
       resumed?: boolean;
     })
-  | (At & { type: 'run.finished'; runId: string; outcome: RunOutcome; hosts: Record<string, HostState>; message?: string })
+  | (At & {
+      type: 'run.finished';
+      runId: string;
+      outcome: RunOutcome;
+      hosts: Record<string, HostState>;
+      message?: string;
+      /** Set when the run stopped before its end (a signal, the journal unwritable): it can be resumed. */
+      interrupted?: string;
+    })
+  /** The run was told to stop (a signal) or must stop (its journal cannot be written); written at once. */
+  | (At & { type: 'run.interrupted'; reason: string; signal?: StopSignal })
+  /** On resume: what was decided about a step that had been cut off, by whom, and why. */
+  | (At & { type: 'step.decided'; host: string; section: StepSection; stepId: string; decision: StepDecision; by: string; reason: string })
+  /** After the run: the report is being written (and committed, when `commit`). */
+  | (At & { type: 'report.started'; commit: boolean })
+  /** The report's end: its files (relative to the repository root) and whether it was committed, as asked. */
+  | (At & { type: 'report.finished'; files: string[]; committed: boolean; commit?: string })
   | (At & { type: 'phase.started'; phase: 'prechecks' | 'snapshot-before' | 'snapshot-after'; hosts: string[] })
   | (At & { type: 'phase.finished'; phase: 'prechecks' | 'snapshot-before' | 'snapshot-after'; ok: boolean; message?: string })
   | (At & { type: 'stage.started'; stage: string; index: number; batches: number })

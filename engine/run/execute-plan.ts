@@ -1,15 +1,16 @@
 import { describeHostContext } from '../plan/make-plan.js';
+import { renderTemplate } from '../plan/template.js';
 import type { Plan, PlannedStep } from '../schema/plan.js';
 import type { Precheck, Step } from '../schema/runbook.js';
+import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
+import { createLimiter } from '../shared/limiter.js';
 import type { HostConnection } from '../transport/types.js';
 import type { Clock } from './clock.js';
-import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection } from './events.js';
-import { createLimiter } from '../shared/limiter.js';
+import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection, StopSignal } from './events.js';
+import { adviseOnWaitingStep, planInterruptedStep, settleAfterProbe, type CutOffStep, type OperatorDecisions, type SettledStep } from './interrupted-step.js';
 import { createRedactor } from './redact.js';
 import { INTERRUPTED_MESSAGE, type ResumeState } from './resume-state.js';
-import { runStep, secretCapturesOf, type HostExec, type HostSession, type StepHooks } from './run-step.js';
-import { renderTemplate } from '../plan/template.js';
-import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
+import { runCompletionProbe, runStep, secretCapturesOf, type HostExec, type HostSession, type StepEnvironment, type StepHooks } from './run-step.js';
 
 /** Prechecks are read-only: they may fan out wider than the changes. */
 const PRECHECK_PARALLELISM = 32;
@@ -19,7 +20,10 @@ export interface ExecutorDeps extends StepHooks {
   connect(host: string): Promise<HostConnection>;
   clock: Clock;
   emit: EmitEvent;
-  /** Resolves once every event emitted so far is on disk; awaited before a step's command is sent. */
+  /**
+   * Resolves once every event emitted so far is on disk; awaited before a step's command is sent.
+   * A rejection (the journal cannot be written) stops the run before its next command.
+   */
   persist?: () => Promise<void>;
   /** Values never to show: passwords read for `passwordEnv`. Secret captures join them as they are made. */
   secrets?: readonly string[];
@@ -30,12 +34,17 @@ export interface ExecuteOptions {
   maxParallel?: number;
   /** Run the pre-checks only (`runbook plan --check`): nothing that changes a host. */
   checkOnly?: boolean;
-  /** Aborting stops new steps from starting; hosts cut short are reported interrupted. */
+  /**
+   * The first stop (a signal; its reason names it): no new command starts, waits end at once, hosts
+   * still to run are left for `--resume`.
+   */
   signal?: AbortSignal;
+  /** The second stop: the commands running are aborted too. */
+  abortCommands?: AbortSignal;
   /** Continue a run from its journal: finished steps are not run again. */
   resume?: ResumeState;
-  /** On resume, run again a changing step that a crash cut off (the operator checked the host). */
-  rerunInterrupted?: boolean;
+  /** On resume, what the operator decided about steps a crash or a stop cut off. */
+  decisions?: OperatorDecisions;
 }
 
 export interface HostResult {
@@ -48,6 +57,12 @@ export interface HostResult {
   finishedAt?: number;
 }
 
+/** Why a run stopped before its end. */
+export interface RunStop {
+  reason: string;
+  signal?: StopSignal;
+}
+
 export interface RunResult {
   runId: string;
   outcome: RunOutcome;
@@ -57,150 +72,294 @@ export interface RunResult {
   hosts: Record<string, HostResult>;
   /** Snapshot names taken around the run, when the strategy asks for them. */
   snapshots: { before?: string; after?: string };
+  /** Set when the run stopped before its end (a signal, an unwritable journal): resume it. */
+  stopped?: RunStop;
 }
 
 const FAILED_STATES: readonly HostState[] = ['failed', 'rolled-back', 'rollback-failed', 'interrupted'];
+/** Hosts with work left: the snapshot after the run waits until none is. */
+const UNFINISHED_STATES: readonly HostState[] = ['pending', 'running', 'interrupted'];
 
 /** Applies a plan: pre-checks everywhere, then stages, batches and hosts in order, rolling failed hosts back. */
-export async function executePlan(plan: Plan, deps: ExecutorDeps, options: ExecuteOptions): Promise<RunResult> {
-  const { clock } = deps;
-  const redactor = createRedactor(deps.secrets ?? []);
-  const emit: EmitEvent = (event) => deps.emit(redactor.redactEvent(event));
-  const persist = deps.persist ?? (() => Promise.resolve());
-  const names = Object.keys(plan.hosts);
-  const resume = options.resume;
-  const startedAt = resume?.startedAt ?? clock.now();
-  const hosts: Record<string, HostResult> = Object.fromEntries(
-    names.map((name) => {
-      const before = resume?.hosts[name];
-      const result: HostResult = {
-        state: before?.state ?? 'pending',
-        message: before?.message,
-        prechecks: [...(before?.prechecks ?? [])],
-        steps: [...(before?.steps ?? [])],
-        rollback: [...(before?.rollback ?? [])],
-        startedAt: before?.startedAt,
-        finishedAt: before?.finishedAt,
-      };
-      return [name, result];
-    }),
-  );
-  const sessions = new Map(names.map((name) => [name, createSession(name, deps)]));
-  const exec: HostExec = async (host, command, execOptions) => (await sessions.get(host)!.connection()).exec(command, execOptions);
-  for (const name of names) Object.assign(sessions.get(name)!.captures, resume?.hosts[name]?.captures);
-  const definitions = indexDefinitions(plan);
-  const snapshots: RunResult['snapshots'] = {};
-  const env = (name: string) => ({
-    session: sessions.get(name)!,
-    context: () => ({
-      params: plan.params,
-      host: describeHostContext(name, plan.hosts[name]!),
-      run: { id: options.runId },
-      captures: sessions.get(name)!.captures,
-    }),
-    clock,
-    emit,
-    persist,
-    hooks: deps,
-    snapshotProfile: plan.strategy.snapshot.profile,
-    exec,
-  });
-  const run = async (name: string, planned: PlannedStep, section: StepSection): Promise<StepRecord> => {
-    const step = definitions[section].get(planned.id)!;
-    const raw = await runStep(step, planned, section, env(name));
-    const captured = sessions.get(name)!.captures;
-    const secretNames = secretCapturesOf(step);
-    for (const secretName of secretNames) if (captured[secretName] !== undefined) redactor.add(captured[secretName]!);
-    const record = redactor.redactRecord(raw);
-    const shareable = Object.fromEntries(record.captured.filter((n) => !secretNames.includes(n)).map((n) => [n, captured[n]!]));
-    if (Object.keys(shareable).length > 0) emit({ type: 'host.captured', at: clock.now(), host: name, stepId: planned.id, values: shareable });
-    emit({ type: 'step.finished', at: clock.now(), host: name, record });
-    return record;
+export function executePlan(plan: Plan, deps: ExecutorDeps, options: ExecuteOptions): Promise<RunResult> {
+  return new PlanExecution(plan, deps, options).run();
+}
+
+type Session = HostSession & { close(): Promise<void> };
+
+class PlanExecution {
+  private readonly clock: Clock;
+  private readonly redactor;
+  private readonly names: string[];
+  private readonly hosts: Record<string, HostResult>;
+  private readonly sessions: Map<string, Session>;
+  private readonly definitions: Record<StepSection, Map<string, Step | Precheck>>;
+  private readonly snapshots: RunResult['snapshots'] = {};
+  private readonly startedAt: number;
+  /** Aborted by the first signal or by a journal that cannot be written. */
+  private readonly stop = new AbortController();
+  private stopped?: RunStop;
+  /** Set when more hosts failed than `maxFailures` allows. */
+  private stopMessage?: string;
+  private limit: ReturnType<typeof createLimiter>;
+  private readonly exec: HostExec;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly deps: ExecutorDeps,
+    private readonly options: ExecuteOptions,
+  ) {
+    this.clock = deps.clock;
+    this.redactor = createRedactor(deps.secrets ?? []);
+    this.names = Object.keys(plan.hosts);
+    this.startedAt = options.resume?.startedAt ?? this.clock.now();
+    this.hosts = Object.fromEntries(this.names.map((name) => [name, restoreHost(options.resume?.hosts[name])]));
+    this.sessions = new Map(this.names.map((name) => [name, createSession(name, deps)]));
+    for (const name of this.names) Object.assign(this.sessions.get(name)!.captures, options.resume?.hosts[name]?.captures);
+    this.definitions = indexDefinitions(plan);
+    this.limit = createLimiter(options.maxParallel ?? plan.strategy.maxParallel);
+    this.exec = async (host, command, execOptions) => (await this.sessions.get(host)!.connection()).exec(command, { ...execOptions, signal: options.abortCommands });
+  }
+
+  private readonly emit: EmitEvent = (event) => this.deps.emit(this.redactor.redactEvent(event));
+
+  private readonly persist = async (): Promise<void> => {
+    try {
+      await this.deps.persist?.();
+    } catch (error) {
+      this.interrupt({ reason: `the journal could not be written: ${(error as Error).message}` });
+      throw error;
+    }
   };
-  const finish = async (outcome: RunOutcome, message?: string): Promise<RunResult> => {
-    for (const result of Object.values(hosts)) {
-      if (result.state === 'pending') {
+
+  private get isStopping(): boolean {
+    return this.stop.signal.aborted;
+  }
+
+  /** Stops the run before its next command; the first reason is the one reported. */
+  private interrupt(stop: RunStop): void {
+    if (this.stopped) return;
+    this.stopped = stop;
+    this.emit({ type: 'run.interrupted', at: this.clock.now(), reason: stop.reason, ...(stop.signal ? { signal: stop.signal } : {}) });
+    // On disk at once: a second signal, or a kill, may follow.
+    this.deps.persist?.().catch(() => undefined);
+    this.stop.abort();
+  }
+
+  private listenForStop(): void {
+    const signal = this.options.signal;
+    if (!signal) return;
+    const onAbort = () => {
+      const name = typeof signal.reason === 'string' ? signal.reason : undefined;
+      const known = name === 'SIGINT' || name === 'SIGTERM' || name === 'SIGHUP' ? name : undefined;
+      this.interrupt({ reason: `${INTERRUPTED_MESSAGE}${known ? ` by ${known}` : ''}`, ...(known ? { signal: known } : {}) });
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  async run(): Promise<RunResult> {
+    const { plan, options } = this;
+    this.emit({
+      type: 'run.started',
+      at: this.clock.now(),
+      runId: options.runId,
+      runbook: plan.runbook.name,
+      version: plan.runbook.version,
+      planHash: plan.hash,
+      hosts: this.names,
+      stages: plan.stages,
+      ...(options.resume ? { resumed: true } : {}),
+    });
+    this.listenForStop();
+
+    if (!options.resume?.prechecksPassed) {
+      const blocked = await this.runPrechecks();
+      if (this.isStopping) return this.finish('failed');
+      if (blocked) return this.finish('failed', blocked);
+    }
+    if (options.checkOnly) {
+      for (const result of Object.values(this.hosts)) result.state = 'succeeded';
+      return this.finish('succeeded', 'pre-checks only');
+    }
+    if (options.resume) await this.recaptureSecrets();
+
+    if (options.resume?.snapshotBefore) this.snapshots.before = options.resume.snapshotBefore;
+    else if (plan.strategy.snapshot.before && !this.isStopping) {
+      const taken = await this.takeRunSnapshot(`${options.runId}-before`, 'snapshot-before');
+      if (this.isStopping) return this.finish('failed');
+      if (!taken.ok) return this.finish('failed', `snapshot before failed: ${taken.message ?? 'unknown error'}; nothing was changed`);
+      this.snapshots.before = `${options.runId}-before`;
+    }
+
+    // Pre-checks and the snapshot before reached every host; only the first batch is worked on next.
+    // Connections are held per batch, not per fleet: a 10,000-host run must not keep 10,000 open.
+    const firstBatch = new Set(plan.stages[0]?.batches[0] ?? []);
+    await Promise.all(this.names.filter((name) => !firstBatch.has(name)).map((name) => this.sessions.get(name)!.close()));
+
+    await this.runStages();
+
+    // The snapshot after compares the finished fabric: not while a host is still to run or resume.
+    const left = Object.values(this.hosts).some((r) => UNFINISHED_STATES.includes(r.state));
+    if (this.snapshots.before && plan.strategy.snapshot.after && !left && !this.isStopping) {
+      if (options.resume?.snapshotAfter) this.snapshots.after = options.resume.snapshotAfter;
+      else {
+        const taken = await this.takeRunSnapshot(`${options.runId}-after`, 'snapshot-after');
+        if (taken.ok) this.snapshots.after = `${options.runId}-after`;
+      }
+    }
+    const anyFailed = Object.values(this.hosts).some((r) => FAILED_STATES.includes(r.state));
+    return this.finish(anyFailed || this.stopMessage ? 'failed' : 'succeeded', this.stopMessage);
+  }
+
+  private async runStages(): Promise<void> {
+    const { plan } = this;
+    for (const [index, stage] of plan.stages.entries()) {
+      if (this.stopMessage || this.isStopping) break;
+      this.emit({ type: 'stage.started', at: this.clock.now(), stage: stage.name, index, batches: stage.batches.length });
+      for (const [batchIndex, batch] of stage.batches.entries()) {
+        if (this.stopMessage || this.isStopping) break;
+        this.emit({ type: 'batch.started', at: this.clock.now(), stage: stage.name, batch: batchIndex, hosts: batch });
+        await this.runBatch(batch);
+        this.emit({ type: 'batch.finished', at: this.clock.now(), stage: stage.name, batch: batchIndex });
+        this.checkFailures(this.names.filter((n) => FAILED_STATES.includes(this.hosts[n]!.state)));
+      }
+      this.emit({ type: 'stage.finished', at: this.clock.now(), stage: stage.name, index });
+    }
+  }
+
+  /** Stops the run when more hosts failed than `maxFailures` tolerates; true when it did. */
+  private checkFailures(failed: readonly string[]): boolean {
+    if (failed.length <= this.plan.strategy.maxFailures) return false;
+    this.stopMessage = `${failed.length} host(s) failed (${failed.join(', ')}), more than maxFailures ${this.plan.strategy.maxFailures}: the run stopped`;
+    return true;
+  }
+
+  /** Ends the run; a stopped run's message is why it stopped. */
+  private async finish(outcome: RunOutcome, reason?: string): Promise<RunResult> {
+    const { options, clock } = this;
+    const message = this.stopped?.reason ?? reason;
+    for (const result of Object.values(this.hosts)) {
+      // A stopped run leaves its hosts not yet started pending, for --resume.
+      if (result.state === 'pending' && !this.stopped) {
         result.state = 'skipped';
         result.message ??= message ?? 'not started';
       }
     }
-    await Promise.all([...sessions.values()].map((s) => s.close()));
-    const states = Object.fromEntries(Object.entries(hosts).map(([name, r]) => [name, r.state]));
-    emit({ type: 'run.finished', at: clock.now(), runId: options.runId, outcome, hosts: states, message });
-    return { runId: options.runId, outcome, message, startedAt, finishedAt: clock.now(), hosts, snapshots };
-  };
-
-  emit({
-    type: 'run.started',
-    at: clock.now(),
-    runId: options.runId,
-    runbook: plan.runbook.name,
-    version: plan.runbook.version,
-    planHash: plan.hash,
-    hosts: names,
-    stages: plan.stages,
-    ...(resume ? { resumed: true } : {}),
-  });
-
-  if (!resume?.prechecksPassed) {
-    const blocked = await runPrechecks();
-    if (blocked) return finish('failed', blocked);
-  }
-  if (options.checkOnly) {
-    for (const result of Object.values(hosts)) result.state = 'succeeded';
-    return finish('succeeded', 'pre-checks only');
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    const states = Object.fromEntries(Object.entries(this.hosts).map(([name, r]) => [name, r.state]));
+    this.emit({
+      type: 'run.finished',
+      at: clock.now(),
+      runId: options.runId,
+      outcome,
+      hosts: states,
+      message,
+      ...(this.stopped ? { interrupted: this.stopped.reason } : {}),
+    });
+    return {
+      runId: options.runId,
+      outcome,
+      message,
+      startedAt: this.startedAt,
+      finishedAt: clock.now(),
+      hosts: this.hosts,
+      snapshots: this.snapshots,
+      ...(this.stopped ? { stopped: this.stopped } : {}),
+    };
   }
 
-  if (resume) await recaptureSecrets();
-
-  if (resume?.snapshotBefore) snapshots.before = resume.snapshotBefore;
-  else if (plan.strategy.snapshot.before) {
-    const taken = await takeRunSnapshot(`${options.runId}-before`, 'snapshot-before');
-    if (!taken.ok) return finish('failed', `snapshot before failed: ${taken.message ?? 'unknown error'}; nothing was changed`);
-    snapshots.before = `${options.runId}-before`;
+  private stepEnvironment(name: string): StepEnvironment {
+    const { plan, options } = this;
+    return {
+      session: this.sessions.get(name)!,
+      context: () => ({
+        params: plan.params,
+        host: describeHostContext(name, plan.hosts[name]!),
+        run: { id: options.runId },
+        captures: this.sessions.get(name)!.captures,
+      }),
+      clock: this.clock,
+      emit: this.emit,
+      persist: this.persist,
+      hooks: this.deps,
+      snapshotProfile: plan.strategy.snapshot.profile,
+      exec: this.exec,
+      stop: this.stop.signal,
+      abort: options.abortCommands,
+    };
   }
 
-  // Pre-checks and the snapshot before reached every host; only the first batch is worked on next.
-  // Connections are held per batch, not per fleet: a 10,000-host run must not keep 10,000 open.
-  const firstBatch = new Set(plan.stages[0]?.batches[0] ?? []);
-  await Promise.all(names.filter((name) => !firstBatch.has(name)).map((name) => sessions.get(name)!.close()));
+  /** Runs a step, journals its record and the values it captured (never the secret ones). */
+  private async runOne(name: string, planned: PlannedStep, section: StepSection, priorAttempts = 0): Promise<StepRecord> {
+    const step = this.definitions[section].get(planned.id)!;
+    const raw = await runStep(step, planned, section, this.stepEnvironment(name));
+    const captured = this.sessions.get(name)!.captures;
+    const secretNames = secretCapturesOf(step);
+    for (const secretName of secretNames) if (captured[secretName] !== undefined) this.redactor.add(captured[secretName]!);
+    const record = { ...this.redactor.redactRecord(raw), attempts: raw.attempts + priorAttempts };
+    const shareable = Object.fromEntries(record.captured.filter((n) => !secretNames.includes(n)).map((n) => [n, captured[n]!]));
+    if (Object.keys(shareable).length > 0) this.emit({ type: 'host.captured', at: this.clock.now(), host: name, stepId: planned.id, values: shareable });
+    this.emit({ type: 'step.finished', at: this.clock.now(), host: name, record });
+    return record;
+  }
 
-  const limit = createLimiter(options.maxParallel ?? plan.strategy.maxParallel);
-  let stopMessage: string | undefined;
-  for (const [index, stage] of plan.stages.entries()) {
-    if (stopMessage) break;
-    emit({ type: 'stage.started', at: clock.now(), stage: stage.name, index, batches: stage.batches.length });
-    for (const [batchIndex, batch] of stage.batches.entries()) {
-      if (stopMessage || options.signal?.aborted) break;
-      emit({ type: 'batch.started', at: clock.now(), stage: stage.name, batch: batchIndex, hosts: batch });
-      await runBatch(batch);
-      emit({ type: 'batch.finished', at: clock.now(), stage: stage.name, batch: batchIndex });
-      const failed = names.filter((n) => FAILED_STATES.includes(hosts[n]!.state));
-      if (failed.length > plan.strategy.maxFailures) {
-        stopMessage = `${failed.length} host(s) failed (${failed.join(', ')}), more than maxFailures ${plan.strategy.maxFailures}: the run stopped`;
-      }
+  /** Runs a step, unless a crash or a stop cut it off in an earlier process: then it is decided first. */
+  private async runOrDecide(name: string, planned: PlannedStep, section: StepSection): Promise<StepRecord> {
+    const cut = this.findCutOffStep(name, planned, section);
+    if (!cut) return this.runOne(name, planned, section);
+    let decision = planInterruptedStep(cut, this.options.decisions);
+    if (decision.action === 'probe') {
+      const probe = (this.definitions[section].get(planned.id) as Step).completedWhen!;
+      decision = settleAfterProbe(cut, this.options.decisions, await runCompletionProbe(probe, this.stepEnvironment(name)));
     }
-    emit({ type: 'stage.finished', at: clock.now(), stage: stage.name, index });
+    this.emit({ type: 'step.decided', at: this.clock.now(), host: name, section, stepId: planned.id, decision: decision.action, by: decision.by, reason: decision.reason });
+    const attempts = this.options.resume?.hosts[name]?.interrupted?.attempts ?? 0;
+    if (decision.action === 'rerun') return this.runOne(name, planned, section, attempts);
+    const record = this.recordDecision(name, planned, section, decision, attempts);
+    this.emit({ type: 'step.finished', at: this.clock.now(), host: name, record });
+    return record;
   }
-  if (options.signal?.aborted && !stopMessage) stopMessage = INTERRUPTED_MESSAGE;
 
-  if (snapshots.before && plan.strategy.snapshot.after) {
-    const taken = await takeRunSnapshot(`${options.runId}-after`, 'snapshot-after');
-    if (taken.ok) snapshots.after = `${options.runId}-after`;
+  private findCutOffStep(name: string, planned: PlannedStep, section: StepSection): CutOffStep | undefined {
+    const cut = this.options.resume?.hosts[name]?.interrupted;
+    if (!cut || cut.section !== section || cut.stepId !== planned.id) return undefined;
+    const definition = this.definitions[section].get(planned.id) as Step;
+    return {
+      host: name,
+      section,
+      stepId: planned.id,
+      mutating: !READ_ONLY_KINDS.includes(planned.kind as StepKind) && planned.kind !== 'approval',
+      idempotent: definition.idempotent === true,
+      hasProbe: definition.completedWhen !== undefined,
+    };
   }
-  const anyFailed = Object.values(hosts).some((r) => FAILED_STATES.includes(r.state));
-  return finish(anyFailed || stopMessage ? 'failed' : 'succeeded', stopMessage);
+
+  private recordDecision(name: string, planned: PlannedStep, section: StepSection, decision: SettledStep, attempts: number): StepRecord {
+    const base = skippedRecord(planned, section, this.clock.now(), '');
+    const who = decision.by === 'runbook' ? decision.reason : `${decision.reason} (${decision.by})`;
+    switch (decision.action) {
+      case 'done':
+        return { ...base, status: 'succeeded', attempts, message: `recorded done after it was cut off: ${who}` };
+      case 'failed':
+        return { ...base, status: 'failed', attempts, message: `recorded failed after it was cut off: ${who}` };
+      default:
+        return { ...base, status: 'interrupted', attempts, message: adviseOnWaitingStep(name, planned.id, this.options.runId) };
+    }
+  }
 
   /** Pre-checks on every target before any change; returns why the run must stop, if it must. */
-  async function runPrechecks(): Promise<string | undefined> {
-    emit({ type: 'phase.started', at: clock.now(), phase: 'prechecks', hosts: names });
+  private async runPrechecks(): Promise<string | undefined> {
+    const { names, hosts, plan, clock } = this;
+    this.emit({ type: 'phase.started', at: clock.now(), phase: 'prechecks', hosts: names });
     const precheckLimit = createLimiter(PRECHECK_PARALLELISM);
     await Promise.all(
       names.map((name) =>
         precheckLimit(async () => {
           hosts[name]!.prechecks = [];
           for (const planned of plan.hostPlans[name]!.prechecks) {
-            const record = await run(name, planned, 'precheck');
+            if (this.isStopping) return;
+            const record = await this.runOne(name, planned, 'precheck');
             hosts[name]!.prechecks.push(record);
             // An unreachable host fails its remaining checks too; say it once.
             if (record.errorCode !== undefined) break;
@@ -213,8 +372,12 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
         .filter((r) => r.status === 'failed' && (r.severity !== 'warning' || r.errorCode !== undefined))
         .map((r) => `${name}: ${r.id}`),
     );
-    const message = blocking.length > 0 ? `pre-checks failed (${blocking.join(', ')}); nothing was changed` : undefined;
-    emit({ type: 'phase.finished', at: clock.now(), phase: 'prechecks', ok: blocking.length === 0, message });
+    const message = this.isStopping
+      ? this.stopped?.reason
+      : blocking.length > 0
+        ? `pre-checks failed (${blocking.join(', ')}); nothing was changed`
+        : undefined;
+    this.emit({ type: 'phase.finished', at: clock.now(), phase: 'prechecks', ok: message === undefined, message });
     return message;
   }
 
@@ -223,38 +386,40 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
    * made them, finished before the crash, run again (quietly: their records stand) on each host still to
    * run. A secret captured by a changing step cannot be had again; a step that needs it fails, saying so.
    */
-  async function recaptureSecrets(): Promise<void> {
+  private async recaptureSecrets(): Promise<void> {
     const quiet = { emit: () => {}, persist: () => Promise.resolve() };
     await Promise.all(
-      names
-        .filter((name) => hosts[name]!.state === 'pending')
+      this.names
+        .filter((name) => this.hosts[name]!.state === 'pending')
         .map(async (name) => {
+          const hostPlan = this.plan.hostPlans[name]!;
           const done = [
-            ...hosts[name]!.prechecks.map((record) => ({ record, section: 'precheck' as const, planned: plan.hostPlans[name]!.prechecks })),
-            ...hosts[name]!.steps.map((record) => ({ record, section: 'step' as const, planned: plan.hostPlans[name]!.steps })),
+            ...this.hosts[name]!.prechecks.map((record) => ({ record, section: 'precheck' as const, planned: hostPlan.prechecks })),
+            ...this.hosts[name]!.steps.map((record) => ({ record, section: 'step' as const, planned: hostPlan.steps })),
           ];
           for (const { record, section, planned } of done) {
-            const step = definitions[section].get(record.id);
+            const step = this.definitions[section].get(record.id);
             const found = planned.find((p) => p.id === record.id);
             if (!step || !found || record.status !== 'succeeded' || !READ_ONLY_KINDS.includes(found.kind as StepKind)) continue;
             const secretNames = secretCapturesOf(step);
             if (secretNames.length === 0) continue;
-            await runStep(step, found, section, { ...env(name), ...quiet });
+            await runStep(step, found, section, { ...this.stepEnvironment(name), ...quiet });
             for (const secretName of secretNames) {
-              const value = sessions.get(name)!.captures[secretName];
-              if (value !== undefined) redactor.add(value);
+              const value = this.sessions.get(name)!.captures[secretName];
+              if (value !== undefined) this.redactor.add(value);
             }
           }
         }),
     );
   }
 
-  async function takeRunSnapshot(name: string, phase: 'snapshot-before' | 'snapshot-after') {
-    emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
-    const taken = deps.takeSnapshot
-      ? await deps.takeSnapshot({ name, hosts: names, profile: plan.strategy.snapshot.profile, exec })
+  private async takeRunSnapshot(name: string, phase: 'snapshot-before' | 'snapshot-after') {
+    const { clock, names } = this;
+    this.emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
+    const taken = this.deps.takeSnapshot
+      ? await this.deps.takeSnapshot({ name, hosts: names, profile: this.plan.strategy.snapshot.profile, exec: this.exec })
       : { ok: false, message: 'snapshots are not available in this run' };
-    emit({ type: 'phase.finished', at: clock.now(), phase, ok: taken.ok, message: taken.message });
+    this.emit({ type: 'phase.finished', at: clock.now(), phase, ok: taken.ok, message: taken.message });
     return taken;
   }
 
@@ -264,7 +429,8 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
    * A host that fails leaves the batch; when failures exceed `maxFailures` the batch stops and its
    * unfinished hosts end (and are rolled back) with it.
    */
-  async function runBatch(batch: readonly string[]): Promise<void> {
+  private async runBatch(batch: readonly string[]): Promise<void> {
+    const { hosts, plan, clock } = this;
     // Hosts a resumed run had finished keep their outcome.
     let active = batch.filter((name) => hosts[name]!.state === 'pending');
     const failures = new Map<string, StepRecord>();
@@ -272,13 +438,14 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
     for (const name of active) {
       hosts[name]!.state = 'running';
       hosts[name]!.startedAt ??= clock.now();
-      emit({ type: 'host.started', at: clock.now(), host: name });
-      const earlier = hosts[name]!.steps.find((r) => r.status === 'failed' && definitions.step.get(r.id)?.onFailure !== 'continue');
+      this.emit({ type: 'host.started', at: clock.now(), host: name });
+      const earlier = hosts[name]!.steps.find((r) => r.status === 'failed' && this.definitions.step.get(r.id)?.onFailure !== 'continue');
       if (earlier) failures.set(name, earlier);
     }
     active = active.filter((name) => !failures.has(name));
     for (const step of plan.runbook.steps) {
-      if (options.signal?.aborted) {
+      if (active.length === 0) break;
+      if (this.isStopping) {
         batchStop = INTERRUPTED_MESSAGE;
         break;
       }
@@ -289,8 +456,8 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
       });
       const records =
         step.kind === 'snapshot'
-          ? await runSnapshotStep(step, targets)
-          : await Promise.all(targets.map(({ name, planned }) => limit(async () => refuseRerun(name, planned) ?? (await run(name, planned, 'step')))));
+          ? await this.runSnapshotStep(step, targets)
+          : await Promise.all(targets.map(({ name, planned }) => this.limit(() => this.runOrDecide(name, planned, 'step'))));
       records.forEach((record, i) => {
         const name = targets[i]!.name;
         hosts[name]!.steps.push(record);
@@ -298,105 +465,118 @@ export async function executePlan(plan: Plan, deps: ExecutorDeps, options: Execu
         if (failed) failures.set(name, record);
       });
       active = active.filter((name) => !failures.has(name));
-      const failedHosts = names.filter((n) => failures.has(n) || FAILED_STATES.includes(hosts[n]!.state));
-      if (failedHosts.length > plan.strategy.maxFailures) {
-        stopMessage = `${failedHosts.length} host(s) failed (${failedHosts.join(', ')}), more than maxFailures ${plan.strategy.maxFailures}: the run stopped`;
-        batchStop = stopMessage;
+      if (this.checkFailures(this.names.filter((n) => failures.has(n) || FAILED_STATES.includes(hosts[n]!.state)))) {
+        batchStop = this.stopMessage;
         break;
       }
-      if (active.length === 0) break;
     }
     await Promise.all([
-      ...[...failures].map(([name, failure]) => limit(() => endHost(name, failure))),
-      ...active.map((name) => limit(() => endHost(name, undefined, batchStop))),
+      ...[...failures].map(([name, failure]) => this.limit(() => this.endHost(name, failure))),
+      ...active.map((name) => this.limit(() => this.endHost(name, undefined, batchStop))),
     ]);
   }
 
   /** A snapshot step captures every host of the batch it applies to into one named snapshot. */
-  async function runSnapshotStep(step: Step, targets: ReadonlyArray<{ name: string; planned: PlannedStep }>): Promise<StepRecord[]> {
+  private async runSnapshotStep(step: Step, targets: ReadonlyArray<{ name: string; planned: PlannedStep }>): Promise<StepRecord[]> {
+    const { clock } = this;
     const at = clock.now();
     const first = targets[0]!.name;
-    const name = step.snapshot !== undefined ? renderTemplate(step.snapshot, env(first).context()) : `${options.runId}-${step.id}`;
+    const name = step.snapshot !== undefined ? renderTemplate(step.snapshot, this.stepEnvironment(first).context()) : `${this.options.runId}-${step.id}`;
     for (const { name: host, planned } of targets) {
-      emit({ type: 'step.started', at, host, section: 'step', stepId: step.id, kind: planned.kind, mutating: false, attempt: 1 });
+      this.emit({ type: 'step.started', at, host, section: 'step', stepId: step.id, kind: planned.kind, mutating: false, attempt: 1 });
     }
-    await persist();
-    const taken = deps.takeSnapshot
-      ? await deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? plan.strategy.snapshot.profile, exec })
-      : { ok: false, message: 'snapshots are not available in this run' };
+    let taken: { ok: boolean; message?: string; interrupted?: boolean };
+    try {
+      await this.persist();
+      taken = this.deps.takeSnapshot
+        ? await this.deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? this.plan.strategy.snapshot.profile, exec: this.exec })
+        : { ok: false, message: 'snapshots are not available in this run' };
+    } catch (error) {
+      taken = { ok: false, interrupted: true, message: `not started: ${(error as Error).message}` };
+    }
     return targets.map(({ name: host, planned }) => {
       const record: StepRecord = {
         ...skippedRecord(planned, 'step', at, taken.message ?? `snapshot ${name}`),
-        status: taken.ok ? 'succeeded' : 'failed',
-        attempts: 1,
+        status: taken.interrupted ? 'interrupted' : taken.ok ? 'succeeded' : 'failed',
+        attempts: taken.interrupted ? 0 : 1,
         durationMs: clock.now() - at,
       };
-      emit({ type: 'step.finished', at: clock.now(), host, record });
+      this.emit({ type: 'step.finished', at: clock.now(), host, record });
       return record;
     });
   }
 
-  /**
-   * On resume, a changing step that a crash cut off is not run again blindly: it may have done its
-   * work or half of it. Unless the operator says so, the host stops there with the step interrupted.
-   */
-  function refuseRerun(name: string, planned: PlannedStep): StepRecord | undefined {
-    const cut = resume?.hosts[name]?.interrupted;
-    if (!cut || cut.section !== 'step' || cut.stepId !== planned.id) return undefined;
-    const definition = definitions.step.get(planned.id)!;
-    const rerunnable = READ_ONLY_KINDS.includes(planned.kind as StepKind) || definition.idempotent === true || options.rerunInterrupted;
-    if (rerunnable) return undefined;
-    const record: StepRecord = {
-      ...skippedRecord(planned, 'step', clock.now(), ''),
-      status: 'interrupted',
-      message: `step ${planned.id} was cut off by a crash and changes the host; check ${name}, then resume with --rerun-interrupted to run it again`,
-    };
-    emit({ type: 'step.finished', at: clock.now(), host: name, record });
-    return record;
-  }
-
   /** Records the steps a host did not reach, rolls it back when asked, and settles its state. */
-  async function endHost(name: string, failure: StepRecord | undefined, stopped?: string): Promise<void> {
-    const result = hosts[name]!;
-    const hostPlan = plan.hostPlans[name]!;
+  private async endHost(name: string, failure: StepRecord | undefined, stopped?: string): Promise<void> {
+    const { clock } = this;
+    const result = this.hosts[name]!;
+    const hostPlan = this.plan.hostPlans[name]!;
     const reached = new Set(result.steps.map((r) => r.id));
     const reason = failure ? `not run: step ${failure.id} failed` : `not run: ${stopped}`;
     const unreached = hostPlan.steps.filter((p) => !reached.has(p.id)).map((p) => skippedRecord(p, 'step', clock.now(), reason));
+    const interrupted = failure?.status === 'interrupted' || stopped === INTERRUPTED_MESSAGE;
     // An interrupted host resumes from where it stopped; any other keeps its unreached steps as skipped,
     // journaled too, so that a resumed run's report lists them.
-    if (stopped !== INTERRUPTED_MESSAGE && failure?.status !== 'interrupted') {
+    if (!interrupted) {
       result.steps.push(...unreached);
-      for (const record of unreached) emit({ type: 'step.finished', at: clock.now(), host: name, record });
+      for (const record of unreached) this.emit({ type: 'step.finished', at: clock.now(), host: name, record });
     }
     if (!failure && !stopped) result.state = 'succeeded';
-    else if (failure?.status === 'interrupted' || stopped === INTERRUPTED_MESSAGE) {
+    else if (interrupted) {
       result.state = 'interrupted';
       result.message = failure
-        ? `step ${failure.id} was interrupted: ${failure.message ?? ''}; the host's state is unknown`
-        : `${INTERRUPTED_MESSAGE} before step ${unreached[0]?.id ?? '(none left)'}; resume it with --resume`;
+        ? `step ${failure.id} was interrupted: ${failure.message ?? ''}`
+        : `${this.stopped?.reason ?? INTERRUPTED_MESSAGE} before step ${unreached[0]?.id ?? '(none left)'}; resume it with --resume`;
     } else {
       result.message = failure ? `step ${failure.id} failed: ${failure.message ?? ''}` : `stopped: ${stopped}`;
-      const wantsRollback = (failure && definitions.step.get(failure.id)!.onFailure === 'rollback') || plan.strategy.rollbackOnFailure;
-      result.state = wantsRollback && hostPlan.rollback.length > 0 ? await rollBack(name) : 'failed';
+      const wantsRollback = (failure && this.definitions.step.get(failure.id)!.onFailure === 'rollback') || this.plan.strategy.rollbackOnFailure;
+      result.state = wantsRollback && hostPlan.rollback.length > 0 ? await this.rollBack(name) : 'failed';
     }
     result.finishedAt = clock.now();
-    emit({ type: 'host.finished', at: result.finishedAt, host: name, state: result.state, message: result.message });
+    this.emit({ type: 'host.finished', at: result.finishedAt, host: name, state: result.state, message: result.message });
     // Done with the host until the snapshot after the run, which connects again.
-    await sessions.get(name)!.close();
+    await this.sessions.get(name)!.close();
   }
 
-  async function rollBack(name: string): Promise<HostState> {
-    const result = hosts[name]!;
-    for (const planned of plan.hostPlans[name]!.rollback) {
-      const record = await run(name, planned, 'rollback');
+  /**
+   * Rolls a failed host back, under the rules of main steps: a rollback step a resumed run finished
+   * is never run again, and one a crash cut off is decided like any other.
+   */
+  private async rollBack(name: string): Promise<HostState> {
+    const result = this.hosts[name]!;
+    for (const planned of this.plan.hostPlans[name]!.rollback) {
+      const earlier = result.rollback.find((r) => r.id === planned.id && r.status !== 'interrupted');
+      if (earlier?.status === 'failed') return 'rollback-failed';
+      if (earlier) continue;
+      if (this.isStopping) {
+        result.message += `; its rollback stopped before step ${planned.id}: ${this.stopped?.reason ?? INTERRUPTED_MESSAGE}; resume the run to finish it`;
+        return 'interrupted';
+      }
+      const record = await this.runOrDecide(name, planned, 'rollback');
       result.rollback.push(record);
-      if (record.status === 'failed' || record.status === 'interrupted') {
+      if (record.status === 'interrupted') {
+        result.message += `; rollback step ${planned.id} was interrupted: ${record.message ?? ''}`;
+        return 'interrupted';
+      }
+      if (record.status === 'failed') {
         result.message += `; rollback step ${planned.id} failed: ${record.message ?? ''}`;
         return 'rollback-failed';
       }
     }
     return 'rolled-back';
   }
+}
+
+function restoreHost(before: ResumeState['hosts'][string] | undefined): HostResult {
+  return {
+    state: before?.state ?? 'pending',
+    message: before?.message,
+    prechecks: [...(before?.prechecks ?? [])],
+    steps: [...(before?.steps ?? [])],
+    rollback: [...(before?.rollback ?? [])],
+    startedAt: before?.startedAt,
+    finishedAt: before?.finishedAt,
+  };
 }
 
 function skippedRecord(planned: PlannedStep, section: StepSection, at: number, message: string): StepRecord {
@@ -423,11 +603,11 @@ function indexDefinitions(plan: Plan): Record<StepSection, Map<string, Step | Pr
   return { precheck: index(plan.runbook.prechecks), step: index(plan.runbook.steps), rollback: index(plan.runbook.rollback) };
 }
 
-function createSession(host: string, deps: ExecutorDeps): HostSession & { close(): Promise<void> } {
+function createSession(host: string, deps: ExecutorDeps): Session {
   let current: Promise<HostConnection> | undefined;
-  const session = {
+  return {
     host,
-    captures: {} as Record<string, string>,
+    captures: {},
     async connection() {
       if (current) {
         const connection = await current.catch(() => undefined);
@@ -439,7 +619,7 @@ function createSession(host: string, deps: ExecutorDeps): HostSession & { close(
     reset() {
       current = undefined;
     },
-    async reconnect(deadline: number, intervalMs: number) {
+    async reconnect(deadline: number, intervalMs: number, signal?: AbortSignal) {
       for (;;) {
         try {
           current = deps.connect(host);
@@ -447,7 +627,8 @@ function createSession(host: string, deps: ExecutorDeps): HostSession & { close(
         } catch (error) {
           current = undefined;
           if ((error as { nonRetryable?: boolean }).nonRetryable || deps.clock.now() + intervalMs > deadline) throw error;
-          await deps.clock.sleep(intervalMs);
+          await deps.clock.sleep(intervalMs, signal);
+          if (signal?.aborted) throw error;
         }
       }
     },
@@ -458,5 +639,4 @@ function createSession(host: string, deps: ExecutorDeps): HostSession & { close(
       await connection?.close();
     },
   };
-  return session;
 }

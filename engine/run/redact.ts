@@ -50,6 +50,9 @@ export function createRedactor(initial: readonly string[]) {
       case 'run.finished':
       case 'phase.finished':
         return { ...event, message: redactOptional(event.message) };
+      case 'step.decided':
+      case 'run.interrupted':
+        return { ...event, reason: redact(event.reason) };
       default:
         return event;
     }

@@ -1,5 +1,5 @@
 import { parseDuration } from './duration.js';
-import type { Precheck, SnapshotDiffExpect, Step } from '../schema/runbook.js';
+import type { CompletionProbe, Precheck, SnapshotDiffExpect, Step } from '../schema/runbook.js';
 import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import type { PlannedStep } from '../schema/plan.js';
 import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
@@ -27,6 +27,8 @@ export interface ApprovalRequest {
   host: string;
   stepId: string;
   message: string;
+  /** Aborted when the run is told to stop: the question is withdrawn. */
+  signal?: AbortSignal;
 }
 
 /** Runs a command on a host of the run over the run's own connection to it (snapshots collect this way). */
@@ -54,8 +56,8 @@ export interface HostSession {
   connection(): Promise<HostConnection>;
   /** Forget the current connection (it dropped); the next call to connection() opens a new one. */
   reset(): void;
-  /** Open a new connection now, retrying until the deadline; for reboots. */
-  reconnect(deadline: number, intervalMs: number): Promise<HostConnection>;
+  /** Open a new connection now, retrying until the deadline (or until `signal` aborts); for reboots. */
+  reconnect(deadline: number, intervalMs: number, signal?: AbortSignal): Promise<HostConnection>;
 }
 
 export interface StepEnvironment {
@@ -68,6 +70,10 @@ export interface StepEnvironment {
   hooks: StepHooks;
   snapshotProfile: string;
   exec: HostExec;
+  /** The run is stopping: no new command (no retry, no poll) starts, and waits end at once. */
+  stop?: AbortSignal;
+  /** The run is stopping at once: the command running is aborted too. */
+  abort?: AbortSignal;
 }
 
 interface Attempt {
@@ -84,9 +90,33 @@ interface Attempt {
 
 const keepTail = (text: string) => (text.length > STEP_DEFAULTS.outputLimit ? text.slice(-STEP_DEFAULTS.outputLimit) : text);
 
-/** Names of the values a step captures with `secret: true`. */
 /** The names a step captures with `secret: true`: redacted everywhere, never written to disk. */
 export const secretCapturesOf = (step: Step | Precheck) => Object.entries(step.capture ?? {}).filter(([, c]) => c.secret).map(([name]) => name);
+
+function createRender(env: StepEnvironment): Render {
+  return (template, own = {}, shell = false) => {
+    const context = env.context();
+    return renderTemplate(template, { ...context, captures: { ...context.captures, ...own } }, { shell });
+  };
+}
+
+/**
+ * Runs the completion probe of a step a crash or a stop cut off: whether the step completed, and
+ * what the probe saw. A probe that cannot run (host unreachable, a value missing) cannot tell.
+ */
+export async function runCompletionProbe(probe: CompletionProbe, env: StepEnvironment): Promise<{ passed: boolean; summary: string }> {
+  const render = createRender(env);
+  try {
+    const command = render(probe.run, {}, true);
+    const connection = await env.session.connection();
+    const result = await connection.exec(command, { timeoutMs: parseDuration(probe.timeout) ?? STEP_DEFAULTS.commandTimeoutMs, signal: env.abort });
+    const verdict = await evaluateExpectations(probe.expect ?? [], result, (template) => render(template));
+    return verdict.ok ? { passed: true, summary: `\`${command}\` as expected` } : { passed: false, summary: `\`${command}\`: ${verdict.failures.join('; ')}` };
+  } catch (error) {
+    if (error instanceof TransportError || error instanceof UnsafeValueError || error instanceof MissingValueError) return { passed: false, summary: error.message };
+    throw error;
+  }
+}
 
 /** Runs one step on one host: condition, rendering, attempts with backoff, polling, expectations, captures. */
 export async function runStep(
@@ -112,10 +142,7 @@ export async function runStep(
     ...(section === 'precheck' ? { severity: (step as Precheck).severity ?? 'error', hint: (step as Precheck).hint } : {}),
     ...fields,
   });
-  const render: Render = (template, own = {}, shell = false) => {
-    const context = env.context();
-    return renderTemplate(template, { ...context, captures: { ...context.captures, ...own } }, { shell });
-  };
+  const render = createRender(env);
 
   if (step.when !== undefined) {
     let decision: string;
@@ -153,14 +180,24 @@ export async function runStep(
     attempt++;
     emit({ type: 'step.started', at: clock.now(), host: session.host, section, stepId: step.id, kind: planned.kind, mutating: planned.mutating, attempt, command });
     // On disk before the command is sent: after a crash, the journal tells a step cut off from one never begun.
-    await env.persist();
+    try {
+      await env.persist();
+    } catch (error) {
+      // The journal cannot be written: the command is not sent, and the run stops (the executor knows why).
+      return record({ status: 'interrupted', message: `not started: ${(error as Error).message}`, command, attempts: attempt - 1 });
+    }
     last = await runAttempt(step, planned.kind, { command, answers }, env, render);
     if (last.ok || last.final || attempt > retries) break;
     const delayMs = backoffMs * 2 ** (attempt - 1);
     // The executor learns a secret capture when the step ends; a retry is announced before that.
     const secrets = createRedactor(secretCapturesOf(step).flatMap((name) => last!.captures[name] ?? []));
     emit({ type: 'step.retried', at: clock.now(), host: session.host, section, stepId: step.id, attempt, delayMs, reason: secrets.redact(last.failures.join('; ')) });
-    await clock.sleep(delayMs);
+    await clock.sleep(delayMs, env.stop);
+    // A retry is a new command: a stopping run does not start it, and cannot call the step failed either.
+    if (env.stop?.aborted) {
+      last = { ...last, failures: [...last.failures, 'not retried: the run was interrupted'], final: true, interrupted: true };
+      break;
+    }
   }
   const outcome = last!;
   Object.assign(session.captures, outcome.captures);
@@ -206,17 +243,18 @@ async function runAttempt(
       const intervalMs = parseDuration(step.interval) ?? STEP_DEFAULTS.intervalMs;
       for (;;) {
         const connection = await session.connection();
-        const result = await connection.exec(command, { timeoutMs: Math.max(1, Math.min(STEP_DEFAULTS.commandTimeoutMs, deadline - clock.now())), answers, onLine });
+        const result = await connection.exec(command, { timeoutMs: Math.max(1, Math.min(STEP_DEFAULTS.commandTimeoutMs, deadline - clock.now())), answers, onLine, signal: env.abort });
         const until = await evaluateExpectations(step.until, result, render);
         if (until.ok) return await finishAttempt(step, result, render, external);
         if (clock.now() + intervalMs > deadline) {
           return { ok: false, result, failures: [`condition not met within ${step.timeout ?? '10m'}: ${until.failures.join('; ')}`], captures: {}, final: false, interrupted: false };
         }
-        await clock.sleep(intervalMs);
+        await clock.sleep(intervalMs, env.stop);
+        if (env.stop?.aborted) return stopAttempt(result, `the run was interrupted while waiting: ${until.failures.join('; ')}`);
       }
     }
     const connection = await session.connection();
-    const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onLine });
+    const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onLine, signal: env.abort });
     if (expectsDisconnect(kind, step)) return await awaitReboot(step, result, connection, env, render, external);
     return await finishAttempt(step, result, render, external);
   } catch (error) {
@@ -224,6 +262,7 @@ async function runAttempt(
     const partial: ExecResult | undefined = error.partial
       ? { ...error.partial, exitCode: null, signal: null, durationMs: 0, timedOut: false }
       : undefined;
+    if (error.code === 'ABORTED') return stopAttempt(partial, error.message);
     if (error.code === 'CONNECTION_LOST') {
       session.reset();
       if (expectsDisconnect(kind, step)) return await awaitReboot(step, partial, undefined, env, render, external);
@@ -247,6 +286,11 @@ async function finishAttempt(
   return { ok: failures.length === 0, result, failures, captures: captured.values, final: false, interrupted: false };
 }
 
+/** The run stopped this attempt (a signal): the step is interrupted, whatever its kind, and decided on resume. */
+function stopAttempt(result: ExecResult | undefined, message: string): Attempt {
+  return { ok: false, result, failures: [message], captures: {}, final: true, interrupted: true };
+}
+
 /** A reboot, or a failover with `reconnect`, takes the connection down by design. */
 function expectsDisconnect(kind: StepKind, step: Step | Precheck): boolean {
   return kind === 'reboot' || (kind === 'failover' && step.reconnect !== undefined);
@@ -266,16 +310,20 @@ async function awaitReboot(
   const deadline = clock.now() + (parseDuration(reconnect?.timeout) ?? STEP_DEFAULTS.reconnectTimeoutMs);
   const fail = (message: string): Attempt => ({ ok: false, result, failures: [message], captures: {}, final: true, interrupted: false });
   if (result && result.exitCode !== null && result.exitCode !== 0) return fail(`the reboot command exited ${result.exitCode}`);
+  const stopped = () => stopAttempt(result, 'the run was interrupted while waiting for the host to come back');
   while (connection && !connection.closed) {
     if (clock.now() >= deadline) return fail(`the host did not go down within ${reconnect?.timeout ?? '10m'} of the reboot command`);
-    await clock.sleep(100);
+    await clock.sleep(100, env.stop);
+    if (env.stop?.aborted) return stopped();
   }
   session.reset();
-  await clock.sleep(parseDuration(reconnect?.delay) ?? STEP_DEFAULTS.reconnectDelayMs);
+  await clock.sleep(parseDuration(reconnect?.delay) ?? STEP_DEFAULTS.reconnectDelayMs, env.stop);
+  if (env.stop?.aborted) return stopped();
   let back: HostConnection;
   try {
-    back = await session.reconnect(deadline, parseDuration(reconnect?.interval) ?? STEP_DEFAULTS.reconnectIntervalMs);
+    back = await session.reconnect(deadline, parseDuration(reconnect?.interval) ?? STEP_DEFAULTS.reconnectIntervalMs, env.stop);
   } catch (error) {
+    if (env.stop?.aborted) return stopped();
     // The last reason it could not be reached (refused, AUTH_FAILED...) says what to look at.
     const errorCode = error instanceof TransportError ? error.code : undefined;
     return { ...fail(`the host did not come back: ${(error as Error).message}`), errorCode };
@@ -283,10 +331,18 @@ async function awaitReboot(
   if (reconnect?.check !== undefined) {
     const checkCommand = render(reconnect.check, {}, true);
     for (;;) {
-      const check = await back.exec(checkCommand, { timeoutMs: STEP_DEFAULTS.commandTimeoutMs });
+      let check: ExecResult;
+      try {
+        check = await back.exec(checkCommand, { timeoutMs: STEP_DEFAULTS.commandTimeoutMs, signal: env.abort });
+      } catch (error) {
+        if (!(error instanceof TransportError)) throw error;
+        if (error.code === 'ABORTED') return stopped();
+        return { ...fail(`the host came back but \`${checkCommand}\` could not run: ${error.message}`), errorCode: error.code };
+      }
       if (check.exitCode === 0) break;
       if (clock.now() >= deadline) return fail(`the host came back but \`${checkCommand}\` exited ${check.exitCode}`);
-      await clock.sleep(parseDuration(reconnect.interval) ?? STEP_DEFAULTS.reconnectIntervalMs);
+      await clock.sleep(parseDuration(reconnect.interval) ?? STEP_DEFAULTS.reconnectIntervalMs, env.stop);
+      if (env.stop?.aborted) return stopped();
     }
   }
   const done: ExecResult = result ?? { stdout: '', stderr: '', exitCode: 0, signal: null, durationMs: 0, timedOut: false };
@@ -301,6 +357,12 @@ async function runApproval(
 ): Promise<StepRecord> {
   const message = render(step.message ?? `Approve step ${step.id}?`);
   env.emit({ type: 'step.started', at: env.clock.now(), host: env.session.host, section: 'step', stepId: step.id, kind: 'approval', mutating: false, attempt: 1 });
-  const approved = await env.hooks.approve({ host: env.session.host, stepId: step.id, message });
+  let approved: boolean;
+  try {
+    approved = await env.hooks.approve({ host: env.session.host, stepId: step.id, message, signal: env.stop });
+  } catch (error) {
+    if (!env.stop?.aborted) throw error;
+    return record({ status: 'interrupted', attempts: 1, message: `not answered: the run was interrupted (${message})` });
+  }
   return record({ status: approved ? 'succeeded' : 'failed', attempts: 1, message: approved ? `approved: ${message}` : `not approved: ${message}` });
 }

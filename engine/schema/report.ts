@@ -1,4 +1,4 @@
-import { HOST_STATES, STEP_STATUSES } from '../run/events.js';
+import { HOST_STATES, STEP_DECISIONS, STEP_STATUSES, STOP_SIGNALS } from '../run/events.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiVersion, defineMap, defineObject } from './common.js';
 import { STEP_KINDS } from './vocabulary.js';
@@ -128,6 +128,52 @@ export const SnapshotFile = defineObject(
   { description: 'A snapshot taken around the run.' },
 );
 
+const StepSectionName = Type.Union([Type.Literal('precheck'), Type.Literal('step'), Type.Literal('rollback')], {
+  description: 'Where the step is: pre-checks, steps or rollback.',
+});
+
+export const RunHistory = defineObject(
+  {
+    processes: Type.Integer({ minimum: 1, description: 'Processes that worked on the run: more than 1 when it was resumed.' }),
+    interruptions: Type.Array(
+      defineObject(
+        {
+          at: Timestamp('When it stopped'),
+          reason: Type.String({ description: 'Why: a signal, an unwritable journal, or a process that ended without finishing.' }),
+          signal: Type.Optional(Type.Union(STOP_SIGNALS.map((s) => Type.Literal(s)), { description: 'The signal that stopped it.' })),
+          cutOff: Type.Array(
+            defineObject(
+              { host: Type.String({ description: 'The host.' }), section: StepSectionName, step: Type.String({ description: 'The step id.' }) },
+              { description: 'A step that had started and not finished.' },
+            ),
+            { description: 'The steps it cut off.' },
+          ),
+        },
+        { description: 'A time the run stopped before its end.' },
+      ),
+      { description: 'Each time the run stopped before its end, in order.' },
+    ),
+    decisions: Type.Array(
+      defineObject(
+        {
+          at: Timestamp('When it was decided'),
+          host: Type.String({ description: 'The host.' }),
+          section: StepSectionName,
+          step: Type.String({ description: 'The step id.' }),
+          decision: Type.Union(STEP_DECISIONS.map((d) => Type.Literal(d)), {
+            description: 'done: recorded as finished; failed: handled as a failure; rerun: run again; wait: left for the operator.',
+          }),
+          by: Type.String({ description: 'The operator (git identity), or `runbook` when a rule or the completion probe decided.' }),
+          reason: Type.String({ description: 'Why (redacted).' }),
+        },
+        { description: 'What was decided about a step a crash or a stop cut off.' },
+      ),
+      { description: 'Decisions about cut-off steps, in order.' },
+    ),
+  },
+  { description: 'Interruptions and resumes: each stop, and who decided what about the steps it cut off.' },
+);
+
 export const RunReport = defineObject(
   {
     apiVersion: ApiVersion,
@@ -206,6 +252,7 @@ export const RunReport = defineObject(
       },
       { description: 'Snapshots around the run and their comparison.' },
     ),
+    history: Type.Optional(RunHistory),
     limits: defineObject(
       {
         outputLines: Type.Integer({ minimum: 1, description: 'Most lines kept of each output.' }),
@@ -227,3 +274,4 @@ export type ReportStep = Static<typeof ReportStep>;
 export type ReportHost = Static<typeof ReportHost>;
 export type SnapshotComparisonSummary = Static<typeof SnapshotComparisonSummary>;
 export type RunReport = Static<typeof RunReport>;
+export type RunHistoryReport = Static<typeof RunHistory>;

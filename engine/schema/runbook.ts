@@ -229,10 +229,28 @@ const stepProperties = {
   ),
 };
 
-export const Step = defineObject(stepProperties, {
-  description: 'One step, run on each targeted host.',
-  examples: [{ id: 'install', kind: 'install', run: 'onie-install -a -i {{quote params.image}}', timeout: '20m', retries: 2 }],
-});
+export const CompletionProbe = defineObject(
+  {
+    run: Template('A read-only command that tells whether the step completed.', ['show switch']),
+    expect: Type.Optional(
+      Type.Array(Expect, { description: 'All of these hold when the step completed (without an `exitCode` item, the command must exit 0).' }),
+    ),
+    timeout: Type.Optional(defineDuration('The longest the probe may take.')),
+  },
+  {
+    description:
+      'Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).',
+    examples: [{ run: 'cat /etc/lsb-release', expect: [{ contains: 'DISTRIB_RELEASE={{params.targetVersion}}' }] }],
+  },
+);
+
+export const Step = defineObject(
+  { ...stepProperties, completedWhen: Type.Optional(CompletionProbe) },
+  {
+    description: 'One step, run on each targeted host.',
+    examples: [{ id: 'install', kind: 'install', run: 'onie-install -a -i {{quote params.image}}', timeout: '20m', retries: 2 }],
+  },
+);
 
 export const Precheck = defineObject(
   {
@@ -352,6 +370,7 @@ export const Runbook = defineObject(
 
 export type Runbook = Static<typeof Runbook>;
 export type Step = Static<typeof Step>;
+export type CompletionProbe = Static<typeof CompletionProbe>;
 export type Precheck = Static<typeof Precheck>;
 export type Expect = Static<typeof Expect>;
 export type Capture = Static<typeof Capture>;

@@ -41,6 +41,9 @@ class LocalConnection implements HostConnection {
     if (this.ended) {
       return Promise.reject(new TransportError('CONNECTION_LOST', this.hostName, 'cannot run a command: the connection is closed'));
     }
+    if (options.signal?.aborted) {
+      return Promise.reject(new TransportError('ABORTED', this.hostName, 'the command was not started: the run was stopped'));
+    }
     const answers = options.answers ?? [];
     const started = performance.now();
     const stdout = new StreamCollector(this.outputCapBytes, options.onLine && ((line) => options.onLine?.('stdout', line)));
@@ -74,9 +77,25 @@ class LocalConnection implements HostConnection {
         answer?.(text);
       });
 
+      const abort = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.running.delete(child);
+        killGroup(child);
+        reject(
+          new TransportError('ABORTED', this.hostName, 'the command was aborted: the run was stopped', {
+            stdout: stdout.text(),
+            stderr: stderr.text(),
+          }),
+        );
+      };
+      options.signal?.addEventListener('abort', abort, { once: true });
+
       const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
         if (settled) return;
         settled = true;
+        options.signal?.removeEventListener('abort', abort);
         clearTimeout(timer);
         this.running.delete(child);
         stdout.end();
@@ -97,6 +116,7 @@ class LocalConnection implements HostConnection {
       child.on('error', (error) => {
         if (settled) return;
         settled = true;
+        options.signal?.removeEventListener('abort', abort);
         clearTimeout(timer);
         this.running.delete(child);
         reject(new Error(`${this.hostName}: cannot start /bin/sh: ${error.message}`));

@@ -403,6 +403,7 @@ class SshConnection implements HostConnection {
         settled = true;
         clearTimeout(timer);
         this.running.delete(tracker);
+        options.signal?.removeEventListener('abort', abort);
         action();
       };
       const tracker: RunningCommand = {
@@ -418,6 +419,17 @@ class SshConnection implements HostConnection {
           }),
       };
       this.running.add(tracker);
+      const abort = () =>
+        settle(() => {
+          if (channel) stopChannel(channel);
+          const partial = result(false);
+          reject(new TransportError('ABORTED', this.hostName, 'the command was aborted: the run was stopped', { stdout: partial.stdout, stderr: partial.stderr }));
+        });
+      if (options.signal?.aborted) {
+        abort();
+        return;
+      }
+      options.signal?.addEventListener('abort', abort, { once: true });
 
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(() => {

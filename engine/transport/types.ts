@@ -27,6 +27,8 @@ export interface ExecOptions {
   answers?: readonly PromptAnswer[];
   /** Called with each complete output line as it arrives. */
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Aborting stops the command (its channel or process group) and rejects with `ABORTED`. */
+  signal?: AbortSignal;
 }
 
 export interface HostConnection {
@@ -72,6 +74,8 @@ export const TRANSPORT_ERROR_CODES = [
   'UNREACHABLE',
   'CONNECTION_LOST',
   'CREDENTIALS_MISSING',
+  /** The operator stopped the run at once (a second signal): the command was cut off. */
+  'ABORTED',
 ] as const;
 export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number];
 

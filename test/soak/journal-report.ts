@@ -23,7 +23,7 @@ export function compareJournalWithReport(events: readonly RunEvent[], report: Ru
   const finished = events.findLast((e) => e.type === 'run.finished');
   if (finished?.type !== 'run.finished') return ['the journal has no run.finished event'];
   if (rebuilt.runId !== report.runId) problems.push(`run id: journal ${rebuilt.runId}, report ${report.runId}`);
-  if (rebuilt.finished !== report.outcome) problems.push(`outcome: journal ${rebuilt.finished ?? '(unfinished)'}, report ${report.outcome}`);
+  if (rebuilt.finished?.outcome !== report.outcome) problems.push(`outcome: journal ${rebuilt.finished?.outcome ?? '(unfinished)'}, report ${report.outcome}`);
   const started = events.find((e) => e.type === 'run.started');
   const planned = started?.type === 'run.started' ? started.hosts : [];
   const reported = Object.keys(report.hosts);

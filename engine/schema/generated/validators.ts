@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const Runbook = validate52;
-const schema19 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/runbook.schema.json","title":"Runbook","description":"A versioned procedure of check, backup, install, failover and verify steps.","type":"object","required":["apiVersion","kind","metadata","targets","steps"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Runbook`.","const":"Runbook","type":"string"},"metadata":{"additionalProperties":false,"description":"Name, version and description.","type":"object","required":["name","version"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The runbook name: lower case, digits and dashes.","examples":["fabric-upgrade"],"type":"string"},"version":{"pattern":"^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$","description":"The runbook's own semantic version; plans and reports record it.","examples":["1.3.0"],"x-hint":"must be a semantic version like 1.3.0","type":"string"},"description":{"description":"One line on what the runbook does.","type":"string"}}},"params":{"description":"Declared parameters, used as `{{params.name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A declared parameter.","examples":[{"type":"string","pattern":"^\\d+\\.\\d+\\.\\d+$","required":true}],"type":"object","properties":{"type":{"description":"The value type (default string).","anyOf":[{"const":"string","type":"string"},{"const":"number","type":"string"},{"const":"integer","type":"string"},{"const":"boolean","type":"string"}]},"description":{"description":"What the parameter means.","type":"string"},"required":{"description":"The plan is refused without a value.","type":"boolean"},"pattern":{"description":"A string value must match this. A JavaScript regular expression.","minLength":1,"type":"string"},"enum":{"description":"The allowed values.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},"default":{"description":"The value when none is given; a string may be a template over other params.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}}}},"targets":{"additionalProperties":false,"description":"Which inventory hosts the runbook changes; all given selectors must hold.","minProperties":1,"examples":[{"group":"fabric"},{"labels":{"site":"ams"}}],"type":"object","properties":{"group":{"description":"Hosts in this inventory group.","examples":["fabric"],"type":"string"},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}}}},"strategy":{"additionalProperties":false,"description":"How the targets are ordered and batched.","type":"object","properties":{"order":{"description":"Stages by role, in order; hosts with no listed role form a last stage.","examples":[["spine","leaf"]],"type":"array","items":{"type":"string"}},"batchSize":{"minimum":1,"description":"Hosts changed at once within a stage (default 1).","type":"integer"},"maxFailures":{"minimum":0,"description":"Failed hosts tolerated before the run stops (default 0).","type":"integer"},"maxParallel":{"minimum":1,"description":"Most hosts worked on at once across the run (default: the batch size).","type":"integer"},"rollbackOnFailure":{"description":"Run the `rollback` steps on a host that fails.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.","type":"object","properties":{"before":{"description":"Snapshot the targets before the first change.","type":"boolean"},"after":{"description":"Snapshot the targets after the last step, and compare.","type":"boolean"},"profile":{"description":"The collection profile.","examples":["fabric"],"type":"string"}}}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval given by the author of the commit the plan was made at.","type":"boolean"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"prechecks":{"description":"Read-only checks run on every target before any change.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"The procedure, run on each host in order.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Steps that restore a failed host.","type":"array","items":{"$ref":"#/$defs/Step"}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A JavaScript regular expression.","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A JavaScript regular expression.","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}}}};
+const schema19 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/runbook.schema.json","title":"Runbook","description":"A versioned procedure of check, backup, install, failover and verify steps.","type":"object","required":["apiVersion","kind","metadata","targets","steps"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Runbook`.","const":"Runbook","type":"string"},"metadata":{"additionalProperties":false,"description":"Name, version and description.","type":"object","required":["name","version"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The runbook name: lower case, digits and dashes.","examples":["fabric-upgrade"],"type":"string"},"version":{"pattern":"^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$","description":"The runbook's own semantic version; plans and reports record it.","examples":["1.3.0"],"x-hint":"must be a semantic version like 1.3.0","type":"string"},"description":{"description":"One line on what the runbook does.","type":"string"}}},"params":{"description":"Declared parameters, used as `{{params.name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A declared parameter.","examples":[{"type":"string","pattern":"^\\d+\\.\\d+\\.\\d+$","required":true}],"type":"object","properties":{"type":{"description":"The value type (default string).","anyOf":[{"const":"string","type":"string"},{"const":"number","type":"string"},{"const":"integer","type":"string"},{"const":"boolean","type":"string"}]},"description":{"description":"What the parameter means.","type":"string"},"required":{"description":"The plan is refused without a value.","type":"boolean"},"pattern":{"description":"A string value must match this. A JavaScript regular expression.","minLength":1,"type":"string"},"enum":{"description":"The allowed values.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},"default":{"description":"The value when none is given; a string may be a template over other params.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}}}},"targets":{"additionalProperties":false,"description":"Which inventory hosts the runbook changes; all given selectors must hold.","minProperties":1,"examples":[{"group":"fabric"},{"labels":{"site":"ams"}}],"type":"object","properties":{"group":{"description":"Hosts in this inventory group.","examples":["fabric"],"type":"string"},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}}}},"strategy":{"additionalProperties":false,"description":"How the targets are ordered and batched.","type":"object","properties":{"order":{"description":"Stages by role, in order; hosts with no listed role form a last stage.","examples":[["spine","leaf"]],"type":"array","items":{"type":"string"}},"batchSize":{"minimum":1,"description":"Hosts changed at once within a stage (default 1).","type":"integer"},"maxFailures":{"minimum":0,"description":"Failed hosts tolerated before the run stops (default 0).","type":"integer"},"maxParallel":{"minimum":1,"description":"Most hosts worked on at once across the run (default: the batch size).","type":"integer"},"rollbackOnFailure":{"description":"Run the `rollback` steps on a host that fails.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.","type":"object","properties":{"before":{"description":"Snapshot the targets before the first change.","type":"boolean"},"after":{"description":"Snapshot the targets after the last step, and compare.","type":"boolean"},"profile":{"description":"The collection profile.","examples":["fabric"],"type":"string"}}}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval given by the author of the commit the plan was made at.","type":"boolean"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"prechecks":{"description":"Read-only checks run on every target before any change.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"The procedure, run on each host in order.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Steps that restore a failed host.","type":"array","items":{"$ref":"#/$defs/Step"}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A JavaScript regular expression.","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A JavaScript regular expression.","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}}}};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -2811,7 +2811,7 @@ return errors === 0;
 }
 validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema22 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"}}};
+const schema22 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
 
 function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4364,6 +4364,172 @@ var valid0 = _errs142 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.completedWhen !== undefined){
+let data39 = data.completedWhen;
+const _errs144 = errors;
+if(errors === _errs144){
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+let missing2;
+if((data39.run === undefined) && (missing2 = "run")){
+validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs146 = errors;
+for(const key9 in data39){
+if(!(((key9 === "run") || (key9 === "expect")) || (key9 === "timeout"))){
+validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs146 === errors){
+if(data39.run !== undefined){
+const _errs147 = errors;
+if(typeof data39.run !== "string"){
+validate58.errors = [{instancePath:instancePath+"/completedWhen/run",schemaPath:"#/properties/completedWhen/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid20 = _errs147 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data39.expect !== undefined){
+let data41 = data39.expect;
+const _errs149 = errors;
+if(errors === _errs149){
+if(Array.isArray(data41)){
+var valid21 = true;
+const len4 = data41.length;
+for(let i4=0; i4<len4; i4++){
+const _errs151 = errors;
+if(!(validate54(data41[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data41,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs151 === errors;
+if(!valid21){
+break;
+}
+}
+}
+else {
+validate58.errors = [{instancePath:instancePath+"/completedWhen/expect",schemaPath:"#/properties/completedWhen/properties/expect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid20 = _errs149 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data39.timeout !== undefined){
+let data43 = data39.timeout;
+const _errs152 = errors;
+const _errs153 = errors;
+let valid22 = false;
+const _errs154 = errors;
+if(errors === _errs154){
+if(typeof data43 === "string"){
+if(!pattern12.test(data43)){
+const err63 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+var _valid9 = _errs154 === errors;
+valid22 = valid22 || _valid9;
+const _errs156 = errors;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(errors === _errs156){
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+var _valid9 = _errs156 === errors;
+valid22 = valid22 || _valid9;
+if(!valid22){
+const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+validate58.errors = vErrors;
+return false;
+}
+else {
+errors = _errs153;
+if(vErrors !== null){
+if(_errs153){
+vErrors.length = _errs153;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid20 = _errs152 === errors;
+}
+else {
+var valid20 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -5475,17 +5641,17 @@ return errors === 0;
 }
 validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Inventory = validate63;
+export const Inventory = validate64;
 const schema23 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/inventory.schema.json","title":"Inventory","description":"The hosts a runbook can target, with how to reach them.","type":"object","required":["apiVersion","kind","hosts"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Inventory`.","const":"Inventory","type":"string"},"metadata":{"additionalProperties":false,"description":"Name and description.","type":"object","required":["name"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The inventory name.","examples":["lab"],"type":"string"},"description":{"description":"What the inventory covers.","type":"string"}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval given by the author of the commit the plan was made at.","type":"boolean"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"defaults":{"additionalProperties":false,"description":"Fields every host has unless it sets its own.","type":"object","properties":{"port":{"minimum":1,"maximum":65535,"description":"SSH port (default 22).","type":"integer"},"user":{"description":"SSH user.","examples":["cumulus"],"type":"string"},"role":{"description":"The host role, used by `strategy.order` and `on`.","examples":["spine","primary"],"type":"string"},"groups":{"description":"Groups the host belongs to.","examples":[["fabric"]],"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"platform":{"description":"The device platform; snapshot profiles choose commands by it.","examples":["cumulus"],"type":"string"},"transport":{"description":"How commands reach the host: ssh (default) or local, for the controller itself.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"pattern":"^SHA256:[A-Za-z0-9+/]{43}=?$","description":"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.","examples":["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],"x-hint":"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it","type":"string"},"auth":{"$ref":"#/$defs/Auth"}}},"groups":{"description":"Host groups, by name.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A group of hosts.","type":"object","properties":{"description":{"description":"What the group is.","type":"string"}}}}},"hosts":{"description":"Hosts by name.","minProperties":1,"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z0-9][A-Za-z0-9._-]*$":{"$ref":"#/$defs/Host"}}}},"$defs":{"Host":{"additionalProperties":false,"description":"One host.","type":"object","properties":{"address":{"description":"IP address or DNS name to reach the host at.","examples":["10.0.0.11"],"minLength":1,"type":"string"},"port":{"minimum":1,"maximum":65535,"description":"SSH port (default 22).","type":"integer"},"user":{"description":"SSH user.","examples":["cumulus"],"type":"string"},"role":{"description":"The host role, used by `strategy.order` and `on`.","examples":["spine","primary"],"type":"string"},"groups":{"description":"Groups the host belongs to.","examples":[["fabric"]],"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"platform":{"description":"The device platform; snapshot profiles choose commands by it.","examples":["cumulus"],"type":"string"},"transport":{"description":"How commands reach the host: ssh (default) or local, for the controller itself.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"pattern":"^SHA256:[A-Za-z0-9+/]{43}=?$","description":"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.","examples":["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],"x-hint":"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it","type":"string"},"auth":{"$ref":"#/$defs/Auth"}}},"Auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}};
-const pattern37 = new RegExp("^SHA256:[A-Za-z0-9+/]{43}=?$", "u");
-const pattern41 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*$", "u");
+const pattern38 = new RegExp("^SHA256:[A-Za-z0-9+/]{43}=?$", "u");
+const pattern42 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*$", "u");
 const schema24 = {"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}};
-const pattern38 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern39 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5495,14 +5661,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(Object.keys(data).length < 1){
-validate64.errors = [{instancePath,schemaPath:"#/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
+validate65.errors = [{instancePath,schemaPath:"#/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "keyFile") || (key0 === "agent")) || (key0 === "passwordEnv")) || (key0 === "knownHosts"))){
-validate64.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate65.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5511,7 +5677,7 @@ if(_errs1 === errors){
 if(data.keyFile !== undefined){
 const _errs2 = errors;
 if(typeof data.keyFile !== "string"){
-validate64.errors = [{instancePath:instancePath+"/keyFile",schemaPath:"#/properties/keyFile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/keyFile",schemaPath:"#/properties/keyFile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -5523,7 +5689,7 @@ if(valid0){
 if(data.agent !== undefined){
 const _errs4 = errors;
 if(typeof data.agent !== "boolean"){
-validate64.errors = [{instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate65.errors = [{instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -5537,13 +5703,13 @@ let data2 = data.passwordEnv;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern38.test(data2)){
-validate64.errors = [{instancePath:instancePath+"/passwordEnv",schemaPath:"#/properties/passwordEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""}];
+if(!pattern39.test(data2)){
+validate65.errors = [{instancePath:instancePath+"/passwordEnv",schemaPath:"#/properties/passwordEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""}];
 return false;
 }
 }
 else {
-validate64.errors = [{instancePath:instancePath+"/passwordEnv",schemaPath:"#/properties/passwordEnv/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/passwordEnv",schemaPath:"#/properties/passwordEnv/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5556,7 +5722,7 @@ if(valid0){
 if(data.knownHosts !== undefined){
 const _errs8 = errors;
 if(typeof data.knownHosts !== "string"){
-validate64.errors = [{instancePath:instancePath+"/knownHosts",schemaPath:"#/properties/knownHosts/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/knownHosts",schemaPath:"#/properties/knownHosts/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -5571,21 +5737,21 @@ var valid0 = true;
 }
 }
 else {
-validate64.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate65.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate64.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema25 = {"additionalProperties":false,"description":"One host.","type":"object","properties":{"address":{"description":"IP address or DNS name to reach the host at.","examples":["10.0.0.11"],"minLength":1,"type":"string"},"port":{"minimum":1,"maximum":65535,"description":"SSH port (default 22).","type":"integer"},"user":{"description":"SSH user.","examples":["cumulus"],"type":"string"},"role":{"description":"The host role, used by `strategy.order` and `on`.","examples":["spine","primary"],"type":"string"},"groups":{"description":"Groups the host belongs to.","examples":[["fabric"]],"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"platform":{"description":"The device platform; snapshot profiles choose commands by it.","examples":["cumulus"],"type":"string"},"transport":{"description":"How commands reach the host: ssh (default) or local, for the controller itself.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"pattern":"^SHA256:[A-Za-z0-9+/]{43}=?$","description":"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.","examples":["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],"x-hint":"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it","type":"string"},"auth":{"$ref":"#/$defs/Auth"}}};
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5597,7 +5763,7 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema25.properties, key0))){
-validate66.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate67.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5609,12 +5775,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func2(data0) < 1){
-validate66.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate67.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate67.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5628,18 +5794,18 @@ if(data.port !== undefined){
 let data1 = data.port;
 const _errs4 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate66.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate67.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs4){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 65535 || isNaN(data1)){
-validate66.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+validate67.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
 if(data1 < 1 || isNaN(data1)){
-validate66.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate67.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -5654,7 +5820,7 @@ if(valid0){
 if(data.user !== undefined){
 const _errs6 = errors;
 if(typeof data.user !== "string"){
-validate66.errors = [{instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate67.errors = [{instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -5666,7 +5832,7 @@ if(valid0){
 if(data.role !== undefined){
 const _errs8 = errors;
 if(typeof data.role !== "string"){
-validate66.errors = [{instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate67.errors = [{instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -5685,7 +5851,7 @@ const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 const _errs12 = errors;
 if(typeof data4[i0] !== "string"){
-validate66.errors = [{instancePath:instancePath+"/groups/" + i0,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate67.errors = [{instancePath:instancePath+"/groups/" + i0,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs12 === errors;
@@ -5695,7 +5861,7 @@ break;
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate67.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -5713,7 +5879,7 @@ if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs16 = errors;
 for(const key1 in data6){
 if(!(pattern5.test(key1))){
-validate66.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate67.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5724,7 +5890,7 @@ for(const key2 in data6){
 if(pattern5.test(key2)){
 const _errs17 = errors;
 if(typeof data6[key2] !== "string"){
-validate66.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate67.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid2 = _errs17 === errors;
@@ -5736,7 +5902,7 @@ break;
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate67.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -5749,7 +5915,7 @@ if(valid0){
 if(data.platform !== undefined){
 const _errs19 = errors;
 if(typeof data.platform !== "string"){
-validate66.errors = [{instancePath:instancePath+"/platform",schemaPath:"#/properties/platform/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate67.errors = [{instancePath:instancePath+"/platform",schemaPath:"#/properties/platform/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs19 === errors;
@@ -5818,7 +5984,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate66.errors = vErrors;
+validate67.errors = vErrors;
 return false;
 }
 else {
@@ -5843,13 +6009,13 @@ let data10 = data.hostKey;
 const _errs27 = errors;
 if(errors === _errs27){
 if(typeof data10 === "string"){
-if(!pattern37.test(data10)){
-validate66.errors = [{instancePath:instancePath+"/hostKey",schemaPath:"#/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}=?$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}=?$"+"\""}];
+if(!pattern38.test(data10)){
+validate67.errors = [{instancePath:instancePath+"/hostKey",schemaPath:"#/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}=?$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}=?$"+"\""}];
 return false;
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/hostKey",schemaPath:"#/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate67.errors = [{instancePath:instancePath+"/hostKey",schemaPath:"#/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5861,8 +6027,8 @@ var valid0 = true;
 if(valid0){
 if(data.auth !== undefined){
 const _errs30 = errors;
-if(!(validate64(data.auth, {instancePath:instancePath+"/auth",parentData:data,parentDataProperty:"auth",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate65(data.auth, {instancePath:instancePath+"/auth",parentData:data,parentDataProperty:"auth",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs30 === errors;
@@ -5882,21 +6048,21 @@ var valid0 = true;
 }
 }
 else {
-validate66.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate66.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://runbook.dev/schemas/inventory.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate64.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5907,14 +6073,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.apiVersion === undefined) && (missing0 = "apiVersion")) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.hosts === undefined) && (missing0 = "hosts"))){
-validate63.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate64.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "$schema") || (key0 === "apiVersion")) || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "policy")) || (key0 === "defaults")) || (key0 === "groups")) || (key0 === "hosts"))){
-validate63.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5923,7 +6089,7 @@ if(_errs1 === errors){
 if(data.$schema !== undefined){
 const _errs2 = errors;
 if(typeof data.$schema !== "string"){
-validate63.errors = [{instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -5936,11 +6102,11 @@ if(data.apiVersion !== undefined){
 let data1 = data.apiVersion;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate63.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("runbook/v1" !== data1){
-validate63.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "runbook/v1"},message:"must be equal to constant"}];
+validate64.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "runbook/v1"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -5953,11 +6119,11 @@ if(data.kind !== undefined){
 let data2 = data.kind;
 const _errs6 = errors;
 if(typeof data2 !== "string"){
-validate63.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("Inventory" !== data2){
-validate63.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Inventory"},message:"must be equal to constant"}];
+validate64.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Inventory"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -5973,14 +6139,14 @@ if(errors === _errs8){
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 let missing1;
 if((data3.name === undefined) && (missing1 = "name")){
-validate63.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate64.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs10 = errors;
 for(const key1 in data3){
 if(!((key1 === "name") || (key1 === "description"))){
-validate63.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5992,12 +6158,12 @@ const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data4 === "string"){
 if(!pattern3.test(data4)){
-validate63.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\""}];
+validate64.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\""}];
 return false;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6010,7 +6176,7 @@ if(valid1){
 if(data3.description !== undefined){
 const _errs13 = errors;
 if(typeof data3.description !== "string"){
-validate63.errors = [{instancePath:instancePath+"/metadata/description",schemaPath:"#/properties/metadata/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/metadata/description",schemaPath:"#/properties/metadata/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs13 === errors;
@@ -6023,7 +6189,7 @@ var valid1 = true;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6041,7 +6207,7 @@ if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs17 = errors;
 for(const key2 in data6){
 if(!(((key2 === "requireApproval") || (key2 === "forbidSelfApproval")) || (key2 === "maxConcurrentRuns"))){
-validate63.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6050,7 +6216,7 @@ if(_errs17 === errors){
 if(data6.requireApproval !== undefined){
 const _errs18 = errors;
 if(typeof data6.requireApproval !== "boolean"){
-validate63.errors = [{instancePath:instancePath+"/policy/requireApproval",schemaPath:"#/properties/policy/properties/requireApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate64.errors = [{instancePath:instancePath+"/policy/requireApproval",schemaPath:"#/properties/policy/properties/requireApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid2 = _errs18 === errors;
@@ -6062,7 +6228,7 @@ if(valid2){
 if(data6.forbidSelfApproval !== undefined){
 const _errs20 = errors;
 if(typeof data6.forbidSelfApproval !== "boolean"){
-validate63.errors = [{instancePath:instancePath+"/policy/forbidSelfApproval",schemaPath:"#/properties/policy/properties/forbidSelfApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate64.errors = [{instancePath:instancePath+"/policy/forbidSelfApproval",schemaPath:"#/properties/policy/properties/forbidSelfApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid2 = _errs20 === errors;
@@ -6075,13 +6241,13 @@ if(data6.maxConcurrentRuns !== undefined){
 let data9 = data6.maxConcurrentRuns;
 const _errs22 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate63.errors = [{instancePath:instancePath+"/policy/maxConcurrentRuns",schemaPath:"#/properties/policy/properties/maxConcurrentRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate64.errors = [{instancePath:instancePath+"/policy/maxConcurrentRuns",schemaPath:"#/properties/policy/properties/maxConcurrentRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs22){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 < 1 || isNaN(data9)){
-validate63.errors = [{instancePath:instancePath+"/policy/maxConcurrentRuns",schemaPath:"#/properties/policy/properties/maxConcurrentRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate64.errors = [{instancePath:instancePath+"/policy/maxConcurrentRuns",schemaPath:"#/properties/policy/properties/maxConcurrentRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -6096,7 +6262,7 @@ var valid2 = true;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6114,7 +6280,7 @@ if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 const _errs26 = errors;
 for(const key3 in data10){
 if(!(func1.call(schema23.properties.defaults.properties, key3))){
-validate63.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6124,18 +6290,18 @@ if(data10.port !== undefined){
 let data11 = data10.port;
 const _errs27 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate63.errors = [{instancePath:instancePath+"/defaults/port",schemaPath:"#/properties/defaults/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/port",schemaPath:"#/properties/defaults/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs27){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 65535 || isNaN(data11)){
-validate63.errors = [{instancePath:instancePath+"/defaults/port",schemaPath:"#/properties/defaults/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/port",schemaPath:"#/properties/defaults/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
 if(data11 < 1 || isNaN(data11)){
-validate63.errors = [{instancePath:instancePath+"/defaults/port",schemaPath:"#/properties/defaults/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/port",schemaPath:"#/properties/defaults/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -6150,7 +6316,7 @@ if(valid3){
 if(data10.user !== undefined){
 const _errs29 = errors;
 if(typeof data10.user !== "string"){
-validate63.errors = [{instancePath:instancePath+"/defaults/user",schemaPath:"#/properties/defaults/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/user",schemaPath:"#/properties/defaults/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs29 === errors;
@@ -6162,7 +6328,7 @@ if(valid3){
 if(data10.role !== undefined){
 const _errs31 = errors;
 if(typeof data10.role !== "string"){
-validate63.errors = [{instancePath:instancePath+"/defaults/role",schemaPath:"#/properties/defaults/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/role",schemaPath:"#/properties/defaults/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs31 === errors;
@@ -6181,7 +6347,7 @@ const len0 = data14.length;
 for(let i0=0; i0<len0; i0++){
 const _errs35 = errors;
 if(typeof data14[i0] !== "string"){
-validate63.errors = [{instancePath:instancePath+"/defaults/groups/" + i0,schemaPath:"#/properties/defaults/properties/groups/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/groups/" + i0,schemaPath:"#/properties/defaults/properties/groups/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs35 === errors;
@@ -6191,7 +6357,7 @@ break;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/defaults/groups",schemaPath:"#/properties/defaults/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/groups",schemaPath:"#/properties/defaults/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -6209,7 +6375,7 @@ if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 const _errs39 = errors;
 for(const key4 in data16){
 if(!(pattern5.test(key4))){
-validate63.errors = [{instancePath:instancePath+"/defaults/labels",schemaPath:"#/properties/defaults/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/labels",schemaPath:"#/properties/defaults/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6220,7 +6386,7 @@ for(const key5 in data16){
 if(pattern5.test(key5)){
 const _errs40 = errors;
 if(typeof data16[key5] !== "string"){
-validate63.errors = [{instancePath:instancePath+"/defaults/labels/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/defaults/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/labels/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/defaults/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid5 = _errs40 === errors;
@@ -6232,7 +6398,7 @@ break;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/defaults/labels",schemaPath:"#/properties/defaults/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/labels",schemaPath:"#/properties/defaults/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6245,7 +6411,7 @@ if(valid3){
 if(data10.platform !== undefined){
 const _errs42 = errors;
 if(typeof data10.platform !== "string"){
-validate63.errors = [{instancePath:instancePath+"/defaults/platform",schemaPath:"#/properties/defaults/properties/platform/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/platform",schemaPath:"#/properties/defaults/properties/platform/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs42 === errors;
@@ -6314,7 +6480,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate63.errors = vErrors;
+validate64.errors = vErrors;
 return false;
 }
 else {
@@ -6339,13 +6505,13 @@ let data20 = data10.hostKey;
 const _errs50 = errors;
 if(errors === _errs50){
 if(typeof data20 === "string"){
-if(!pattern37.test(data20)){
-validate63.errors = [{instancePath:instancePath+"/defaults/hostKey",schemaPath:"#/properties/defaults/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}=?$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}=?$"+"\""}];
+if(!pattern38.test(data20)){
+validate64.errors = [{instancePath:instancePath+"/defaults/hostKey",schemaPath:"#/properties/defaults/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}=?$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}=?$"+"\""}];
 return false;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/defaults/hostKey",schemaPath:"#/properties/defaults/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/defaults/hostKey",schemaPath:"#/properties/defaults/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6357,8 +6523,8 @@ var valid3 = true;
 if(valid3){
 if(data10.auth !== undefined){
 const _errs53 = errors;
-if(!(validate64(data10.auth, {instancePath:instancePath+"/defaults/auth",parentData:data10,parentDataProperty:"auth",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate65(data10.auth, {instancePath:instancePath+"/defaults/auth",parentData:data10,parentDataProperty:"auth",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 var valid3 = _errs53 === errors;
@@ -6377,7 +6543,7 @@ var valid3 = true;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6395,7 +6561,7 @@ if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 const _errs56 = errors;
 for(const key6 in data22){
 if(!(pattern5.test(key6))){
-validate63.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6411,7 +6577,7 @@ if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
 const _errs59 = errors;
 for(const key8 in data23){
 if(!(key8 === "description")){
-validate63.errors = [{instancePath:instancePath+"/groups/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/groups/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath:instancePath+"/groups/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/groups/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6419,14 +6585,14 @@ break;
 if(_errs59 === errors){
 if(data23.description !== undefined){
 if(typeof data23.description !== "string"){
-validate63.errors = [{instancePath:instancePath+"/groups/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/description",schemaPath:"#/properties/groups/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/groups/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/description",schemaPath:"#/properties/groups/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/groups/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/groups/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath:instancePath+"/groups/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/groups/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6439,7 +6605,7 @@ break;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6455,14 +6621,14 @@ const _errs62 = errors;
 if(errors === _errs62){
 if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
 if(Object.keys(data25).length < 1){
-validate63.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
+validate64.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 const _errs64 = errors;
 for(const key9 in data25){
-if(!(pattern41.test(key9))){
-validate63.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
+if(!(pattern42.test(key9))){
+validate64.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6470,10 +6636,10 @@ break;
 if(_errs64 === errors){
 var valid9 = true;
 for(const key10 in data25){
-if(pattern41.test(key10)){
+if(pattern42.test(key10)){
 const _errs65 = errors;
-if(!(validate66(data25[key10], {instancePath:instancePath+"/hosts/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data25,parentDataProperty:key10,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
+if(!(validate67(data25[key10], {instancePath:instancePath+"/hosts/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data25,parentDataProperty:key10,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
 var valid9 = _errs65 === errors;
@@ -6486,7 +6652,7 @@ break;
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6506,26 +6672,26 @@ var valid0 = true;
 }
 }
 else {
-validate63.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate63.errors = vErrors;
+validate64.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Profile = validate69;
+export const Profile = validate70;
 const schema26 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/profile.schema.json","title":"Snapshot profile","description":"Which commands collect which snapshot elements on which platform, and how their output maps to records.","type":"object","required":["apiVersion","kind","metadata","collectors"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Profile`.","const":"Profile","type":"string"},"metadata":{"additionalProperties":false,"description":"Name and description.","type":"object","required":["name"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The profile name, as `--profile` and runbooks name it.","examples":["fabric"],"type":"string"},"description":{"description":"What the profile collects.","type":"string"}}},"defaults":{"additionalProperties":false,"description":"Defaults for every collector.","type":"object","properties":{"timeout":{"description":"How long each command may take (default 30s)","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long each command may take (default 30s) (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long each command may take (default 30s) (milliseconds)","type":"integer"}]},"concurrency":{"minimum":1,"maximum":256,"description":"Hosts collected at once (default 8).","type":"integer"}}},"collectors":{"minItems":1,"description":"The collectors; several may fill the same element, their records add up.","type":"array","items":{"$ref":"#/$defs/Collector"}}},"$defs":{"Collector":{"additionalProperties":false,"description":"One command and how its output becomes records of one element. Needs exactly one of `json` or `text`.","examples":[{"element":"bgp","platforms":["cumulus"],"command":"show bgp json","json":{"each":"{vrf}.peers.{peer}","fields":{"vrf":"{vrf}"}}}],"type":"object","required":["element","command"],"properties":{"element":{"description":"An element type.","anyOf":[{"const":"bgp","type":"string"},{"const":"clag","type":"string"},{"const":"interface","type":"string"},{"const":"address","type":"string"},{"const":"link","type":"string"},{"const":"lldp","type":"string"},{"const":"mac","type":"string"},{"const":"neighbor","type":"string"},{"const":"node","type":"string"},{"const":"ospf","type":"string"},{"const":"route","type":"string"},{"const":"sensor","type":"string"},{"const":"service","type":"string"}]},"description":{"description":"What the collector reads.","type":"string"},"platforms":{"minItems":1,"description":"Platforms (inventory `platform`) this collector serves; absent: every platform.","examples":[["cumulus"]],"type":"array","items":{"type":"string"}},"command":{"minLength":1,"description":"The read-only command to run; run once per host even when several collectors share it.","type":"string"},"timeout":{"description":"How long the command may take","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the command may take (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the command may take (milliseconds)","type":"integer"}]},"json":{"additionalProperties":false,"description":"Parse the output as JSON and map items to records.","type":"object","required":["fields"],"properties":{"each":{"description":"Where the records are: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. `{name}` here iterates over a map's keys (or an array's indexes) and binds each to `name`. Absent: the whole output is one record.","examples":["{vrf}.peers.{peer}","[*]","[{i}].addr_info[*]"],"type":"string"},"where":{"description":"Keep only the items that pass every test: the key is a path into the item, the value what it must hold.","examples":[{"selected":true},{"sysMac":{"exists":true}},{"type":{"exists":false}}],"additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"description":"A value to equal, a list of values one of which to equal, or a test.","anyOf":[{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},{"minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},{"additionalProperties":false,"description":"A test on the value at the path.","minProperties":1,"examples":[{"exists":true}],"type":"object","properties":{"matches":{"minLength":1,"description":"The value, as text, matches this regular expression.","type":"string"},"exists":{"description":"The path finds a value (true) or nothing (false).","type":"boolean"}}}]}}},"fields":{"description":"Record field to how it is read. `host` is set by capture.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}},"text":{"additionalProperties":false,"description":"Parse the output line by line with a regular expression.","type":"object","required":["match"],"properties":{"match":{"minLength":1,"description":"A regular expression applied to each line; named groups become the fields of the same name.","examples":["^(?<name>\\S+)\\.service\\s+(?<enabled>\\S+)$"],"type":"string"},"ignore":{"minLength":1,"description":"Lines matching this are skipped (headers, separators).","type":"string"},"strict":{"description":"Every non-empty line must match `match` or `ignore`, else the output is unparseable (default false).","type":"boolean"},"fields":{"description":"Extra or transformed fields: constants, `{group}` with `map`, `regex`, `split`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}}}},"FieldMapping":{"description":"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.","anyOf":[{"description":"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.","minLength":1,"type":"string"},{"additionalProperties":false,"description":"How one record field is read.","examples":[{"path":"linkstate","map":{"UP":"up","DN":"down"}}],"type":"object","properties":{"path":{"description":"Where the value is; a list gives alternatives for outputs of more than one shape.","anyOf":[{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"},{"minItems":1,"description":"Alternatives: the first path that finds anything is used.","type":"array","items":{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"}}]},"value":{"description":"A constant value instead of a path.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"default":{"description":"The value when the path finds nothing.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"map":{"description":"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.","examples":[{"UP":"up","DN":"down"}],"additionalProperties":false,"type":"object","patternProperties":{"^.*$":{"description":"The record value it becomes.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"regex":{"description":"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.","minLength":1,"type":"string"},"split":{"description":"For list fields: split a text value on this separator.","minLength":1,"type":"string"},"scale":{"description":"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.","type":"number"},"format":{"description":"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.","examples":["[via {gateway} ]dev {dev}"],"type":"string"}}}]}}};
 const schema27 = {"additionalProperties":false,"description":"One command and how its output becomes records of one element. Needs exactly one of `json` or `text`.","examples":[{"element":"bgp","platforms":["cumulus"],"command":"show bgp json","json":{"each":"{vrf}.peers.{peer}","fields":{"vrf":"{vrf}"}}}],"type":"object","required":["element","command"],"properties":{"element":{"description":"An element type.","anyOf":[{"const":"bgp","type":"string"},{"const":"clag","type":"string"},{"const":"interface","type":"string"},{"const":"address","type":"string"},{"const":"link","type":"string"},{"const":"lldp","type":"string"},{"const":"mac","type":"string"},{"const":"neighbor","type":"string"},{"const":"node","type":"string"},{"const":"ospf","type":"string"},{"const":"route","type":"string"},{"const":"sensor","type":"string"},{"const":"service","type":"string"}]},"description":{"description":"What the collector reads.","type":"string"},"platforms":{"minItems":1,"description":"Platforms (inventory `platform`) this collector serves; absent: every platform.","examples":[["cumulus"]],"type":"array","items":{"type":"string"}},"command":{"minLength":1,"description":"The read-only command to run; run once per host even when several collectors share it.","type":"string"},"timeout":{"description":"How long the command may take","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the command may take (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the command may take (milliseconds)","type":"integer"}]},"json":{"additionalProperties":false,"description":"Parse the output as JSON and map items to records.","type":"object","required":["fields"],"properties":{"each":{"description":"Where the records are: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. `{name}` here iterates over a map's keys (or an array's indexes) and binds each to `name`. Absent: the whole output is one record.","examples":["{vrf}.peers.{peer}","[*]","[{i}].addr_info[*]"],"type":"string"},"where":{"description":"Keep only the items that pass every test: the key is a path into the item, the value what it must hold.","examples":[{"selected":true},{"sysMac":{"exists":true}},{"type":{"exists":false}}],"additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"description":"A value to equal, a list of values one of which to equal, or a test.","anyOf":[{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},{"minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},{"additionalProperties":false,"description":"A test on the value at the path.","minProperties":1,"examples":[{"exists":true}],"type":"object","properties":{"matches":{"minLength":1,"description":"The value, as text, matches this regular expression.","type":"string"},"exists":{"description":"The path finds a value (true) or nothing (false).","type":"boolean"}}}]}}},"fields":{"description":"Record field to how it is read. `host` is set by capture.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}},"text":{"additionalProperties":false,"description":"Parse the output line by line with a regular expression.","type":"object","required":["match"],"properties":{"match":{"minLength":1,"description":"A regular expression applied to each line; named groups become the fields of the same name.","examples":["^(?<name>\\S+)\\.service\\s+(?<enabled>\\S+)$"],"type":"string"},"ignore":{"minLength":1,"description":"Lines matching this are skipped (headers, separators).","type":"string"},"strict":{"description":"Every non-empty line must match `match` or `ignore`, else the output is unparseable (default false).","type":"boolean"},"fields":{"description":"Extra or transformed fields: constants, `{group}` with `map`, `regex`, `split`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}}}};
-const pattern49 = new RegExp("^.+$", "u");
+const pattern50 = new RegExp("^.+$", "u");
 const schema28 = {"description":"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.","anyOf":[{"description":"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.","minLength":1,"type":"string"},{"additionalProperties":false,"description":"How one record field is read.","examples":[{"path":"linkstate","map":{"UP":"up","DN":"down"}}],"type":"object","properties":{"path":{"description":"Where the value is; a list gives alternatives for outputs of more than one shape.","anyOf":[{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"},{"minItems":1,"description":"Alternatives: the first path that finds anything is used.","type":"array","items":{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"}}]},"value":{"description":"A constant value instead of a path.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"default":{"description":"The value when the path finds nothing.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"map":{"description":"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.","examples":[{"UP":"up","DN":"down"}],"additionalProperties":false,"type":"object","patternProperties":{"^.*$":{"description":"The record value it becomes.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"regex":{"description":"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.","minLength":1,"type":"string"},"split":{"description":"For list fields: split a text value on this separator.","minLength":1,"type":"string"},"scale":{"description":"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.","type":"number"},"format":{"description":"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.","examples":["[via {gateway} ]dev {dev}"],"type":"string"}}}]};
-const pattern53 = new RegExp("^.*$", "u");
+const pattern54 = new RegExp("^.*$", "u");
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate71.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6850,7 +7016,7 @@ if(errors === _errs30){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 const _errs32 = errors;
 for(const key1 in data4){
-if(!(pattern53.test(key1))){
+if(!(pattern54.test(key1))){
 const err18 = {instancePath:instancePath+"/map",schemaPath:"#/anyOf/1/properties/map/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -6865,7 +7031,7 @@ break;
 if(_errs32 === errors){
 var valid6 = true;
 for(const key2 in data4){
-if(pattern53.test(key2)){
+if(pattern54.test(key2)){
 let data5 = data4[key2];
 const _errs33 = errors;
 const _errs34 = errors;
@@ -7091,7 +7257,7 @@ else {
 vErrors.push(err31);
 }
 errors++;
-validate71.errors = vErrors;
+validate72.errors = vErrors;
 return false;
 }
 else {
@@ -7105,17 +7271,17 @@ vErrors = null;
 }
 }
 }
-validate71.errors = vErrors;
+validate72.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate71.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate72.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate71.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7126,14 +7292,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.element === undefined) && (missing0 = "element")) || ((data.command === undefined) && (missing0 = "command"))){
-validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "element") || (key0 === "description")) || (key0 === "platforms")) || (key0 === "command")) || (key0 === "timeout")) || (key0 === "json")) || (key0 === "text"))){
-validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate71.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -7452,7 +7618,7 @@ else {
 vErrors.push(err26);
 }
 errors++;
-validate70.errors = vErrors;
+validate71.errors = vErrors;
 return false;
 }
 else {
@@ -7475,7 +7641,7 @@ if(valid0){
 if(data.description !== undefined){
 const _errs30 = errors;
 if(typeof data.description !== "string"){
-validate70.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs30 === errors;
@@ -7490,7 +7656,7 @@ const _errs32 = errors;
 if(errors === _errs32){
 if(Array.isArray(data2)){
 if(data2.length < 1){
-validate70.errors = [{instancePath:instancePath+"/platforms",schemaPath:"#/properties/platforms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate71.errors = [{instancePath:instancePath+"/platforms",schemaPath:"#/properties/platforms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -7499,7 +7665,7 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 const _errs34 = errors;
 if(typeof data2[i0] !== "string"){
-validate70.errors = [{instancePath:instancePath+"/platforms/" + i0,schemaPath:"#/properties/platforms/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/platforms/" + i0,schemaPath:"#/properties/platforms/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid2 = _errs34 === errors;
@@ -7510,7 +7676,7 @@ break;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/platforms",schemaPath:"#/properties/platforms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate71.errors = [{instancePath:instancePath+"/platforms",schemaPath:"#/properties/platforms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -7526,12 +7692,12 @@ const _errs36 = errors;
 if(errors === _errs36){
 if(typeof data4 === "string"){
 if(func2(data4) < 1){
-validate70.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate71.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7609,7 +7775,7 @@ else {
 vErrors.push(err31);
 }
 errors++;
-validate70.errors = vErrors;
+validate71.errors = vErrors;
 return false;
 }
 else {
@@ -7636,14 +7802,14 @@ if(errors === _errs45){
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 let missing1;
 if((data6.fields === undefined) && (missing1 = "fields")){
-validate70.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate71.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs47 = errors;
 for(const key1 in data6){
 if(!(((key1 === "each") || (key1 === "where")) || (key1 === "fields"))){
-validate70.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate71.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -7652,7 +7818,7 @@ if(_errs47 === errors){
 if(data6.each !== undefined){
 const _errs48 = errors;
 if(typeof data6.each !== "string"){
-validate70.errors = [{instancePath:instancePath+"/json/each",schemaPath:"#/properties/json/properties/each/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/json/each",schemaPath:"#/properties/json/properties/each/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs48 === errors;
@@ -7668,8 +7834,8 @@ if(errors === _errs50){
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 const _errs52 = errors;
 for(const key2 in data8){
-if(!(pattern49.test(key2))){
-validate70.errors = [{instancePath:instancePath+"/json/where",schemaPath:"#/properties/json/properties/where/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+if(!(pattern50.test(key2))){
+validate71.errors = [{instancePath:instancePath+"/json/where",schemaPath:"#/properties/json/properties/where/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -7677,7 +7843,7 @@ break;
 if(_errs52 === errors){
 var valid5 = true;
 for(const key3 in data8){
-if(pattern49.test(key3)){
+if(pattern50.test(key3)){
 let data9 = data8[key3];
 const _errs53 = errors;
 const _errs54 = errors;
@@ -7953,7 +8119,7 @@ else {
 vErrors.push(err48);
 }
 errors++;
-validate70.errors = vErrors;
+validate71.errors = vErrors;
 return false;
 }
 else {
@@ -7976,7 +8142,7 @@ break;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/json/where",schemaPath:"#/properties/json/properties/where/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate71.errors = [{instancePath:instancePath+"/json/where",schemaPath:"#/properties/json/properties/where/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -7994,7 +8160,7 @@ if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 const _errs82 = errors;
 for(const key5 in data13){
 if(!(pattern5.test(key5))){
-validate70.errors = [{instancePath:instancePath+"/json/fields",schemaPath:"#/properties/json/properties/fields/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+validate71.errors = [{instancePath:instancePath+"/json/fields",schemaPath:"#/properties/json/properties/fields/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8004,8 +8170,8 @@ var valid11 = true;
 for(const key6 in data13){
 if(pattern5.test(key6)){
 const _errs83 = errors;
-if(!(validate71(data13[key6], {instancePath:instancePath+"/json/fields/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data13,parentDataProperty:key6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+if(!(validate72(data13[key6], {instancePath:instancePath+"/json/fields/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data13,parentDataProperty:key6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs83 === errors;
@@ -8017,7 +8183,7 @@ break;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/json/fields",schemaPath:"#/properties/json/properties/fields/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate71.errors = [{instancePath:instancePath+"/json/fields",schemaPath:"#/properties/json/properties/fields/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -8032,7 +8198,7 @@ var valid4 = true;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate71.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -8049,14 +8215,14 @@ if(errors === _errs84){
 if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
 let missing2;
 if((data15.match === undefined) && (missing2 = "match")){
-validate70.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate71.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs86 = errors;
 for(const key7 in data15){
 if(!((((key7 === "match") || (key7 === "ignore")) || (key7 === "strict")) || (key7 === "fields"))){
-validate70.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+validate71.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8068,12 +8234,12 @@ const _errs87 = errors;
 if(errors === _errs87){
 if(typeof data16 === "string"){
 if(func2(data16) < 1){
-validate70.errors = [{instancePath:instancePath+"/text/match",schemaPath:"#/properties/text/properties/match/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate71.errors = [{instancePath:instancePath+"/text/match",schemaPath:"#/properties/text/properties/match/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/text/match",schemaPath:"#/properties/text/properties/match/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/text/match",schemaPath:"#/properties/text/properties/match/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -8089,12 +8255,12 @@ const _errs89 = errors;
 if(errors === _errs89){
 if(typeof data17 === "string"){
 if(func2(data17) < 1){
-validate70.errors = [{instancePath:instancePath+"/text/ignore",schemaPath:"#/properties/text/properties/ignore/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate71.errors = [{instancePath:instancePath+"/text/ignore",schemaPath:"#/properties/text/properties/ignore/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/text/ignore",schemaPath:"#/properties/text/properties/ignore/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/text/ignore",schemaPath:"#/properties/text/properties/ignore/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -8107,7 +8273,7 @@ if(valid12){
 if(data15.strict !== undefined){
 const _errs91 = errors;
 if(typeof data15.strict !== "boolean"){
-validate70.errors = [{instancePath:instancePath+"/text/strict",schemaPath:"#/properties/text/properties/strict/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate71.errors = [{instancePath:instancePath+"/text/strict",schemaPath:"#/properties/text/properties/strict/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid12 = _errs91 === errors;
@@ -8124,7 +8290,7 @@ if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs95 = errors;
 for(const key8 in data19){
 if(!(pattern5.test(key8))){
-validate70.errors = [{instancePath:instancePath+"/text/fields",schemaPath:"#/properties/text/properties/fields/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+validate71.errors = [{instancePath:instancePath+"/text/fields",schemaPath:"#/properties/text/properties/fields/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8134,8 +8300,8 @@ var valid13 = true;
 for(const key9 in data19){
 if(pattern5.test(key9)){
 const _errs96 = errors;
-if(!(validate71(data19[key9], {instancePath:instancePath+"/text/fields/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data19,parentDataProperty:key9,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+if(!(validate72(data19[key9], {instancePath:instancePath+"/text/fields/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data19,parentDataProperty:key9,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid13 = _errs96 === errors;
@@ -8147,7 +8313,7 @@ break;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/text/fields",schemaPath:"#/properties/text/properties/fields/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate71.errors = [{instancePath:instancePath+"/text/fields",schemaPath:"#/properties/text/properties/fields/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -8163,7 +8329,7 @@ var valid12 = true;
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate71.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -8182,21 +8348,21 @@ var valid0 = true;
 }
 }
 else {
-validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate70.errors = vErrors;
+validate71.errors = vErrors;
 return errors === 0;
 }
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://runbook.dev/schemas/profile.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8207,14 +8373,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.apiVersion === undefined) && (missing0 = "apiVersion")) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.metadata === undefined) && (missing0 = "metadata"))) || ((data.collectors === undefined) && (missing0 = "collectors"))){
-validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "$schema") || (key0 === "apiVersion")) || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "defaults")) || (key0 === "collectors"))){
-validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8223,7 +8389,7 @@ if(_errs1 === errors){
 if(data.$schema !== undefined){
 const _errs2 = errors;
 if(typeof data.$schema !== "string"){
-validate69.errors = [{instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate70.errors = [{instancePath:instancePath+"/$schema",schemaPath:"#/properties/%24schema/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -8236,11 +8402,11 @@ if(data.apiVersion !== undefined){
 let data1 = data.apiVersion;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate69.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate70.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("runbook/v1" !== data1){
-validate69.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "runbook/v1"},message:"must be equal to constant"}];
+validate70.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "runbook/v1"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -8253,11 +8419,11 @@ if(data.kind !== undefined){
 let data2 = data.kind;
 const _errs6 = errors;
 if(typeof data2 !== "string"){
-validate69.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate70.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("Profile" !== data2){
-validate69.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Profile"},message:"must be equal to constant"}];
+validate70.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Profile"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -8273,14 +8439,14 @@ if(errors === _errs8){
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 let missing1;
 if((data3.name === undefined) && (missing1 = "name")){
-validate69.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate70.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs10 = errors;
 for(const key1 in data3){
 if(!((key1 === "name") || (key1 === "description"))){
-validate69.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate70.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8292,12 +8458,12 @@ const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data4 === "string"){
 if(!pattern3.test(data4)){
-validate69.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\""}];
+validate70.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\""}];
 return false;
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate70.errors = [{instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -8310,7 +8476,7 @@ if(valid1){
 if(data3.description !== undefined){
 const _errs13 = errors;
 if(typeof data3.description !== "string"){
-validate69.errors = [{instancePath:instancePath+"/metadata/description",schemaPath:"#/properties/metadata/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate70.errors = [{instancePath:instancePath+"/metadata/description",schemaPath:"#/properties/metadata/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs13 === errors;
@@ -8323,7 +8489,7 @@ var valid1 = true;
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate70.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -8341,7 +8507,7 @@ if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs17 = errors;
 for(const key2 in data6){
 if(!((key2 === "timeout") || (key2 === "concurrency"))){
-validate69.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate70.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8415,7 +8581,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate69.errors = vErrors;
+validate70.errors = vErrors;
 return false;
 }
 else {
@@ -8439,18 +8605,18 @@ if(data6.concurrency !== undefined){
 let data8 = data6.concurrency;
 const _errs25 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate69.errors = [{instancePath:instancePath+"/defaults/concurrency",schemaPath:"#/properties/defaults/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate70.errors = [{instancePath:instancePath+"/defaults/concurrency",schemaPath:"#/properties/defaults/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs25){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 256 || isNaN(data8)){
-validate69.errors = [{instancePath:instancePath+"/defaults/concurrency",schemaPath:"#/properties/defaults/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"}];
+validate70.errors = [{instancePath:instancePath+"/defaults/concurrency",schemaPath:"#/properties/defaults/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"}];
 return false;
 }
 else {
 if(data8 < 1 || isNaN(data8)){
-validate69.errors = [{instancePath:instancePath+"/defaults/concurrency",schemaPath:"#/properties/defaults/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate70.errors = [{instancePath:instancePath+"/defaults/concurrency",schemaPath:"#/properties/defaults/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -8465,7 +8631,7 @@ var valid2 = true;
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate70.errors = [{instancePath:instancePath+"/defaults",schemaPath:"#/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -8481,7 +8647,7 @@ const _errs27 = errors;
 if(errors === _errs27){
 if(Array.isArray(data9)){
 if(data9.length < 1){
-validate69.errors = [{instancePath:instancePath+"/collectors",schemaPath:"#/properties/collectors/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate70.errors = [{instancePath:instancePath+"/collectors",schemaPath:"#/properties/collectors/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -8489,8 +8655,8 @@ var valid4 = true;
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
 const _errs29 = errors;
-if(!(validate70(data9[i0], {instancePath:instancePath+"/collectors/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+if(!(validate71(data9[i0], {instancePath:instancePath+"/collectors/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs29 === errors;
@@ -8501,7 +8667,7 @@ break;
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/collectors",schemaPath:"#/properties/collectors/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate70.errors = [{instancePath:instancePath+"/collectors",schemaPath:"#/properties/collectors/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -8519,26 +8685,26 @@ var valid0 = true;
 }
 }
 else {
-validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate69.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Plan = validate75;
-const schema29 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/plan.schema.json","title":"Plan","description":"A dry-run plan: everything that will run, in order, with a content hash.","type":"object","required":["apiVersion","kind","hash","commit","engineVersion","runbook","inputs","params","policy","strategy","hosts","stages","hostPlans","checks"],"properties":{"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Plan`.","const":"Plan","type":"string"},"hash":{"pattern":"^sha256:[0-9a-f]{64}$","description":"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.","type":"string"},"commit":{"description":"The git commit the plan was made at, if any.","anyOf":[{"type":"string"},{"type":"null"}]},"engineVersion":{"description":"The engine version that made the plan.","type":"string"},"runbook":{"additionalProperties":false,"description":"The runbook as written (templates unrendered).","type":"object","required":["name","version","prechecks","steps","rollback"],"properties":{"name":{"description":"Runbook name.","type":"string"},"version":{"description":"Runbook version.","type":"string"},"description":{"description":"Runbook description.","type":"string"},"prechecks":{"description":"Pre-check definitions.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"Step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Rollback step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}}}},"inputs":{"additionalProperties":false,"description":"The input files and their SHA-256.","type":"object","required":["runbook","inventory"],"properties":{"runbook":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}},"inventory":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}}}},"params":{"description":"Parameter values, defaults applied.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"policy":{"additionalProperties":false,"description":"The stricter of the runbook and inventory policies.","type":"object","required":["requireApproval","forbidSelfApproval","maxConcurrentRuns"],"properties":{"requireApproval":{"description":"An approval is required.","type":"boolean"},"forbidSelfApproval":{"description":"The commit's author may not approve.","type":"boolean"},"maxConcurrentRuns":{"description":"Runs holding locks at once.","type":"integer"}}},"strategy":{"additionalProperties":false,"description":"The effective strategy, defaults applied.","type":"object","required":["order","batchSize","maxFailures","maxParallel","rollbackOnFailure","snapshot"],"properties":{"order":{"description":"Roles in stage order.","type":"array","items":{"type":"string"}},"batchSize":{"description":"Hosts per batch.","type":"integer"},"maxFailures":{"description":"Failed hosts tolerated.","type":"integer"},"maxParallel":{"description":"Hosts worked on at once.","type":"integer"},"rollbackOnFailure":{"description":"Roll failed hosts back.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run.","type":"object","required":["before","after","profile"],"properties":{"before":{"description":"Snapshot before.","type":"boolean"},"after":{"description":"Snapshot after.","type":"boolean"},"profile":{"description":"Collection profile.","type":"string"}}}}},"hosts":{"description":"Targeted hosts by name.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"$ref":"#/$defs/PlannedHost"}}},"stages":{"description":"Stages in order.","type":"array","items":{"additionalProperties":false,"description":"One stage of the rollout.","type":"object","required":["name","batches"],"properties":{"name":{"description":"The role of the stage, or `(no role)` for the last stage.","type":"string"},"batches":{"description":"Batches in order.","type":"array","items":{"description":"Host names changed at once.","type":"array","items":{"type":"string"}}}}}},"hostPlans":{"description":"What runs on each host.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"additionalProperties":false,"description":"What runs on one host.","type":"object","required":["prechecks","steps","rollback"],"properties":{"prechecks":{"description":"Pre-checks on this host.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"steps":{"description":"Steps on this host, after `on` filtering.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"rollback":{"description":"Rollback steps if this host fails.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}}}}}},"checks":{"description":"Planner findings.","type":"array","items":{"additionalProperties":false,"description":"A finding of the planner about the inventory and strategy.","type":"object","required":["code","severity","message","hint","hosts"],"properties":{"code":{"description":"Stable code of the check.","type":"string"},"severity":{"description":"error: the plan must not be applied; warning: reported.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"message":{"description":"What was found.","type":"string"},"hint":{"description":"What to do about it.","type":"string"},"hosts":{"description":"The hosts concerned.","type":"array","items":{"type":"string"}}}}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A JavaScript regular expression.","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A JavaScript regular expression.","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}},"PlannedStep":{"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"}}},"PlannedHost":{"additionalProperties":false,"description":"How to reach a targeted host; credentials by reference only.","type":"object","required":["port","labels","transport"],"properties":{"address":{"description":"Where to reach the host.","type":"string"},"port":{"description":"SSH port.","type":"integer"},"user":{"description":"SSH user.","type":"string"},"role":{"description":"The host role.","type":"string"},"platform":{"description":"The device platform.","type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"transport":{"description":"How commands reach the host.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"description":"The pinned host key fingerprint.","type":"string"},"auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}}}};
-const pattern57 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const pattern83 = new RegExp("^[0-9a-f]{64}$", "u");
+export const Plan = validate76;
+const schema29 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/plan.schema.json","title":"Plan","description":"A dry-run plan: everything that will run, in order, with a content hash.","type":"object","required":["apiVersion","kind","hash","commit","engineVersion","runbook","inputs","params","policy","strategy","hosts","stages","hostPlans","checks"],"properties":{"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Plan`.","const":"Plan","type":"string"},"hash":{"pattern":"^sha256:[0-9a-f]{64}$","description":"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.","type":"string"},"commit":{"description":"The git commit the plan was made at, if any.","anyOf":[{"type":"string"},{"type":"null"}]},"engineVersion":{"description":"The engine version that made the plan.","type":"string"},"runbook":{"additionalProperties":false,"description":"The runbook as written (templates unrendered).","type":"object","required":["name","version","prechecks","steps","rollback"],"properties":{"name":{"description":"Runbook name.","type":"string"},"version":{"description":"Runbook version.","type":"string"},"description":{"description":"Runbook description.","type":"string"},"prechecks":{"description":"Pre-check definitions.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"Step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Rollback step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}}}},"inputs":{"additionalProperties":false,"description":"The input files and their SHA-256.","type":"object","required":["runbook","inventory"],"properties":{"runbook":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}},"inventory":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}}}},"params":{"description":"Parameter values, defaults applied.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"policy":{"additionalProperties":false,"description":"The stricter of the runbook and inventory policies.","type":"object","required":["requireApproval","forbidSelfApproval","maxConcurrentRuns"],"properties":{"requireApproval":{"description":"An approval is required.","type":"boolean"},"forbidSelfApproval":{"description":"The commit's author may not approve.","type":"boolean"},"maxConcurrentRuns":{"description":"Runs holding locks at once.","type":"integer"}}},"strategy":{"additionalProperties":false,"description":"The effective strategy, defaults applied.","type":"object","required":["order","batchSize","maxFailures","maxParallel","rollbackOnFailure","snapshot"],"properties":{"order":{"description":"Roles in stage order.","type":"array","items":{"type":"string"}},"batchSize":{"description":"Hosts per batch.","type":"integer"},"maxFailures":{"description":"Failed hosts tolerated.","type":"integer"},"maxParallel":{"description":"Hosts worked on at once.","type":"integer"},"rollbackOnFailure":{"description":"Roll failed hosts back.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run.","type":"object","required":["before","after","profile"],"properties":{"before":{"description":"Snapshot before.","type":"boolean"},"after":{"description":"Snapshot after.","type":"boolean"},"profile":{"description":"Collection profile.","type":"string"}}}}},"hosts":{"description":"Targeted hosts by name.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"$ref":"#/$defs/PlannedHost"}}},"stages":{"description":"Stages in order.","type":"array","items":{"additionalProperties":false,"description":"One stage of the rollout.","type":"object","required":["name","batches"],"properties":{"name":{"description":"The role of the stage, or `(no role)` for the last stage.","type":"string"},"batches":{"description":"Batches in order.","type":"array","items":{"description":"Host names changed at once.","type":"array","items":{"type":"string"}}}}}},"hostPlans":{"description":"What runs on each host.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"additionalProperties":false,"description":"What runs on one host.","type":"object","required":["prechecks","steps","rollback"],"properties":{"prechecks":{"description":"Pre-checks on this host.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"steps":{"description":"Steps on this host, after `on` filtering.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"rollback":{"description":"Rollback steps if this host fails.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}}}}}},"checks":{"description":"Planner findings.","type":"array","items":{"additionalProperties":false,"description":"A finding of the planner about the inventory and strategy.","type":"object","required":["code","severity","message","hint","hosts"],"properties":{"code":{"description":"Stable code of the check.","type":"string"},"severity":{"description":"error: the plan must not be applied; warning: reported.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"message":{"description":"What was found.","type":"string"},"hint":{"description":"What to do about it.","type":"string"},"hosts":{"description":"The hosts concerned.","type":"array","items":{"type":"string"}}}}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A JavaScript regular expression.","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A JavaScript regular expression.","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}},"PlannedStep":{"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"}}},"PlannedHost":{"additionalProperties":false,"description":"How to reach a targeted host; credentials by reference only.","type":"object","required":["port","labels","transport"],"properties":{"address":{"description":"Where to reach the host.","type":"string"},"port":{"description":"SSH port.","type":"integer"},"user":{"description":"SSH user.","type":"string"},"role":{"description":"The host role.","type":"string"},"platform":{"description":"The device platform.","type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"transport":{"description":"How commands reach the host.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"description":"The pinned host key fingerprint.","type":"string"},"auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}}}};
+const pattern58 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern85 = new RegExp("^[0-9a-f]{64}$", "u");
 const schema30 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
 const schema31 = {"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A JavaScript regular expression.","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A JavaScript regular expression.","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}};
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate78.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8550,7 +8716,7 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema31.properties, key0))){
-validate77.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate78.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8632,7 +8798,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return false;
 }
 else {
@@ -8658,12 +8824,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(func2(data2) < 1){
-validate77.errors = [{instancePath:instancePath+"/match",schemaPath:"#/properties/match/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate78.errors = [{instancePath:instancePath+"/match",schemaPath:"#/properties/match/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/match",schemaPath:"#/properties/match/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/match",schemaPath:"#/properties/match/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -8679,12 +8845,12 @@ const _errs12 = errors;
 if(errors === _errs12){
 if(typeof data3 === "string"){
 if(func2(data3) < 1){
-validate77.errors = [{instancePath:instancePath+"/notMatch",schemaPath:"#/properties/notMatch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate78.errors = [{instancePath:instancePath+"/notMatch",schemaPath:"#/properties/notMatch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/notMatch",schemaPath:"#/properties/notMatch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/notMatch",schemaPath:"#/properties/notMatch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -8697,7 +8863,7 @@ if(valid0){
 if(data.contains !== undefined){
 const _errs14 = errors;
 if(typeof data.contains !== "string"){
-validate77.errors = [{instancePath:instancePath+"/contains",schemaPath:"#/properties/contains/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/contains",schemaPath:"#/properties/contains/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -8713,14 +8879,14 @@ if(errors === _errs16){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing0;
 if((data5.path === undefined) && (missing0 = "path")){
-validate77.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate78.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs18 = errors;
 for(const key1 in data5){
 if(!((((((key1 === "path") || (key1 === "equals")) || (key1 === "in")) || (key1 === "matches")) || (key1 === "gte")) || (key1 === "lte"))){
-validate77.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate78.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8732,12 +8898,12 @@ const _errs19 = errors;
 if(errors === _errs19){
 if(typeof data6 === "string"){
 if(func2(data6) < 1){
-validate77.errors = [{instancePath:instancePath+"/json/path",schemaPath:"#/properties/json/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate78.errors = [{instancePath:instancePath+"/json/path",schemaPath:"#/properties/json/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/json/path",schemaPath:"#/properties/json/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/json/path",schemaPath:"#/properties/json/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -8813,7 +8979,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return false;
 }
 else {
@@ -8839,7 +9005,7 @@ const _errs31 = errors;
 if(errors === _errs31){
 if(Array.isArray(data8)){
 if(data8.length < 1){
-validate77.errors = [{instancePath:instancePath+"/json/in",schemaPath:"#/properties/json/properties/in/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate78.errors = [{instancePath:instancePath+"/json/in",schemaPath:"#/properties/json/properties/in/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -8911,7 +9077,7 @@ else {
 vErrors.push(err14);
 }
 errors++;
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return false;
 }
 else {
@@ -8933,7 +9099,7 @@ break;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/json/in",schemaPath:"#/properties/json/properties/in/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate78.errors = [{instancePath:instancePath+"/json/in",schemaPath:"#/properties/json/properties/in/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -8949,12 +9115,12 @@ const _errs43 = errors;
 if(errors === _errs43){
 if(typeof data10 === "string"){
 if(func2(data10) < 1){
-validate77.errors = [{instancePath:instancePath+"/json/matches",schemaPath:"#/properties/json/properties/matches/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate78.errors = [{instancePath:instancePath+"/json/matches",schemaPath:"#/properties/json/properties/matches/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/json/matches",schemaPath:"#/properties/json/properties/matches/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/json/matches",schemaPath:"#/properties/json/properties/matches/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9004,7 +9170,7 @@ else {
 vErrors.push(err17);
 }
 errors++;
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return false;
 }
 else {
@@ -9064,7 +9230,7 @@ else {
 vErrors.push(err20);
 }
 errors++;
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return false;
 }
 else {
@@ -9092,7 +9258,7 @@ var valid3 = true;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate78.errors = [{instancePath:instancePath+"/json",schemaPath:"#/properties/json/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -9110,7 +9276,7 @@ if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 const _errs59 = errors;
 for(const key2 in data13){
 if(!((((key2 === "value") || (key2 === "gte")) || (key2 === "lte")) || (key2 === "between"))){
-validate77.errors = [{instancePath:instancePath+"/number",schemaPath:"#/properties/number/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate78.errors = [{instancePath:instancePath+"/number",schemaPath:"#/properties/number/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9119,7 +9285,7 @@ if(_errs59 === errors){
 if(data13.value !== undefined){
 const _errs60 = errors;
 if(typeof data13.value !== "string"){
-validate77.errors = [{instancePath:instancePath+"/number/value",schemaPath:"#/properties/number/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/number/value",schemaPath:"#/properties/number/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid9 = _errs60 === errors;
@@ -9132,7 +9298,7 @@ if(data13.gte !== undefined){
 let data15 = data13.gte;
 const _errs62 = errors;
 if(!((typeof data15 == "number") && (isFinite(data15)))){
-validate77.errors = [{instancePath:instancePath+"/number/gte",schemaPath:"#/properties/number/properties/gte/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate78.errors = [{instancePath:instancePath+"/number/gte",schemaPath:"#/properties/number/properties/gte/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 var valid9 = _errs62 === errors;
@@ -9145,7 +9311,7 @@ if(data13.lte !== undefined){
 let data16 = data13.lte;
 const _errs64 = errors;
 if(!((typeof data16 == "number") && (isFinite(data16)))){
-validate77.errors = [{instancePath:instancePath+"/number/lte",schemaPath:"#/properties/number/properties/lte/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate78.errors = [{instancePath:instancePath+"/number/lte",schemaPath:"#/properties/number/properties/lte/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 var valid9 = _errs64 === errors;
@@ -9160,12 +9326,12 @@ const _errs66 = errors;
 if(errors === _errs66){
 if(Array.isArray(data17)){
 if(data17.length > 2){
-validate77.errors = [{instancePath:instancePath+"/number/between",schemaPath:"#/properties/number/properties/between/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"}];
+validate78.errors = [{instancePath:instancePath+"/number/between",schemaPath:"#/properties/number/properties/between/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"}];
 return false;
 }
 else {
 if(data17.length < 2){
-validate77.errors = [{instancePath:instancePath+"/number/between",schemaPath:"#/properties/number/properties/between/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"}];
+validate78.errors = [{instancePath:instancePath+"/number/between",schemaPath:"#/properties/number/properties/between/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"}];
 return false;
 }
 else {
@@ -9175,7 +9341,7 @@ for(let i2=0; i2<len2; i2++){
 let data18 = data17[i2];
 const _errs68 = errors;
 if(!((typeof data18 == "number") && (isFinite(data18)))){
-validate77.errors = [{instancePath:instancePath+"/number/between/" + i2,schemaPath:"#/properties/number/properties/between/items/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate78.errors = [{instancePath:instancePath+"/number/between/" + i2,schemaPath:"#/properties/number/properties/between/items/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 var valid10 = _errs68 === errors;
@@ -9187,7 +9353,7 @@ break;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/number/between",schemaPath:"#/properties/number/properties/between/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate78.errors = [{instancePath:instancePath+"/number/between",schemaPath:"#/properties/number/properties/between/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -9202,7 +9368,7 @@ var valid9 = true;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/number",schemaPath:"#/properties/number/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate78.errors = [{instancePath:instancePath+"/number",schemaPath:"#/properties/number/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -9219,14 +9385,14 @@ if(errors === _errs70){
 if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 let missing1;
 if((data19.value === undefined) && (missing1 = "value")){
-validate77.errors = [{instancePath:instancePath+"/semver",schemaPath:"#/properties/semver/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate78.errors = [{instancePath:instancePath+"/semver",schemaPath:"#/properties/semver/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs72 = errors;
 for(const key3 in data19){
 if(!(((((key3 === "value") || (key3 === "gte")) || (key3 === "lt")) || (key3 === "sameMajorAs")) || (key3 === "sameMinorAs"))){
-validate77.errors = [{instancePath:instancePath+"/semver",schemaPath:"#/properties/semver/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate78.errors = [{instancePath:instancePath+"/semver",schemaPath:"#/properties/semver/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9235,7 +9401,7 @@ if(_errs72 === errors){
 if(data19.value !== undefined){
 const _errs73 = errors;
 if(typeof data19.value !== "string"){
-validate77.errors = [{instancePath:instancePath+"/semver/value",schemaPath:"#/properties/semver/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/semver/value",schemaPath:"#/properties/semver/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid11 = _errs73 === errors;
@@ -9247,7 +9413,7 @@ if(valid11){
 if(data19.gte !== undefined){
 const _errs75 = errors;
 if(typeof data19.gte !== "string"){
-validate77.errors = [{instancePath:instancePath+"/semver/gte",schemaPath:"#/properties/semver/properties/gte/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/semver/gte",schemaPath:"#/properties/semver/properties/gte/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid11 = _errs75 === errors;
@@ -9259,7 +9425,7 @@ if(valid11){
 if(data19.lt !== undefined){
 const _errs77 = errors;
 if(typeof data19.lt !== "string"){
-validate77.errors = [{instancePath:instancePath+"/semver/lt",schemaPath:"#/properties/semver/properties/lt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/semver/lt",schemaPath:"#/properties/semver/properties/lt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid11 = _errs77 === errors;
@@ -9271,7 +9437,7 @@ if(valid11){
 if(data19.sameMajorAs !== undefined){
 const _errs79 = errors;
 if(typeof data19.sameMajorAs !== "string"){
-validate77.errors = [{instancePath:instancePath+"/semver/sameMajorAs",schemaPath:"#/properties/semver/properties/sameMajorAs/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/semver/sameMajorAs",schemaPath:"#/properties/semver/properties/sameMajorAs/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid11 = _errs79 === errors;
@@ -9283,7 +9449,7 @@ if(valid11){
 if(data19.sameMinorAs !== undefined){
 const _errs81 = errors;
 if(typeof data19.sameMinorAs !== "string"){
-validate77.errors = [{instancePath:instancePath+"/semver/sameMinorAs",schemaPath:"#/properties/semver/properties/sameMinorAs/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/semver/sameMinorAs",schemaPath:"#/properties/semver/properties/sameMinorAs/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid11 = _errs81 === errors;
@@ -9299,7 +9465,7 @@ var valid11 = true;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/semver",schemaPath:"#/properties/semver/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate78.errors = [{instancePath:instancePath+"/semver",schemaPath:"#/properties/semver/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -9317,7 +9483,7 @@ if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
 const _errs85 = errors;
 for(const key4 in data25){
 if(!(((((key4 === "before") || (key4 === "after")) || (key4 === "noRemoved")) || (key4 === "noAdded")) || (key4 === "maxChanged"))){
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff",schemaPath:"#/properties/snapshotDiff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff",schemaPath:"#/properties/snapshotDiff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9326,7 +9492,7 @@ if(_errs85 === errors){
 if(data25.before !== undefined){
 const _errs86 = errors;
 if(typeof data25.before !== "string"){
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/before",schemaPath:"#/properties/snapshotDiff/properties/before/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/before",schemaPath:"#/properties/snapshotDiff/properties/before/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid12 = _errs86 === errors;
@@ -9338,7 +9504,7 @@ if(valid12){
 if(data25.after !== undefined){
 const _errs88 = errors;
 if(typeof data25.after !== "string"){
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/after",schemaPath:"#/properties/snapshotDiff/properties/after/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/after",schemaPath:"#/properties/snapshotDiff/properties/after/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid12 = _errs88 === errors;
@@ -9357,7 +9523,7 @@ const len3 = data28.length;
 for(let i3=0; i3<len3; i3++){
 const _errs92 = errors;
 if(typeof data28[i3] !== "string"){
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/noRemoved/" + i3,schemaPath:"#/properties/snapshotDiff/properties/noRemoved/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/noRemoved/" + i3,schemaPath:"#/properties/snapshotDiff/properties/noRemoved/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid13 = _errs92 === errors;
@@ -9367,7 +9533,7 @@ break;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/noRemoved",schemaPath:"#/properties/snapshotDiff/properties/noRemoved/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/noRemoved",schemaPath:"#/properties/snapshotDiff/properties/noRemoved/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -9387,7 +9553,7 @@ const len4 = data30.length;
 for(let i4=0; i4<len4; i4++){
 const _errs96 = errors;
 if(typeof data30[i4] !== "string"){
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/noAdded/" + i4,schemaPath:"#/properties/snapshotDiff/properties/noAdded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/noAdded/" + i4,schemaPath:"#/properties/snapshotDiff/properties/noAdded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid14 = _errs96 === errors;
@@ -9397,7 +9563,7 @@ break;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/noAdded",schemaPath:"#/properties/snapshotDiff/properties/noAdded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/noAdded",schemaPath:"#/properties/snapshotDiff/properties/noAdded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -9415,7 +9581,7 @@ if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
 const _errs100 = errors;
 for(const key5 in data32){
 if(!(pattern5.test(key5))){
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/maxChanged",schemaPath:"#/properties/snapshotDiff/properties/maxChanged/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/maxChanged",schemaPath:"#/properties/snapshotDiff/properties/maxChanged/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9491,7 +9657,7 @@ else {
 vErrors.push(err25);
 }
 errors++;
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return false;
 }
 else {
@@ -9514,7 +9680,7 @@ break;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff/maxChanged",schemaPath:"#/properties/snapshotDiff/properties/maxChanged/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff/maxChanged",schemaPath:"#/properties/snapshotDiff/properties/maxChanged/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -9530,7 +9696,7 @@ var valid12 = true;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/snapshotDiff",schemaPath:"#/properties/snapshotDiff/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate78.errors = [{instancePath:instancePath+"/snapshotDiff",schemaPath:"#/properties/snapshotDiff/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -9543,7 +9709,7 @@ if(valid0){
 if(data.everyLine !== undefined){
 const _errs109 = errors;
 if(typeof data.everyLine !== "boolean"){
-validate77.errors = [{instancePath:instancePath+"/everyLine",schemaPath:"#/properties/everyLine/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate78.errors = [{instancePath:instancePath+"/everyLine",schemaPath:"#/properties/everyLine/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs109 === errors;
@@ -9612,7 +9778,7 @@ else {
 vErrors.push(err30);
 }
 errors++;
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return false;
 }
 else {
@@ -9643,20 +9809,20 @@ var valid0 = true;
 }
 }
 else {
-validate77.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate78.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate76.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9667,14 +9833,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.id === undefined) && (missing0 = "id")){
-validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate77.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema30.properties, key0))){
-validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9686,12 +9852,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern5.test(data0)){
-validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
+validate77.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9945,7 +10111,7 @@ else {
 vErrors.push(err20);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -9968,7 +10134,7 @@ if(valid0){
 if(data.description !== undefined){
 const _errs26 = errors;
 if(typeof data.description !== "string"){
-validate76.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs26 === errors;
@@ -9980,7 +10146,7 @@ if(valid0){
 if(data.run !== undefined){
 const _errs28 = errors;
 if(typeof data.run !== "string"){
-validate76.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -9995,14 +10161,14 @@ const _errs30 = errors;
 if(errors === _errs30){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
-validate76.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
+validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 const _errs32 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
-validate76.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10011,7 +10177,7 @@ if(_errs32 === errors){
 if(data4.role !== undefined){
 const _errs33 = errors;
 if(typeof data4.role !== "string"){
-validate76.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid2 = _errs33 === errors;
@@ -10028,7 +10194,7 @@ if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
-validate76.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10039,7 +10205,7 @@ for(const key3 in data6){
 if(pattern5.test(key3)){
 const _errs38 = errors;
 if(typeof data6[key3] !== "string"){
-validate76.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs38 === errors;
@@ -10051,7 +10217,7 @@ break;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -10067,7 +10233,7 @@ const _errs40 = errors;
 if(errors === _errs40){
 if(Array.isArray(data8)){
 if(data8.length < 1){
-validate76.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate77.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -10076,7 +10242,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 const _errs42 = errors;
 if(typeof data8[i0] !== "string"){
-validate76.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs42 === errors;
@@ -10087,7 +10253,7 @@ break;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate77.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -10102,7 +10268,7 @@ var valid2 = true;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -10115,7 +10281,7 @@ if(valid0){
 if(data.when !== undefined){
 const _errs44 = errors;
 if(typeof data.when !== "string"){
-validate76.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs44 === errors;
@@ -10192,7 +10358,7 @@ else {
 vErrors.push(err25);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -10216,18 +10382,18 @@ if(data.retries !== undefined){
 let data12 = data.retries;
 const _errs53 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate76.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate77.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs53){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
-validate76.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
+validate77.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate76.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate77.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -10307,7 +10473,7 @@ else {
 vErrors.push(err30);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -10333,7 +10499,7 @@ const _errs62 = errors;
 if(errors === _errs62){
 if(Array.isArray(data14)){
 if(data14.length < 1){
-validate76.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate77.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -10341,8 +10507,8 @@ var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
 const _errs64 = errors;
-if(!(validate77(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate78(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 var valid7 = _errs64 === errors;
@@ -10353,7 +10519,7 @@ break;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate77.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -10431,7 +10597,7 @@ else {
 vErrors.push(err35);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -10460,8 +10626,8 @@ var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
 const _errs74 = errors;
-if(!(validate77(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate78(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 var valid9 = _errs74 === errors;
@@ -10471,7 +10637,7 @@ break;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properties/expect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate77.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properties/expect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -10489,7 +10655,7 @@ if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
-validate76.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10505,7 +10671,7 @@ if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
-validate76.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10517,12 +10683,12 @@ const _errs81 = errors;
 if(errors === _errs81){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
-validate76.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10535,7 +10701,7 @@ if(valid11){
 if(data20.json !== undefined){
 const _errs83 = errors;
 if(typeof data20.json !== "string"){
-validate76.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid11 = _errs83 === errors;
@@ -10604,7 +10770,7 @@ else {
 vErrors.push(err40);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -10627,7 +10793,7 @@ if(valid11){
 if(data20.secret !== undefined){
 const _errs91 = errors;
 if(typeof data20.secret !== "boolean"){
-validate76.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid11 = _errs91 === errors;
@@ -10641,7 +10807,7 @@ var valid11 = true;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -10654,7 +10820,7 @@ break;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -10678,14 +10844,14 @@ if(errors === _errs95){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
-validate76.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs97 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
-validate76.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10697,12 +10863,12 @@ const _errs98 = errors;
 if(errors === _errs98){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
-validate76.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10715,7 +10881,7 @@ if(valid14){
 if(data26.send !== undefined){
 const _errs100 = errors;
 if(typeof data26.send !== "string"){
-validate76.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid14 = _errs100 === errors;
@@ -10728,7 +10894,7 @@ var valid14 = true;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -10739,7 +10905,7 @@ break;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate77.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -10832,7 +10998,7 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -10860,7 +11026,7 @@ if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
 const _errs112 = errors;
 for(const key8 in data30){
 if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate76.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10934,7 +11100,7 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -11022,7 +11188,7 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -11110,7 +11276,7 @@ else {
 vErrors.push(err62);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -11133,7 +11299,7 @@ if(valid16){
 if(data30.check !== undefined){
 const _errs134 = errors;
 if(typeof data30.check !== "string"){
-validate76.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid16 = _errs134 === errors;
@@ -11147,7 +11313,7 @@ var valid16 = true;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -11160,7 +11326,7 @@ if(valid0){
 if(data.message !== undefined){
 const _errs136 = errors;
 if(typeof data.message !== "string"){
-validate76.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs136 === errors;
@@ -11172,7 +11338,7 @@ if(valid0){
 if(data.idempotent !== undefined){
 const _errs138 = errors;
 if(typeof data.idempotent !== "boolean"){
-validate76.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate77.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -11184,7 +11350,7 @@ if(valid0){
 if(data.profile !== undefined){
 const _errs140 = errors;
 if(typeof data.profile !== "string"){
-validate76.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -11196,7 +11362,7 @@ if(valid0){
 if(data.snapshot !== undefined){
 const _errs142 = errors;
 if(typeof data.snapshot !== "string"){
-validate76.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -11265,7 +11431,7 @@ else {
 vErrors.push(err67);
 }
 errors++;
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return false;
 }
 else {
@@ -11288,7 +11454,7 @@ if(valid0){
 if(data.hint !== undefined){
 const _errs150 = errors;
 if(typeof data.hint !== "string"){
-validate76.errors = [{instancePath:instancePath+"/hint",schemaPath:"#/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/hint",schemaPath:"#/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs150 === errors;
@@ -11321,21 +11487,21 @@ var valid0 = true;
 }
 }
 else {
-validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate76.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
-validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema32 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"}}};
+const schema32 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A JavaScript regular expression.","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A JavaScript regular expression.","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11346,14 +11512,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.id === undefined) && (missing0 = "id")){
-validate81.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate82.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema32.properties, key0))){
-validate81.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate82.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11365,12 +11531,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern5.test(data0)){
-validate81.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
+validate82.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11624,7 +11790,7 @@ else {
 vErrors.push(err20);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -11647,7 +11813,7 @@ if(valid0){
 if(data.description !== undefined){
 const _errs26 = errors;
 if(typeof data.description !== "string"){
-validate81.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs26 === errors;
@@ -11659,7 +11825,7 @@ if(valid0){
 if(data.run !== undefined){
 const _errs28 = errors;
 if(typeof data.run !== "string"){
-validate81.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -11674,14 +11840,14 @@ const _errs30 = errors;
 if(errors === _errs30){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
-validate81.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
+validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 const _errs32 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
-validate81.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11690,7 +11856,7 @@ if(_errs32 === errors){
 if(data4.role !== undefined){
 const _errs33 = errors;
 if(typeof data4.role !== "string"){
-validate81.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid2 = _errs33 === errors;
@@ -11707,7 +11873,7 @@ if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
-validate81.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate82.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11718,7 +11884,7 @@ for(const key3 in data6){
 if(pattern5.test(key3)){
 const _errs38 = errors;
 if(typeof data6[key3] !== "string"){
-validate81.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs38 === errors;
@@ -11730,7 +11896,7 @@ break;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate82.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -11746,7 +11912,7 @@ const _errs40 = errors;
 if(errors === _errs40){
 if(Array.isArray(data8)){
 if(data8.length < 1){
-validate81.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate82.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -11755,7 +11921,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 const _errs42 = errors;
 if(typeof data8[i0] !== "string"){
-validate81.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs42 === errors;
@@ -11766,7 +11932,7 @@ break;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate82.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -11781,7 +11947,7 @@ var valid2 = true;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -11794,7 +11960,7 @@ if(valid0){
 if(data.when !== undefined){
 const _errs44 = errors;
 if(typeof data.when !== "string"){
-validate81.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs44 === errors;
@@ -11871,7 +12037,7 @@ else {
 vErrors.push(err25);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -11895,18 +12061,18 @@ if(data.retries !== undefined){
 let data12 = data.retries;
 const _errs53 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate81.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate82.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs53){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
-validate81.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
+validate82.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate81.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate82.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -11986,7 +12152,7 @@ else {
 vErrors.push(err30);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -12012,7 +12178,7 @@ const _errs62 = errors;
 if(errors === _errs62){
 if(Array.isArray(data14)){
 if(data14.length < 1){
-validate81.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate82.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -12020,8 +12186,8 @@ var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
 const _errs64 = errors;
-if(!(validate77(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate78(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 var valid7 = _errs64 === errors;
@@ -12032,7 +12198,7 @@ break;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate82.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12110,7 +12276,7 @@ else {
 vErrors.push(err35);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -12139,8 +12305,8 @@ var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
 const _errs74 = errors;
-if(!(validate77(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate78(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 var valid9 = _errs74 === errors;
@@ -12150,7 +12316,7 @@ break;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properties/expect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate82.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properties/expect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12168,7 +12334,7 @@ if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
-validate81.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+validate82.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12184,7 +12350,7 @@ if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
-validate81.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12196,12 +12362,12 @@ const _errs81 = errors;
 if(errors === _errs81){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
-validate81.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -12214,7 +12380,7 @@ if(valid11){
 if(data20.json !== undefined){
 const _errs83 = errors;
 if(typeof data20.json !== "string"){
-validate81.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid11 = _errs83 === errors;
@@ -12283,7 +12449,7 @@ else {
 vErrors.push(err40);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -12306,7 +12472,7 @@ if(valid11){
 if(data20.secret !== undefined){
 const _errs91 = errors;
 if(typeof data20.secret !== "boolean"){
-validate81.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid11 = _errs91 === errors;
@@ -12320,7 +12486,7 @@ var valid11 = true;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -12333,7 +12499,7 @@ break;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate82.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -12357,14 +12523,14 @@ if(errors === _errs95){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
-validate81.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs97 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
-validate81.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12376,12 +12542,12 @@ const _errs98 = errors;
 if(errors === _errs98){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
-validate81.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -12394,7 +12560,7 @@ if(valid14){
 if(data26.send !== undefined){
 const _errs100 = errors;
 if(typeof data26.send !== "string"){
-validate81.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid14 = _errs100 === errors;
@@ -12407,7 +12573,7 @@ var valid14 = true;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -12418,7 +12584,7 @@ break;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate82.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12511,7 +12677,7 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -12539,7 +12705,7 @@ if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
 const _errs112 = errors;
 for(const key8 in data30){
 if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate81.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12613,7 +12779,7 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -12701,7 +12867,7 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -12789,7 +12955,7 @@ else {
 vErrors.push(err62);
 }
 errors++;
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return false;
 }
 else {
@@ -12812,7 +12978,7 @@ if(valid16){
 if(data30.check !== undefined){
 const _errs134 = errors;
 if(typeof data30.check !== "string"){
-validate81.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid16 = _errs134 === errors;
@@ -12826,7 +12992,7 @@ var valid16 = true;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -12839,7 +13005,7 @@ if(valid0){
 if(data.message !== undefined){
 const _errs136 = errors;
 if(typeof data.message !== "string"){
-validate81.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs136 === errors;
@@ -12851,7 +13017,7 @@ if(valid0){
 if(data.idempotent !== undefined){
 const _errs138 = errors;
 if(typeof data.idempotent !== "boolean"){
-validate81.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate82.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -12863,7 +13029,7 @@ if(valid0){
 if(data.profile !== undefined){
 const _errs140 = errors;
 if(typeof data.profile !== "string"){
-validate81.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -12875,10 +13041,175 @@ if(valid0){
 if(data.snapshot !== undefined){
 const _errs142 = errors;
 if(typeof data.snapshot !== "string"){
-validate81.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate82.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.completedWhen !== undefined){
+let data39 = data.completedWhen;
+const _errs144 = errors;
+if(errors === _errs144){
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+let missing2;
+if((data39.run === undefined) && (missing2 = "run")){
+validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs146 = errors;
+for(const key9 in data39){
+if(!(((key9 === "run") || (key9 === "expect")) || (key9 === "timeout"))){
+validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs146 === errors){
+if(data39.run !== undefined){
+const _errs147 = errors;
+if(typeof data39.run !== "string"){
+validate82.errors = [{instancePath:instancePath+"/completedWhen/run",schemaPath:"#/properties/completedWhen/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid20 = _errs147 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data39.expect !== undefined){
+let data41 = data39.expect;
+const _errs149 = errors;
+if(errors === _errs149){
+if(Array.isArray(data41)){
+var valid21 = true;
+const len4 = data41.length;
+for(let i4=0; i4<len4; i4++){
+const _errs151 = errors;
+if(!(validate78(data41[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data41,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs151 === errors;
+if(!valid21){
+break;
+}
+}
+}
+else {
+validate82.errors = [{instancePath:instancePath+"/completedWhen/expect",schemaPath:"#/properties/completedWhen/properties/expect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid20 = _errs149 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data39.timeout !== undefined){
+let data43 = data39.timeout;
+const _errs152 = errors;
+const _errs153 = errors;
+let valid22 = false;
+const _errs154 = errors;
+if(errors === _errs154){
+if(typeof data43 === "string"){
+if(!pattern12.test(data43)){
+const err63 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+var _valid9 = _errs154 === errors;
+valid22 = valid22 || _valid9;
+const _errs156 = errors;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(errors === _errs156){
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+var _valid9 = _errs156 === errors;
+valid22 = valid22 || _valid9;
+if(!valid22){
+const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+validate82.errors = vErrors;
+return false;
+}
+else {
+errors = _errs153;
+if(vErrors !== null){
+if(_errs153){
+vErrors.length = _errs153;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid20 = _errs152 === errors;
+}
+else {
+var valid20 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs144 === errors;
 }
 else {
 var valid0 = true;
@@ -12905,22 +13236,23 @@ var valid0 = true;
 }
 }
 }
+}
 else {
-validate81.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate82.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema33 = {"additionalProperties":false,"description":"How to reach a targeted host; credentials by reference only.","type":"object","required":["port","labels","transport"],"properties":{"address":{"description":"Where to reach the host.","type":"string"},"port":{"description":"SSH port.","type":"integer"},"user":{"description":"SSH user.","type":"string"},"role":{"description":"The host role.","type":"string"},"platform":{"description":"The device platform.","type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"transport":{"description":"How commands reach the host.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"description":"The pinned host key fingerprint.","type":"string"},"auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}};
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate88.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12931,14 +13263,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.port === undefined) && (missing0 = "port")) || ((data.labels === undefined) && (missing0 = "labels"))) || ((data.transport === undefined) && (missing0 = "transport"))){
-validate86.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate88.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema33.properties, key0))){
-validate86.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12947,7 +13279,7 @@ if(_errs1 === errors){
 if(data.address !== undefined){
 const _errs2 = errors;
 if(typeof data.address !== "string"){
-validate86.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -12960,7 +13292,7 @@ if(data.port !== undefined){
 let data1 = data.port;
 const _errs4 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate86.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate88.errors = [{instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -12972,7 +13304,7 @@ if(valid0){
 if(data.user !== undefined){
 const _errs6 = errors;
 if(typeof data.user !== "string"){
-validate86.errors = [{instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -12984,7 +13316,7 @@ if(valid0){
 if(data.role !== undefined){
 const _errs8 = errors;
 if(typeof data.role !== "string"){
-validate86.errors = [{instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -12996,7 +13328,7 @@ if(valid0){
 if(data.platform !== undefined){
 const _errs10 = errors;
 if(typeof data.platform !== "string"){
-validate86.errors = [{instancePath:instancePath+"/platform",schemaPath:"#/properties/platform/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/platform",schemaPath:"#/properties/platform/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -13013,7 +13345,7 @@ if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 const _errs14 = errors;
 for(const key1 in data5){
 if(!(pattern5.test(key1))){
-validate86.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate88.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13024,7 +13356,7 @@ for(const key2 in data5){
 if(pattern5.test(key2)){
 const _errs15 = errors;
 if(typeof data5[key2] !== "string"){
-validate86.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs15 === errors;
@@ -13036,7 +13368,7 @@ break;
 }
 }
 else {
-validate86.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate88.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13106,7 +13438,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate86.errors = vErrors;
+validate88.errors = vErrors;
 return false;
 }
 else {
@@ -13129,7 +13461,7 @@ if(valid0){
 if(data.hostKey !== undefined){
 const _errs23 = errors;
 if(typeof data.hostKey !== "string"){
-validate86.errors = [{instancePath:instancePath+"/hostKey",schemaPath:"#/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/hostKey",schemaPath:"#/properties/hostKey/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs23 === errors;
@@ -13144,14 +13476,14 @@ const _errs25 = errors;
 if(errors === _errs25){
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(Object.keys(data9).length < 1){
-validate86.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
+validate88.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
 const _errs27 = errors;
 for(const key3 in data9){
 if(!((((key3 === "keyFile") || (key3 === "agent")) || (key3 === "passwordEnv")) || (key3 === "knownHosts"))){
-validate86.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate88.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13160,7 +13492,7 @@ if(_errs27 === errors){
 if(data9.keyFile !== undefined){
 const _errs28 = errors;
 if(typeof data9.keyFile !== "string"){
-validate86.errors = [{instancePath:instancePath+"/auth/keyFile",schemaPath:"#/properties/auth/properties/keyFile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/auth/keyFile",schemaPath:"#/properties/auth/properties/keyFile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs28 === errors;
@@ -13172,7 +13504,7 @@ if(valid3){
 if(data9.agent !== undefined){
 const _errs30 = errors;
 if(typeof data9.agent !== "boolean"){
-validate86.errors = [{instancePath:instancePath+"/auth/agent",schemaPath:"#/properties/auth/properties/agent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate88.errors = [{instancePath:instancePath+"/auth/agent",schemaPath:"#/properties/auth/properties/agent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid3 = _errs30 === errors;
@@ -13186,13 +13518,13 @@ let data12 = data9.passwordEnv;
 const _errs32 = errors;
 if(errors === _errs32){
 if(typeof data12 === "string"){
-if(!pattern38.test(data12)){
-validate86.errors = [{instancePath:instancePath+"/auth/passwordEnv",schemaPath:"#/properties/auth/properties/passwordEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""}];
+if(!pattern39.test(data12)){
+validate88.errors = [{instancePath:instancePath+"/auth/passwordEnv",schemaPath:"#/properties/auth/properties/passwordEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""}];
 return false;
 }
 }
 else {
-validate86.errors = [{instancePath:instancePath+"/auth/passwordEnv",schemaPath:"#/properties/auth/properties/passwordEnv/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/auth/passwordEnv",schemaPath:"#/properties/auth/properties/passwordEnv/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13205,7 +13537,7 @@ if(valid3){
 if(data9.knownHosts !== undefined){
 const _errs34 = errors;
 if(typeof data9.knownHosts !== "string"){
-validate86.errors = [{instancePath:instancePath+"/auth/knownHosts",schemaPath:"#/properties/auth/properties/knownHosts/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/auth/knownHosts",schemaPath:"#/properties/auth/properties/knownHosts/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs34 === errors;
@@ -13220,7 +13552,7 @@ var valid3 = true;
 }
 }
 else {
-validate86.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate88.errors = [{instancePath:instancePath+"/auth",schemaPath:"#/properties/auth/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13241,21 +13573,21 @@ var valid0 = true;
 }
 }
 else {
-validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate86.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema34 = {"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"}}};
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13266,14 +13598,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.id === undefined) && (missing0 = "id")) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.mutating === undefined) && (missing0 = "mutating"))){
-validate88.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate90.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "id") || (key0 === "kind")) || (key0 === "mutating")) || (key0 === "command")) || (key0 === "when"))){
-validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate90.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13282,7 +13614,7 @@ if(_errs1 === errors){
 if(data.id !== undefined){
 const _errs2 = errors;
 if(typeof data.id !== "string"){
-validate88.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate90.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -13535,7 +13867,7 @@ else {
 vErrors.push(err20);
 }
 errors++;
-validate88.errors = vErrors;
+validate90.errors = vErrors;
 return false;
 }
 else {
@@ -13558,7 +13890,7 @@ if(valid0){
 if(data.mutating !== undefined){
 const _errs26 = errors;
 if(typeof data.mutating !== "boolean"){
-validate88.errors = [{instancePath:instancePath+"/mutating",schemaPath:"#/properties/mutating/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate90.errors = [{instancePath:instancePath+"/mutating",schemaPath:"#/properties/mutating/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs26 === errors;
@@ -13570,7 +13902,7 @@ if(valid0){
 if(data.command !== undefined){
 const _errs28 = errors;
 if(typeof data.command !== "string"){
-validate88.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate90.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -13582,7 +13914,7 @@ if(valid0){
 if(data.when !== undefined){
 const _errs30 = errors;
 if(typeof data.when !== "string"){
-validate88.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate90.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs30 === errors;
@@ -13598,21 +13930,21 @@ var valid0 = true;
 }
 }
 else {
-validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate90.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate88.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://runbook.dev/schemas/plan.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate75.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13623,14 +13955,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((((((((data.apiVersion === undefined) && (missing0 = "apiVersion")) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.commit === undefined) && (missing0 = "commit"))) || ((data.engineVersion === undefined) && (missing0 = "engineVersion"))) || ((data.runbook === undefined) && (missing0 = "runbook"))) || ((data.inputs === undefined) && (missing0 = "inputs"))) || ((data.params === undefined) && (missing0 = "params"))) || ((data.policy === undefined) && (missing0 = "policy"))) || ((data.strategy === undefined) && (missing0 = "strategy"))) || ((data.hosts === undefined) && (missing0 = "hosts"))) || ((data.stages === undefined) && (missing0 = "stages"))) || ((data.hostPlans === undefined) && (missing0 = "hostPlans"))) || ((data.checks === undefined) && (missing0 = "checks"))){
-validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema29.properties, key0))){
-validate75.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13640,11 +13972,11 @@ if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate75.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("runbook/v1" !== data0){
-validate75.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "runbook/v1"},message:"must be equal to constant"}];
+validate76.errors = [{instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "runbook/v1"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -13657,11 +13989,11 @@ if(data.kind !== undefined){
 let data1 = data.kind;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate75.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("Plan" !== data1){
-validate75.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Plan"},message:"must be equal to constant"}];
+validate76.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Plan"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -13675,13 +14007,13 @@ let data2 = data.hash;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern57.test(data2)){
-validate75.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
+if(!pattern58.test(data2)){
+validate76.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13731,7 +14063,7 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate75.errors = vErrors;
+validate76.errors = vErrors;
 return false;
 }
 else {
@@ -13754,7 +14086,7 @@ if(valid0){
 if(data.engineVersion !== undefined){
 const _errs14 = errors;
 if(typeof data.engineVersion !== "string"){
-validate75.errors = [{instancePath:instancePath+"/engineVersion",schemaPath:"#/properties/engineVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/engineVersion",schemaPath:"#/properties/engineVersion/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -13770,14 +14102,14 @@ if(errors === _errs16){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if((((((data5.name === undefined) && (missing1 = "name")) || ((data5.version === undefined) && (missing1 = "version"))) || ((data5.prechecks === undefined) && (missing1 = "prechecks"))) || ((data5.steps === undefined) && (missing1 = "steps"))) || ((data5.rollback === undefined) && (missing1 = "rollback"))){
-validate75.errors = [{instancePath:instancePath+"/runbook",schemaPath:"#/properties/runbook/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate76.errors = [{instancePath:instancePath+"/runbook",schemaPath:"#/properties/runbook/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs18 = errors;
 for(const key1 in data5){
 if(!((((((key1 === "name") || (key1 === "version")) || (key1 === "description")) || (key1 === "prechecks")) || (key1 === "steps")) || (key1 === "rollback"))){
-validate75.errors = [{instancePath:instancePath+"/runbook",schemaPath:"#/properties/runbook/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/runbook",schemaPath:"#/properties/runbook/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13786,7 +14118,7 @@ if(_errs18 === errors){
 if(data5.name !== undefined){
 const _errs19 = errors;
 if(typeof data5.name !== "string"){
-validate75.errors = [{instancePath:instancePath+"/runbook/name",schemaPath:"#/properties/runbook/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/runbook/name",schemaPath:"#/properties/runbook/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid2 = _errs19 === errors;
@@ -13798,7 +14130,7 @@ if(valid2){
 if(data5.version !== undefined){
 const _errs21 = errors;
 if(typeof data5.version !== "string"){
-validate75.errors = [{instancePath:instancePath+"/runbook/version",schemaPath:"#/properties/runbook/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/runbook/version",schemaPath:"#/properties/runbook/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid2 = _errs21 === errors;
@@ -13810,7 +14142,7 @@ if(valid2){
 if(data5.description !== undefined){
 const _errs23 = errors;
 if(typeof data5.description !== "string"){
-validate75.errors = [{instancePath:instancePath+"/runbook/description",schemaPath:"#/properties/runbook/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/runbook/description",schemaPath:"#/properties/runbook/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid2 = _errs23 === errors;
@@ -13828,8 +14160,8 @@ var valid3 = true;
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
 const _errs27 = errors;
-if(!(validate76(data9[i0], {instancePath:instancePath+"/runbook/prechecks/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+if(!(validate77(data9[i0], {instancePath:instancePath+"/runbook/prechecks/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
 errors = vErrors.length;
 }
 var valid3 = _errs27 === errors;
@@ -13839,7 +14171,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/runbook/prechecks",schemaPath:"#/properties/runbook/properties/prechecks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/runbook/prechecks",schemaPath:"#/properties/runbook/properties/prechecks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13858,8 +14190,8 @@ var valid4 = true;
 const len1 = data11.length;
 for(let i1=0; i1<len1; i1++){
 const _errs30 = errors;
-if(!(validate81(data11[i1], {instancePath:instancePath+"/runbook/steps/" + i1,parentData:data11,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate82(data11[i1], {instancePath:instancePath+"/runbook/steps/" + i1,parentData:data11,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs30 === errors;
@@ -13869,7 +14201,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/runbook/steps",schemaPath:"#/properties/runbook/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/runbook/steps",schemaPath:"#/properties/runbook/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13888,8 +14220,8 @@ var valid5 = true;
 const len2 = data13.length;
 for(let i2=0; i2<len2; i2++){
 const _errs33 = errors;
-if(!(validate81(data13[i2], {instancePath:instancePath+"/runbook/rollback/" + i2,parentData:data13,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate82(data13[i2], {instancePath:instancePath+"/runbook/rollback/" + i2,parentData:data13,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
 errors = vErrors.length;
 }
 var valid5 = _errs33 === errors;
@@ -13899,7 +14231,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/runbook/rollback",schemaPath:"#/properties/runbook/properties/rollback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/runbook/rollback",schemaPath:"#/properties/runbook/properties/rollback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13917,7 +14249,7 @@ var valid2 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/runbook",schemaPath:"#/properties/runbook/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/runbook",schemaPath:"#/properties/runbook/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13934,14 +14266,14 @@ if(errors === _errs34){
 if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
 let missing2;
 if(((data15.runbook === undefined) && (missing2 = "runbook")) || ((data15.inventory === undefined) && (missing2 = "inventory"))){
-validate75.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs36 = errors;
 for(const key2 in data15){
 if(!((key2 === "runbook") || (key2 === "inventory"))){
-validate75.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13954,14 +14286,14 @@ if(errors === _errs37){
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 let missing3;
 if(((data16.path === undefined) && (missing3 = "path")) || ((data16.sha256 === undefined) && (missing3 = "sha256"))){
-validate75.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
 const _errs39 = errors;
 for(const key3 in data16){
 if(!((key3 === "path") || (key3 === "sha256"))){
-validate75.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13970,7 +14302,7 @@ if(_errs39 === errors){
 if(data16.path !== undefined){
 const _errs40 = errors;
 if(typeof data16.path !== "string"){
-validate75.errors = [{instancePath:instancePath+"/inputs/runbook/path",schemaPath:"#/properties/inputs/properties/runbook/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook/path",schemaPath:"#/properties/inputs/properties/runbook/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid7 = _errs40 === errors;
@@ -13984,13 +14316,13 @@ let data18 = data16.sha256;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data18 === "string"){
-if(!pattern83.test(data18)){
-validate75.errors = [{instancePath:instancePath+"/inputs/runbook/sha256",schemaPath:"#/properties/inputs/properties/runbook/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+if(!pattern85.test(data18)){
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook/sha256",schemaPath:"#/properties/inputs/properties/runbook/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/inputs/runbook/sha256",schemaPath:"#/properties/inputs/properties/runbook/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook/sha256",schemaPath:"#/properties/inputs/properties/runbook/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -14004,7 +14336,7 @@ var valid7 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14021,14 +14353,14 @@ if(errors === _errs44){
 if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 let missing4;
 if(((data19.path === undefined) && (missing4 = "path")) || ((data19.sha256 === undefined) && (missing4 = "sha256"))){
-validate75.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
 const _errs46 = errors;
 for(const key4 in data19){
 if(!((key4 === "path") || (key4 === "sha256"))){
-validate75.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14037,7 +14369,7 @@ if(_errs46 === errors){
 if(data19.path !== undefined){
 const _errs47 = errors;
 if(typeof data19.path !== "string"){
-validate75.errors = [{instancePath:instancePath+"/inputs/inventory/path",schemaPath:"#/properties/inputs/properties/inventory/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory/path",schemaPath:"#/properties/inputs/properties/inventory/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid8 = _errs47 === errors;
@@ -14051,13 +14383,13 @@ let data21 = data19.sha256;
 const _errs49 = errors;
 if(errors === _errs49){
 if(typeof data21 === "string"){
-if(!pattern83.test(data21)){
-validate75.errors = [{instancePath:instancePath+"/inputs/inventory/sha256",schemaPath:"#/properties/inputs/properties/inventory/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+if(!pattern85.test(data21)){
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory/sha256",schemaPath:"#/properties/inputs/properties/inventory/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/inputs/inventory/sha256",schemaPath:"#/properties/inputs/properties/inventory/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory/sha256",schemaPath:"#/properties/inputs/properties/inventory/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -14071,7 +14403,7 @@ var valid8 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14085,7 +14417,7 @@ var valid6 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14103,7 +14435,7 @@ if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 const _errs53 = errors;
 for(const key5 in data22){
 if(!(pattern5.test(key5))){
-validate75.errors = [{instancePath:instancePath+"/params",schemaPath:"#/properties/params/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/params",schemaPath:"#/properties/params/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14164,7 +14496,7 @@ else {
 vErrors.push(err6);
 }
 errors++;
-validate75.errors = vErrors;
+validate76.errors = vErrors;
 return false;
 }
 else {
@@ -14187,7 +14519,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/params",schemaPath:"#/properties/params/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/params",schemaPath:"#/properties/params/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14204,14 +14536,14 @@ if(errors === _errs62){
 if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
 let missing5;
 if((((data24.requireApproval === undefined) && (missing5 = "requireApproval")) || ((data24.forbidSelfApproval === undefined) && (missing5 = "forbidSelfApproval"))) || ((data24.maxConcurrentRuns === undefined) && (missing5 = "maxConcurrentRuns"))){
-validate75.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
+validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
 const _errs64 = errors;
 for(const key7 in data24){
 if(!(((key7 === "requireApproval") || (key7 === "forbidSelfApproval")) || (key7 === "maxConcurrentRuns"))){
-validate75.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14220,7 +14552,7 @@ if(_errs64 === errors){
 if(data24.requireApproval !== undefined){
 const _errs65 = errors;
 if(typeof data24.requireApproval !== "boolean"){
-validate75.errors = [{instancePath:instancePath+"/policy/requireApproval",schemaPath:"#/properties/policy/properties/requireApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate76.errors = [{instancePath:instancePath+"/policy/requireApproval",schemaPath:"#/properties/policy/properties/requireApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid11 = _errs65 === errors;
@@ -14232,7 +14564,7 @@ if(valid11){
 if(data24.forbidSelfApproval !== undefined){
 const _errs67 = errors;
 if(typeof data24.forbidSelfApproval !== "boolean"){
-validate75.errors = [{instancePath:instancePath+"/policy/forbidSelfApproval",schemaPath:"#/properties/policy/properties/forbidSelfApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate76.errors = [{instancePath:instancePath+"/policy/forbidSelfApproval",schemaPath:"#/properties/policy/properties/forbidSelfApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid11 = _errs67 === errors;
@@ -14245,7 +14577,7 @@ if(data24.maxConcurrentRuns !== undefined){
 let data27 = data24.maxConcurrentRuns;
 const _errs69 = errors;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-validate75.errors = [{instancePath:instancePath+"/policy/maxConcurrentRuns",schemaPath:"#/properties/policy/properties/maxConcurrentRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate76.errors = [{instancePath:instancePath+"/policy/maxConcurrentRuns",schemaPath:"#/properties/policy/properties/maxConcurrentRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid11 = _errs69 === errors;
@@ -14259,7 +14591,7 @@ var valid11 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14276,14 +14608,14 @@ if(errors === _errs71){
 if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
 let missing6;
 if(((((((data28.order === undefined) && (missing6 = "order")) || ((data28.batchSize === undefined) && (missing6 = "batchSize"))) || ((data28.maxFailures === undefined) && (missing6 = "maxFailures"))) || ((data28.maxParallel === undefined) && (missing6 = "maxParallel"))) || ((data28.rollbackOnFailure === undefined) && (missing6 = "rollbackOnFailure"))) || ((data28.snapshot === undefined) && (missing6 = "snapshot"))){
-validate75.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
+validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
 return false;
 }
 else {
 const _errs73 = errors;
 for(const key8 in data28){
 if(!((((((key8 === "order") || (key8 === "batchSize")) || (key8 === "maxFailures")) || (key8 === "maxParallel")) || (key8 === "rollbackOnFailure")) || (key8 === "snapshot"))){
-validate75.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14299,7 +14631,7 @@ const len3 = data29.length;
 for(let i3=0; i3<len3; i3++){
 const _errs76 = errors;
 if(typeof data29[i3] !== "string"){
-validate75.errors = [{instancePath:instancePath+"/strategy/order/" + i3,schemaPath:"#/properties/strategy/properties/order/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/order/" + i3,schemaPath:"#/properties/strategy/properties/order/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid13 = _errs76 === errors;
@@ -14309,7 +14641,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/strategy/order",schemaPath:"#/properties/strategy/properties/order/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/order",schemaPath:"#/properties/strategy/properties/order/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14323,7 +14655,7 @@ if(data28.batchSize !== undefined){
 let data31 = data28.batchSize;
 const _errs78 = errors;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-validate75.errors = [{instancePath:instancePath+"/strategy/batchSize",schemaPath:"#/properties/strategy/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/batchSize",schemaPath:"#/properties/strategy/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid12 = _errs78 === errors;
@@ -14336,7 +14668,7 @@ if(data28.maxFailures !== undefined){
 let data32 = data28.maxFailures;
 const _errs80 = errors;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-validate75.errors = [{instancePath:instancePath+"/strategy/maxFailures",schemaPath:"#/properties/strategy/properties/maxFailures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/maxFailures",schemaPath:"#/properties/strategy/properties/maxFailures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid12 = _errs80 === errors;
@@ -14349,7 +14681,7 @@ if(data28.maxParallel !== undefined){
 let data33 = data28.maxParallel;
 const _errs82 = errors;
 if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-validate75.errors = [{instancePath:instancePath+"/strategy/maxParallel",schemaPath:"#/properties/strategy/properties/maxParallel/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/maxParallel",schemaPath:"#/properties/strategy/properties/maxParallel/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid12 = _errs82 === errors;
@@ -14361,7 +14693,7 @@ if(valid12){
 if(data28.rollbackOnFailure !== undefined){
 const _errs84 = errors;
 if(typeof data28.rollbackOnFailure !== "boolean"){
-validate75.errors = [{instancePath:instancePath+"/strategy/rollbackOnFailure",schemaPath:"#/properties/strategy/properties/rollbackOnFailure/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/rollbackOnFailure",schemaPath:"#/properties/strategy/properties/rollbackOnFailure/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid12 = _errs84 === errors;
@@ -14377,14 +14709,14 @@ if(errors === _errs86){
 if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
 let missing7;
 if((((data35.before === undefined) && (missing7 = "before")) || ((data35.after === undefined) && (missing7 = "after"))) || ((data35.profile === undefined) && (missing7 = "profile"))){
-validate75.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
 return false;
 }
 else {
 const _errs88 = errors;
 for(const key9 in data35){
 if(!(((key9 === "before") || (key9 === "after")) || (key9 === "profile"))){
-validate75.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14393,7 +14725,7 @@ if(_errs88 === errors){
 if(data35.before !== undefined){
 const _errs89 = errors;
 if(typeof data35.before !== "boolean"){
-validate75.errors = [{instancePath:instancePath+"/strategy/snapshot/before",schemaPath:"#/properties/strategy/properties/snapshot/properties/before/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot/before",schemaPath:"#/properties/strategy/properties/snapshot/properties/before/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid14 = _errs89 === errors;
@@ -14405,7 +14737,7 @@ if(valid14){
 if(data35.after !== undefined){
 const _errs91 = errors;
 if(typeof data35.after !== "boolean"){
-validate75.errors = [{instancePath:instancePath+"/strategy/snapshot/after",schemaPath:"#/properties/strategy/properties/snapshot/properties/after/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot/after",schemaPath:"#/properties/strategy/properties/snapshot/properties/after/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid14 = _errs91 === errors;
@@ -14417,7 +14749,7 @@ if(valid14){
 if(data35.profile !== undefined){
 const _errs93 = errors;
 if(typeof data35.profile !== "string"){
-validate75.errors = [{instancePath:instancePath+"/strategy/snapshot/profile",schemaPath:"#/properties/strategy/properties/snapshot/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot/profile",schemaPath:"#/properties/strategy/properties/snapshot/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid14 = _errs93 === errors;
@@ -14431,7 +14763,7 @@ var valid14 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14449,7 +14781,7 @@ var valid12 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14466,8 +14798,8 @@ if(errors === _errs95){
 if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
 const _errs97 = errors;
 for(const key10 in data39){
-if(!(pattern49.test(key10))){
-validate75.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
+if(!(pattern50.test(key10))){
+validate76.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14475,10 +14807,10 @@ break;
 if(_errs97 === errors){
 var valid15 = true;
 for(const key11 in data39){
-if(pattern49.test(key11)){
+if(pattern50.test(key11)){
 const _errs98 = errors;
-if(!(validate86(data39[key11], {instancePath:instancePath+"/hosts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data39,parentDataProperty:key11,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate88(data39[key11], {instancePath:instancePath+"/hosts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data39,parentDataProperty:key11,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 var valid15 = _errs98 === errors;
@@ -14490,7 +14822,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14514,14 +14846,14 @@ if(errors === _errs101){
 if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
 let missing8;
 if(((data42.name === undefined) && (missing8 = "name")) || ((data42.batches === undefined) && (missing8 = "batches"))){
-validate75.errors = [{instancePath:instancePath+"/stages/" + i4,schemaPath:"#/properties/stages/items/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
+validate76.errors = [{instancePath:instancePath+"/stages/" + i4,schemaPath:"#/properties/stages/items/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
 return false;
 }
 else {
 const _errs103 = errors;
 for(const key12 in data42){
 if(!((key12 === "name") || (key12 === "batches"))){
-validate75.errors = [{instancePath:instancePath+"/stages/" + i4,schemaPath:"#/properties/stages/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/stages/" + i4,schemaPath:"#/properties/stages/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14530,7 +14862,7 @@ if(_errs103 === errors){
 if(data42.name !== undefined){
 const _errs104 = errors;
 if(typeof data42.name !== "string"){
-validate75.errors = [{instancePath:instancePath+"/stages/" + i4+"/name",schemaPath:"#/properties/stages/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/stages/" + i4+"/name",schemaPath:"#/properties/stages/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid17 = _errs104 === errors;
@@ -14556,7 +14888,7 @@ const len6 = data45.length;
 for(let i6=0; i6<len6; i6++){
 const _errs110 = errors;
 if(typeof data45[i6] !== "string"){
-validate75.errors = [{instancePath:instancePath+"/stages/" + i4+"/batches/" + i5+"/" + i6,schemaPath:"#/properties/stages/items/properties/batches/items/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/stages/" + i4+"/batches/" + i5+"/" + i6,schemaPath:"#/properties/stages/items/properties/batches/items/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid19 = _errs110 === errors;
@@ -14566,7 +14898,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/stages/" + i4+"/batches/" + i5,schemaPath:"#/properties/stages/items/properties/batches/items/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/stages/" + i4+"/batches/" + i5,schemaPath:"#/properties/stages/items/properties/batches/items/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14577,7 +14909,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/stages/" + i4+"/batches",schemaPath:"#/properties/stages/items/properties/batches/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/stages/" + i4+"/batches",schemaPath:"#/properties/stages/items/properties/batches/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14591,7 +14923,7 @@ var valid17 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/stages/" + i4,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/stages/" + i4,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14602,7 +14934,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14619,8 +14951,8 @@ if(errors === _errs112){
 if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
 const _errs114 = errors;
 for(const key13 in data47){
-if(!(pattern49.test(key13))){
-validate75.errors = [{instancePath:instancePath+"/hostPlans",schemaPath:"#/properties/hostPlans/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
+if(!(pattern50.test(key13))){
+validate76.errors = [{instancePath:instancePath+"/hostPlans",schemaPath:"#/properties/hostPlans/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14628,21 +14960,21 @@ break;
 if(_errs114 === errors){
 var valid20 = true;
 for(const key14 in data47){
-if(pattern49.test(key14)){
+if(pattern50.test(key14)){
 let data48 = data47[key14];
 const _errs115 = errors;
 if(errors === _errs115){
 if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
 let missing9;
 if((((data48.prechecks === undefined) && (missing9 = "prechecks")) || ((data48.steps === undefined) && (missing9 = "steps"))) || ((data48.rollback === undefined) && (missing9 = "rollback"))){
-validate75.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
 return false;
 }
 else {
 const _errs117 = errors;
 for(const key15 in data48){
 if(!(((key15 === "prechecks") || (key15 === "steps")) || (key15 === "rollback"))){
-validate75.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14657,8 +14989,8 @@ var valid22 = true;
 const len7 = data49.length;
 for(let i7=0; i7<len7; i7++){
 const _errs120 = errors;
-if(!(validate88(data49[i7], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks/" + i7,parentData:data49,parentDataProperty:i7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate90(data49[i7], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks/" + i7,parentData:data49,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 var valid22 = _errs120 === errors;
@@ -14668,7 +15000,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/prechecks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/prechecks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14687,8 +15019,8 @@ var valid23 = true;
 const len8 = data51.length;
 for(let i8=0; i8<len8; i8++){
 const _errs123 = errors;
-if(!(validate88(data51[i8], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i8,parentData:data51,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate90(data51[i8], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i8,parentData:data51,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 var valid23 = _errs123 === errors;
@@ -14698,7 +15030,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14717,8 +15049,8 @@ var valid24 = true;
 const len9 = data53.length;
 for(let i9=0; i9<len9; i9++){
 const _errs126 = errors;
-if(!(validate88(data53[i9], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback/" + i9,parentData:data53,parentDataProperty:i9,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate90(data53[i9], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback/" + i9,parentData:data53,parentDataProperty:i9,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 var valid24 = _errs126 === errors;
@@ -14728,7 +15060,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/rollback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/rollback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14743,7 +15075,7 @@ var valid21 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14756,7 +15088,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/hostPlans",schemaPath:"#/properties/hostPlans/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans",schemaPath:"#/properties/hostPlans/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14780,14 +15112,14 @@ if(errors === _errs129){
 if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
 let missing10;
 if((((((data56.code === undefined) && (missing10 = "code")) || ((data56.severity === undefined) && (missing10 = "severity"))) || ((data56.message === undefined) && (missing10 = "message"))) || ((data56.hint === undefined) && (missing10 = "hint"))) || ((data56.hosts === undefined) && (missing10 = "hosts"))){
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
 return false;
 }
 else {
 const _errs131 = errors;
 for(const key16 in data56){
 if(!(((((key16 === "code") || (key16 === "severity")) || (key16 === "message")) || (key16 === "hint")) || (key16 === "hosts"))){
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14796,7 +15128,7 @@ if(_errs131 === errors){
 if(data56.code !== undefined){
 const _errs132 = errors;
 if(typeof data56.code !== "string"){
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10+"/code",schemaPath:"#/properties/checks/items/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10+"/code",schemaPath:"#/properties/checks/items/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid26 = _errs132 === errors;
@@ -14865,7 +15197,7 @@ else {
 vErrors.push(err11);
 }
 errors++;
-validate75.errors = vErrors;
+validate76.errors = vErrors;
 return false;
 }
 else {
@@ -14888,7 +15220,7 @@ if(valid26){
 if(data56.message !== undefined){
 const _errs140 = errors;
 if(typeof data56.message !== "string"){
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10+"/message",schemaPath:"#/properties/checks/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10+"/message",schemaPath:"#/properties/checks/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid26 = _errs140 === errors;
@@ -14900,7 +15232,7 @@ if(valid26){
 if(data56.hint !== undefined){
 const _errs142 = errors;
 if(typeof data56.hint !== "string"){
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10+"/hint",schemaPath:"#/properties/checks/items/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10+"/hint",schemaPath:"#/properties/checks/items/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid26 = _errs142 === errors;
@@ -14919,7 +15251,7 @@ const len11 = data61.length;
 for(let i11=0; i11<len11; i11++){
 const _errs146 = errors;
 if(typeof data61[i11] !== "string"){
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10+"/hosts/" + i11,schemaPath:"#/properties/checks/items/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10+"/hosts/" + i11,schemaPath:"#/properties/checks/items/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid28 = _errs146 === errors;
@@ -14929,7 +15261,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10+"/hosts",schemaPath:"#/properties/checks/items/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10+"/hosts",schemaPath:"#/properties/checks/items/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14946,7 +15278,7 @@ var valid26 = true;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/checks/" + i10,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i10,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14957,7 +15289,7 @@ break;
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14983,18 +15315,18 @@ var valid0 = true;
 }
 }
 else {
-validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate75.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const schemas: Record<'Runbook' | 'Inventory' | 'Profile' | 'Plan', object> = {
-  Runbook: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/runbook.schema.json\",\"title\":\"Runbook\",\"description\":\"A versioned procedure of check, backup, install, failover and verify steps.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"targets\",\"steps\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Runbook`.\",\"const\":\"Runbook\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name, version and description.\",\"type\":\"object\",\"required\":[\"name\",\"version\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The runbook name: lower case, digits and dashes.\",\"examples\":[\"fabric-upgrade\"],\"type\":\"string\"},\"version\":{\"pattern\":\"^(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\\\+[0-9A-Za-z.-]+)?$\",\"description\":\"The runbook's own semantic version; plans and reports record it.\",\"examples\":[\"1.3.0\"],\"x-hint\":\"must be a semantic version like 1.3.0\",\"type\":\"string\"},\"description\":{\"description\":\"One line on what the runbook does.\",\"type\":\"string\"}}},\"params\":{\"description\":\"Declared parameters, used as `{{params.name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A declared parameter.\",\"examples\":[{\"type\":\"string\",\"pattern\":\"^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$\",\"required\":true}],\"type\":\"object\",\"properties\":{\"type\":{\"description\":\"The value type (default string).\",\"anyOf\":[{\"const\":\"string\",\"type\":\"string\"},{\"const\":\"number\",\"type\":\"string\"},{\"const\":\"integer\",\"type\":\"string\"},{\"const\":\"boolean\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the parameter means.\",\"type\":\"string\"},\"required\":{\"description\":\"The plan is refused without a value.\",\"type\":\"boolean\"},\"pattern\":{\"description\":\"A string value must match this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"enum\":{\"description\":\"The allowed values.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},\"default\":{\"description\":\"The value when none is given; a string may be a template over other params.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}}}},\"targets\":{\"additionalProperties\":false,\"description\":\"Which inventory hosts the runbook changes; all given selectors must hold.\",\"minProperties\":1,\"examples\":[{\"group\":\"fabric\"},{\"labels\":{\"site\":\"ams\"}}],\"type\":\"object\",\"properties\":{\"group\":{\"description\":\"Hosts in this inventory group.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"How the targets are ordered and batched.\",\"type\":\"object\",\"properties\":{\"order\":{\"description\":\"Stages by role, in order; hosts with no listed role form a last stage.\",\"examples\":[[\"spine\",\"leaf\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"minimum\":1,\"description\":\"Hosts changed at once within a stage (default 1).\",\"type\":\"integer\"},\"maxFailures\":{\"minimum\":0,\"description\":\"Failed hosts tolerated before the run stops (default 0).\",\"type\":\"integer\"},\"maxParallel\":{\"minimum\":1,\"description\":\"Most hosts worked on at once across the run (default: the batch size).\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Run the `rollback` steps on a host that fails.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.\",\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"Snapshot the targets before the first change.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot the targets after the last step, and compare.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"The collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"}}}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval given by the author of the commit the plan was made at.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"prechecks\":{\"description\":\"Read-only checks run on every target before any change.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"The procedure, run on each host in order.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"}}}},\"rollback\":{\"description\":\"Steps that restore a failed host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"}}}}}}"),
+  Runbook: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/runbook.schema.json\",\"title\":\"Runbook\",\"description\":\"A versioned procedure of check, backup, install, failover and verify steps.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"targets\",\"steps\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Runbook`.\",\"const\":\"Runbook\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name, version and description.\",\"type\":\"object\",\"required\":[\"name\",\"version\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The runbook name: lower case, digits and dashes.\",\"examples\":[\"fabric-upgrade\"],\"type\":\"string\"},\"version\":{\"pattern\":\"^(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\\\+[0-9A-Za-z.-]+)?$\",\"description\":\"The runbook's own semantic version; plans and reports record it.\",\"examples\":[\"1.3.0\"],\"x-hint\":\"must be a semantic version like 1.3.0\",\"type\":\"string\"},\"description\":{\"description\":\"One line on what the runbook does.\",\"type\":\"string\"}}},\"params\":{\"description\":\"Declared parameters, used as `{{params.name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A declared parameter.\",\"examples\":[{\"type\":\"string\",\"pattern\":\"^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$\",\"required\":true}],\"type\":\"object\",\"properties\":{\"type\":{\"description\":\"The value type (default string).\",\"anyOf\":[{\"const\":\"string\",\"type\":\"string\"},{\"const\":\"number\",\"type\":\"string\"},{\"const\":\"integer\",\"type\":\"string\"},{\"const\":\"boolean\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the parameter means.\",\"type\":\"string\"},\"required\":{\"description\":\"The plan is refused without a value.\",\"type\":\"boolean\"},\"pattern\":{\"description\":\"A string value must match this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"enum\":{\"description\":\"The allowed values.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},\"default\":{\"description\":\"The value when none is given; a string may be a template over other params.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}}}},\"targets\":{\"additionalProperties\":false,\"description\":\"Which inventory hosts the runbook changes; all given selectors must hold.\",\"minProperties\":1,\"examples\":[{\"group\":\"fabric\"},{\"labels\":{\"site\":\"ams\"}}],\"type\":\"object\",\"properties\":{\"group\":{\"description\":\"Hosts in this inventory group.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"How the targets are ordered and batched.\",\"type\":\"object\",\"properties\":{\"order\":{\"description\":\"Stages by role, in order; hosts with no listed role form a last stage.\",\"examples\":[[\"spine\",\"leaf\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"minimum\":1,\"description\":\"Hosts changed at once within a stage (default 1).\",\"type\":\"integer\"},\"maxFailures\":{\"minimum\":0,\"description\":\"Failed hosts tolerated before the run stops (default 0).\",\"type\":\"integer\"},\"maxParallel\":{\"minimum\":1,\"description\":\"Most hosts worked on at once across the run (default: the batch size).\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Run the `rollback` steps on a host that fails.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.\",\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"Snapshot the targets before the first change.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot the targets after the last step, and compare.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"The collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"}}}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval given by the author of the commit the plan was made at.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"prechecks\":{\"description\":\"Read-only checks run on every target before any change.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"The procedure, run on each host in order.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"rollback\":{\"description\":\"Steps that restore a failed host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}}}}"),
   Inventory: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/inventory.schema.json\",\"title\":\"Inventory\",\"description\":\"The hosts a runbook can target, with how to reach them.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hosts\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Inventory`.\",\"const\":\"Inventory\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name and description.\",\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The inventory name.\",\"examples\":[\"lab\"],\"type\":\"string\"},\"description\":{\"description\":\"What the inventory covers.\",\"type\":\"string\"}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval given by the author of the commit the plan was made at.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"defaults\":{\"additionalProperties\":false,\"description\":\"Fields every host has unless it sets its own.\",\"type\":\"object\",\"properties\":{\"port\":{\"minimum\":1,\"maximum\":65535,\"description\":\"SSH port (default 22).\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"role\":{\"description\":\"The host role, used by `strategy.order` and `on`.\",\"examples\":[\"spine\",\"primary\"],\"type\":\"string\"},\"groups\":{\"description\":\"Groups the host belongs to.\",\"examples\":[[\"fabric\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"platform\":{\"description\":\"The device platform; snapshot profiles choose commands by it.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"transport\":{\"description\":\"How commands reach the host: ssh (default) or local, for the controller itself.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"pattern\":\"^SHA256:[A-Za-z0-9+/]{43}=?$\",\"description\":\"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.\",\"examples\":[\"SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s\"],\"x-hint\":\"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}},\"groups\":{\"description\":\"Host groups, by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A group of hosts.\",\"type\":\"object\",\"properties\":{\"description\":{\"description\":\"What the group is.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Hosts by name.\",\"minProperties\":1,\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z0-9][A-Za-z0-9._-]*$\":{\"additionalProperties\":false,\"description\":\"One host.\",\"type\":\"object\",\"properties\":{\"address\":{\"description\":\"IP address or DNS name to reach the host at.\",\"examples\":[\"10.0.0.11\"],\"minLength\":1,\"type\":\"string\"},\"port\":{\"minimum\":1,\"maximum\":65535,\"description\":\"SSH port (default 22).\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"role\":{\"description\":\"The host role, used by `strategy.order` and `on`.\",\"examples\":[\"spine\",\"primary\"],\"type\":\"string\"},\"groups\":{\"description\":\"Groups the host belongs to.\",\"examples\":[[\"fabric\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"platform\":{\"description\":\"The device platform; snapshot profiles choose commands by it.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"transport\":{\"description\":\"How commands reach the host: ssh (default) or local, for the controller itself.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"pattern\":\"^SHA256:[A-Za-z0-9+/]{43}=?$\",\"description\":\"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.\",\"examples\":[\"SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s\"],\"x-hint\":\"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}}}}"),
   Profile: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/profile.schema.json\",\"title\":\"Snapshot profile\",\"description\":\"Which commands collect which snapshot elements on which platform, and how their output maps to records.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"collectors\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Profile`.\",\"const\":\"Profile\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name and description.\",\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The profile name, as `--profile` and runbooks name it.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"description\":{\"description\":\"What the profile collects.\",\"type\":\"string\"}}},\"defaults\":{\"additionalProperties\":false,\"description\":\"Defaults for every collector.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long each command may take (default 30s)\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long each command may take (default 30s) (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long each command may take (default 30s) (milliseconds)\",\"type\":\"integer\"}]},\"concurrency\":{\"minimum\":1,\"maximum\":256,\"description\":\"Hosts collected at once (default 8).\",\"type\":\"integer\"}}},\"collectors\":{\"minItems\":1,\"description\":\"The collectors; several may fill the same element, their records add up.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One command and how its output becomes records of one element. Needs exactly one of `json` or `text`.\",\"examples\":[{\"element\":\"bgp\",\"platforms\":[\"cumulus\"],\"command\":\"show bgp json\",\"json\":{\"each\":\"{vrf}.peers.{peer}\",\"fields\":{\"vrf\":\"{vrf}\"}}}],\"type\":\"object\",\"required\":[\"element\",\"command\"],\"properties\":{\"element\":{\"description\":\"An element type.\",\"anyOf\":[{\"const\":\"bgp\",\"type\":\"string\"},{\"const\":\"clag\",\"type\":\"string\"},{\"const\":\"interface\",\"type\":\"string\"},{\"const\":\"address\",\"type\":\"string\"},{\"const\":\"link\",\"type\":\"string\"},{\"const\":\"lldp\",\"type\":\"string\"},{\"const\":\"mac\",\"type\":\"string\"},{\"const\":\"neighbor\",\"type\":\"string\"},{\"const\":\"node\",\"type\":\"string\"},{\"const\":\"ospf\",\"type\":\"string\"},{\"const\":\"route\",\"type\":\"string\"},{\"const\":\"sensor\",\"type\":\"string\"},{\"const\":\"service\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the collector reads.\",\"type\":\"string\"},\"platforms\":{\"minItems\":1,\"description\":\"Platforms (inventory `platform`) this collector serves; absent: every platform.\",\"examples\":[[\"cumulus\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"command\":{\"minLength\":1,\"description\":\"The read-only command to run; run once per host even when several collectors share it.\",\"type\":\"string\"},\"timeout\":{\"description\":\"How long the command may take\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the command may take (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the command may take (milliseconds)\",\"type\":\"integer\"}]},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and map items to records.\",\"type\":\"object\",\"required\":[\"fields\"],\"properties\":{\"each\":{\"description\":\"Where the records are: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. `{name}` here iterates over a map's keys (or an array's indexes) and binds each to `name`. Absent: the whole output is one record.\",\"examples\":[\"{vrf}.peers.{peer}\",\"[*]\",\"[{i}].addr_info[*]\"],\"type\":\"string\"},\"where\":{\"description\":\"Keep only the items that pass every test: the key is a path into the item, the value what it must hold.\",\"examples\":[{\"selected\":true},{\"sysMac\":{\"exists\":true}},{\"type\":{\"exists\":false}}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"description\":\"A value to equal, a list of values one of which to equal, or a test.\",\"anyOf\":[{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},{\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},{\"additionalProperties\":false,\"description\":\"A test on the value at the path.\",\"minProperties\":1,\"examples\":[{\"exists\":true}],\"type\":\"object\",\"properties\":{\"matches\":{\"minLength\":1,\"description\":\"The value, as text, matches this regular expression.\",\"type\":\"string\"},\"exists\":{\"description\":\"The path finds a value (true) or nothing (false).\",\"type\":\"boolean\"}}}]}}},\"fields\":{\"description\":\"Record field to how it is read. `host` is set by capture.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.\",\"anyOf\":[{\"description\":\"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.\",\"minLength\":1,\"type\":\"string\"},{\"additionalProperties\":false,\"description\":\"How one record field is read.\",\"examples\":[{\"path\":\"linkstate\",\"map\":{\"UP\":\"up\",\"DN\":\"down\"}}],\"type\":\"object\",\"properties\":{\"path\":{\"description\":\"Where the value is; a list gives alternatives for outputs of more than one shape.\",\"anyOf\":[{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"},{\"minItems\":1,\"description\":\"Alternatives: the first path that finds anything is used.\",\"type\":\"array\",\"items\":{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"}}]},\"value\":{\"description\":\"A constant value instead of a path.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"default\":{\"description\":\"The value when the path finds nothing.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"map\":{\"description\":\"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.\",\"examples\":[{\"UP\":\"up\",\"DN\":\"down\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.*$\":{\"description\":\"The record value it becomes.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"regex\":{\"description\":\"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.\",\"minLength\":1,\"type\":\"string\"},\"split\":{\"description\":\"For list fields: split a text value on this separator.\",\"minLength\":1,\"type\":\"string\"},\"scale\":{\"description\":\"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.\",\"type\":\"number\"},\"format\":{\"description\":\"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.\",\"examples\":[\"[via {gateway} ]dev {dev}\"],\"type\":\"string\"}}}]}}}}},\"text\":{\"additionalProperties\":false,\"description\":\"Parse the output line by line with a regular expression.\",\"type\":\"object\",\"required\":[\"match\"],\"properties\":{\"match\":{\"minLength\":1,\"description\":\"A regular expression applied to each line; named groups become the fields of the same name.\",\"examples\":[\"^(?<name>\\\\S+)\\\\.service\\\\s+(?<enabled>\\\\S+)$\"],\"type\":\"string\"},\"ignore\":{\"minLength\":1,\"description\":\"Lines matching this are skipped (headers, separators).\",\"type\":\"string\"},\"strict\":{\"description\":\"Every non-empty line must match `match` or `ignore`, else the output is unparseable (default false).\",\"type\":\"boolean\"},\"fields\":{\"description\":\"Extra or transformed fields: constants, `{group}` with `map`, `regex`, `split`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.\",\"anyOf\":[{\"description\":\"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.\",\"minLength\":1,\"type\":\"string\"},{\"additionalProperties\":false,\"description\":\"How one record field is read.\",\"examples\":[{\"path\":\"linkstate\",\"map\":{\"UP\":\"up\",\"DN\":\"down\"}}],\"type\":\"object\",\"properties\":{\"path\":{\"description\":\"Where the value is; a list gives alternatives for outputs of more than one shape.\",\"anyOf\":[{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"},{\"minItems\":1,\"description\":\"Alternatives: the first path that finds anything is used.\",\"type\":\"array\",\"items\":{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"}}]},\"value\":{\"description\":\"A constant value instead of a path.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"default\":{\"description\":\"The value when the path finds nothing.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"map\":{\"description\":\"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.\",\"examples\":[{\"UP\":\"up\",\"DN\":\"down\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.*$\":{\"description\":\"The record value it becomes.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"regex\":{\"description\":\"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.\",\"minLength\":1,\"type\":\"string\"},\"split\":{\"description\":\"For list fields: split a text value on this separator.\",\"minLength\":1,\"type\":\"string\"},\"scale\":{\"description\":\"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.\",\"type\":\"number\"},\"format\":{\"description\":\"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.\",\"examples\":[\"[via {gateway} ]dev {dev}\"],\"type\":\"string\"}}}]}}}}}}}}}}"),
-  Plan: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/plan.schema.json\",\"title\":\"Plan\",\"description\":\"A dry-run plan: everything that will run, in order, with a content hash.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hash\",\"commit\",\"engineVersion\",\"runbook\",\"inputs\",\"params\",\"policy\",\"strategy\",\"hosts\",\"stages\",\"hostPlans\",\"checks\"],\"properties\":{\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Plan`.\",\"const\":\"Plan\",\"type\":\"string\"},\"hash\":{\"pattern\":\"^sha256:[0-9a-f]{64}$\",\"description\":\"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.\",\"type\":\"string\"},\"commit\":{\"description\":\"The git commit the plan was made at, if any.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"engineVersion\":{\"description\":\"The engine version that made the plan.\",\"type\":\"string\"},\"runbook\":{\"additionalProperties\":false,\"description\":\"The runbook as written (templates unrendered).\",\"type\":\"object\",\"required\":[\"name\",\"version\",\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"name\":{\"description\":\"Runbook name.\",\"type\":\"string\"},\"version\":{\"description\":\"Runbook version.\",\"type\":\"string\"},\"description\":{\"description\":\"Runbook description.\",\"type\":\"string\"},\"prechecks\":{\"description\":\"Pre-check definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"}}}},\"rollback\":{\"description\":\"Rollback step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"}}}}}},\"inputs\":{\"additionalProperties\":false,\"description\":\"The input files and their SHA-256.\",\"type\":\"object\",\"required\":[\"runbook\",\"inventory\"],\"properties\":{\"runbook\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}},\"inventory\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}}}},\"params\":{\"description\":\"Parameter values, defaults applied.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"policy\":{\"additionalProperties\":false,\"description\":\"The stricter of the runbook and inventory policies.\",\"type\":\"object\",\"required\":[\"requireApproval\",\"forbidSelfApproval\",\"maxConcurrentRuns\"],\"properties\":{\"requireApproval\":{\"description\":\"An approval is required.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"The commit's author may not approve.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"description\":\"Runs holding locks at once.\",\"type\":\"integer\"}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"The effective strategy, defaults applied.\",\"type\":\"object\",\"required\":[\"order\",\"batchSize\",\"maxFailures\",\"maxParallel\",\"rollbackOnFailure\",\"snapshot\"],\"properties\":{\"order\":{\"description\":\"Roles in stage order.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"description\":\"Hosts per batch.\",\"type\":\"integer\"},\"maxFailures\":{\"description\":\"Failed hosts tolerated.\",\"type\":\"integer\"},\"maxParallel\":{\"description\":\"Hosts worked on at once.\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Roll failed hosts back.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run.\",\"type\":\"object\",\"required\":[\"before\",\"after\",\"profile\"],\"properties\":{\"before\":{\"description\":\"Snapshot before.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot after.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"Collection profile.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Targeted hosts by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"How to reach a targeted host; credentials by reference only.\",\"type\":\"object\",\"required\":[\"port\",\"labels\",\"transport\"],\"properties\":{\"address\":{\"description\":\"Where to reach the host.\",\"type\":\"string\"},\"port\":{\"description\":\"SSH port.\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"type\":\"string\"},\"role\":{\"description\":\"The host role.\",\"type\":\"string\"},\"platform\":{\"description\":\"The device platform.\",\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"transport\":{\"description\":\"How commands reach the host.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"description\":\"The pinned host key fingerprint.\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}},\"stages\":{\"description\":\"Stages in order.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One stage of the rollout.\",\"type\":\"object\",\"required\":[\"name\",\"batches\"],\"properties\":{\"name\":{\"description\":\"The role of the stage, or `(no role)` for the last stage.\",\"type\":\"string\"},\"batches\":{\"description\":\"Batches in order.\",\"type\":\"array\",\"items\":{\"description\":\"Host names changed at once.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}},\"hostPlans\":{\"description\":\"What runs on each host.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"What runs on one host.\",\"type\":\"object\",\"required\":[\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"prechecks\":{\"description\":\"Pre-checks on this host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Steps on this host, after `on` filtering.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}},\"rollback\":{\"description\":\"Rollback steps if this host fails.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}}}}}},\"checks\":{\"description\":\"Planner findings.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A finding of the planner about the inventory and strategy.\",\"type\":\"object\",\"required\":[\"code\",\"severity\",\"message\",\"hint\",\"hosts\"],\"properties\":{\"code\":{\"description\":\"Stable code of the check.\",\"type\":\"string\"},\"severity\":{\"description\":\"error: the plan must not be applied; warning: reported.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"message\":{\"description\":\"What was found.\",\"type\":\"string\"},\"hint\":{\"description\":\"What to do about it.\",\"type\":\"string\"},\"hosts\":{\"description\":\"The hosts concerned.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}}"),
+  Plan: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/plan.schema.json\",\"title\":\"Plan\",\"description\":\"A dry-run plan: everything that will run, in order, with a content hash.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hash\",\"commit\",\"engineVersion\",\"runbook\",\"inputs\",\"params\",\"policy\",\"strategy\",\"hosts\",\"stages\",\"hostPlans\",\"checks\"],\"properties\":{\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Plan`.\",\"const\":\"Plan\",\"type\":\"string\"},\"hash\":{\"pattern\":\"^sha256:[0-9a-f]{64}$\",\"description\":\"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.\",\"type\":\"string\"},\"commit\":{\"description\":\"The git commit the plan was made at, if any.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"engineVersion\":{\"description\":\"The engine version that made the plan.\",\"type\":\"string\"},\"runbook\":{\"additionalProperties\":false,\"description\":\"The runbook as written (templates unrendered).\",\"type\":\"object\",\"required\":[\"name\",\"version\",\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"name\":{\"description\":\"Runbook name.\",\"type\":\"string\"},\"version\":{\"description\":\"Runbook version.\",\"type\":\"string\"},\"description\":{\"description\":\"Runbook description.\",\"type\":\"string\"},\"prechecks\":{\"description\":\"Pre-check definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"rollback\":{\"description\":\"Rollback step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A JavaScript regular expression.\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}}}},\"inputs\":{\"additionalProperties\":false,\"description\":\"The input files and their SHA-256.\",\"type\":\"object\",\"required\":[\"runbook\",\"inventory\"],\"properties\":{\"runbook\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}},\"inventory\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}}}},\"params\":{\"description\":\"Parameter values, defaults applied.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"policy\":{\"additionalProperties\":false,\"description\":\"The stricter of the runbook and inventory policies.\",\"type\":\"object\",\"required\":[\"requireApproval\",\"forbidSelfApproval\",\"maxConcurrentRuns\"],\"properties\":{\"requireApproval\":{\"description\":\"An approval is required.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"The commit's author may not approve.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"description\":\"Runs holding locks at once.\",\"type\":\"integer\"}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"The effective strategy, defaults applied.\",\"type\":\"object\",\"required\":[\"order\",\"batchSize\",\"maxFailures\",\"maxParallel\",\"rollbackOnFailure\",\"snapshot\"],\"properties\":{\"order\":{\"description\":\"Roles in stage order.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"description\":\"Hosts per batch.\",\"type\":\"integer\"},\"maxFailures\":{\"description\":\"Failed hosts tolerated.\",\"type\":\"integer\"},\"maxParallel\":{\"description\":\"Hosts worked on at once.\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Roll failed hosts back.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run.\",\"type\":\"object\",\"required\":[\"before\",\"after\",\"profile\"],\"properties\":{\"before\":{\"description\":\"Snapshot before.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot after.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"Collection profile.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Targeted hosts by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"How to reach a targeted host; credentials by reference only.\",\"type\":\"object\",\"required\":[\"port\",\"labels\",\"transport\"],\"properties\":{\"address\":{\"description\":\"Where to reach the host.\",\"type\":\"string\"},\"port\":{\"description\":\"SSH port.\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"type\":\"string\"},\"role\":{\"description\":\"The host role.\",\"type\":\"string\"},\"platform\":{\"description\":\"The device platform.\",\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"transport\":{\"description\":\"How commands reach the host.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"description\":\"The pinned host key fingerprint.\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}},\"stages\":{\"description\":\"Stages in order.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One stage of the rollout.\",\"type\":\"object\",\"required\":[\"name\",\"batches\"],\"properties\":{\"name\":{\"description\":\"The role of the stage, or `(no role)` for the last stage.\",\"type\":\"string\"},\"batches\":{\"description\":\"Batches in order.\",\"type\":\"array\",\"items\":{\"description\":\"Host names changed at once.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}},\"hostPlans\":{\"description\":\"What runs on each host.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"What runs on one host.\",\"type\":\"object\",\"required\":[\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"prechecks\":{\"description\":\"Pre-checks on this host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Steps on this host, after `on` filtering.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}},\"rollback\":{\"description\":\"Rollback steps if this host fails.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}}}}}},\"checks\":{\"description\":\"Planner findings.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A finding of the planner about the inventory and strategy.\",\"type\":\"object\",\"required\":[\"code\",\"severity\",\"message\",\"hint\",\"hosts\"],\"properties\":{\"code\":{\"description\":\"Stable code of the check.\",\"type\":\"string\"},\"severity\":{\"description\":\"error: the plan must not be applied; warning: reported.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"message\":{\"description\":\"What was found.\",\"type\":\"string\"},\"hint\":{\"description\":\"What to do about it.\",\"type\":\"string\"},\"hosts\":{\"description\":\"The hosts concerned.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}}"),
 };
