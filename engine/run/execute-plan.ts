@@ -344,7 +344,7 @@ class PlanExecution {
       case 'failed':
         return { ...base, status: 'failed', attempts, message: `recorded failed after it was cut off: ${who}` };
       default:
-        return { ...base, status: 'interrupted', attempts, message: adviseOnWaitingStep(name, planned.id, this.options.runId) };
+        return { ...base, status: 'interrupted', attempts, message: adviseOnWaitingStep(name, planned.id, this.options.runId, decision.reason) };
     }
   }
 

@@ -57,14 +57,14 @@ export function settleAfterProbe(step: CutOffStep, operator: OperatorDecisions |
 function settleWithoutProbe(step: CutOffStep, operator: OperatorDecisions | undefined): SettledStep {
   if (step.idempotent) return { action: 'rerun', by: 'runbook', reason: 'idempotent: run again' };
   if (operator?.rerunAll) return { action: 'rerun', by: operator.by, reason: 'run again by the operator (--rerun-interrupted)' };
-  return { action: 'wait', by: 'runbook', reason: 'it changes the host and may have completed: the operator decides' };
+  return { action: 'wait', by: 'runbook', reason: 'it changes the host, and may or may not have completed' };
 }
 
-/** What to tell the operator about a step left waiting for them. */
-export function adviseOnWaitingStep(host: string, stepId: string, runId: string): string {
+/** What to tell the operator about a step left waiting for them, and why it waits. */
+export function adviseOnWaitingStep(host: string, stepId: string, runId: string, why: string): string {
   const key = describeStepKey(host, stepId);
   return (
-    `step ${stepId} was cut off and changes the host; check ${host}, then resume with ` +
+    `step ${stepId} was cut off: ${why}; check ${host}, then resume with ` +
     `\`runbook apply --resume ${runId} --mark-done ${key}\` (it completed) or \`--mark-failed ${key}\` (it did not: roll back), ` +
     `or \`--rerun-interrupted\` to run it again`
   );

@@ -8,6 +8,7 @@ import type { RunEvent } from '../../engine/run/events.js';
 import type { RunReport } from '../../engine/schema/report.js';
 import { spawnCli } from '../helpers/cli-process.js';
 import { LAB_PASSWORD_ENV, REPO_ROOT, startTestLab, type TestLab } from '../helpers/lab-apply.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 // `runbook apply` as a real process, killed with SIGKILL in the middle of the fabric upgrade and
 // resumed by another process: the lab's command log proves no changing step ran twice.
@@ -36,16 +37,6 @@ function spawnRunbook(args: string[]) {
 function runIds(): string[] {
   const folder = join(testLab.dir, '.runbook', 'runs');
   return existsSync(folder) ? readdirSync(folder) : [];
-}
-
-async function waitFor<T>(probe: () => T | undefined, what: string, limitMs = 60_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const startedStep = (events: RunEvent[], host: string, stepId: string) =>
