@@ -6,7 +6,7 @@ import { EXIT_CODES, RunbookError, createInputError, signalExitCode } from '../e
 import { clearAbandonedIndexLock } from '../git/index-lock.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
-import { STATE_FOLDER, openJournal, runFolder, type Journal, type JournalOptions } from '../io/journal.js';
+import { STATE_FOLDER, describeIoError, openJournal, runFolder, type Journal, type JournalOptions } from '../io/journal.js';
 import { acquireHostLocks, isProcessAlive } from '../io/locks.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource } from '../load/yaml-source.js';
@@ -326,8 +326,7 @@ function writeRunFile(path: string, text: string): void {
   try {
     writeFileAtomic(path, text);
   } catch (error) {
-    const cause = error as NodeJS.ErrnoException;
-    throw new RunbookError('RB5001', `cannot write ${path} (${cause.code ?? 'error'}: ${cause.message}); nothing was run. Make room, then apply again`, { cause });
+    throw new RunbookError('RB5001', `cannot write ${path} (${describeIoError(error)}); nothing was run. Make room, then apply again`, { cause: error });
   }
 }
 

@@ -36,8 +36,7 @@ export interface JournalOptions {
 /** The journal cannot be written (a full disk, an I/O error): the run stops before its next command. */
 export class JournalWriteError extends RunbookError {
   constructor(path: string, cause: unknown) {
-    const error = cause as NodeJS.ErrnoException;
-    super('RB5001', `cannot write the journal ${path} (${error.code ?? 'error'}: ${error.message})`, { cause });
+    super('RB5001', `cannot write the journal ${path} (${describeIoError(cause)})`, { cause });
   }
 }
 
@@ -113,6 +112,13 @@ export function openJournal(folder: string, options: JournalOptions = {}): Journ
       }
     },
   };
+}
+
+/** `ENOSPC: no space left on device`, however the error spelled it. */
+export function describeIoError(cause: unknown): string {
+  const error = cause as NodeJS.ErrnoException;
+  const message = error.message.replace(/, (write|open|fsync)( '.*')?$/, '');
+  return error.code && !message.startsWith(error.code) ? `${error.code}: ${message}` : message;
 }
 
 /**

@@ -1,8 +1,8 @@
-import { fsync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, fsync, mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openJournal, readJournal, type JournalOptions } from '../../engine/io/journal.js';
+import { JOURNAL_FILE, openJournal, readJournal, type JournalOptions } from '../../engine/io/journal.js';
 import type { RunEvent } from '../../engine/run/events.js';
 
 let folder: string;
@@ -96,6 +96,38 @@ describe('the run journal', () => {
     held.calls[0]!.release();
     await persisted;
     await closed;
+    expect(readJournal(folder)).toEqual([started('a')]);
+  });
+});
+
+describe('the run journal off the happy path', () => {
+  it('drops a last line cut off by a crash before appending, so nothing after it is lost', async () => {
+    const first = openJournal(folder);
+    first.append(started('a'));
+    await first.close();
+    appendFileSync(join(folder, JOURNAL_FILE), '{"type":"host.sta');
+    const second = openJournal(folder);
+    second.append(started('b'));
+    await second.close();
+    expect(readJournal(folder)).toEqual([started('a'), started('b')]);
+    expect(readFileSync(join(folder, JOURNAL_FILE), 'utf8')).not.toContain('host.sta"');
+  });
+
+  it('after a failed write, writes nothing more, rejects persist with the file named, and closes quietly', async () => {
+    let fail = false;
+    const journal = openJournal(folder, {
+      write: (fd, text) => {
+        if (fail) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        writeSync(fd, text);
+      },
+    });
+    journal.append(started('a'));
+    fail = true;
+    journal.append(started('b'));
+    fail = false;
+    journal.append(started('c'));
+    await expect(journal.persist()).rejects.toMatchObject({ code: 'RB5001', message: expect.stringContaining(`cannot write the journal ${join(folder, JOURNAL_FILE)} (ENOSPC: no space left on device)`) });
+    await expect(journal.close()).resolves.toBeUndefined();
     expect(readJournal(folder)).toEqual([started('a')]);
   });
 });
