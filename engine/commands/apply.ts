@@ -18,7 +18,7 @@ import { createLimiter } from '../shared/limiter.js';
 import type { ApprovalRequest } from '../run/run-step.js';
 import type { Plan } from '../schema/plan.js';
 import { selectProgress } from '../ui/select-progress.js';
-import { checkApplyPolicy, checkResumeContext, findRecordedApprovals, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
+import { checkApplyPolicy, checkResumeAdmission, checkResumeContext, describeAdmission, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
 import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
@@ -108,6 +108,7 @@ export async function runApply(options: ApplyOptions): Promise<ExitCode> {
     if (!started.resume) writeFileAtomic(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
     writeFileAtomic(join(folder, RUN_META_FILE), `${JSON.stringify(started.meta, null, 2)}\n`);
     journal = openJournal(folder);
+    if (!started.resume) journal.append(describeAdmission(plan, runId, context, clock.now()));
     result = await executeWithProgress(started, clock, options, journal);
   } finally {
     try {
@@ -142,7 +143,7 @@ async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<Start
   if (refused.length > 0) {
     throw createInputError('RB3004', `the plan has failed checks: ${refused.map((c) => `${c.code} ${c.message} (${c.hint})`).join('; ')}`);
   }
-  const context = await checkApplyPolicy(plan, { target: options.target, inventory: options.inventory, allowReapply: options.allowReapply, root: options.root });
+  const context = await checkApplyPolicy(plan, { target: options.target, inventory: options.inventory, allowReapply: options.allowReapply, allowDirty: options.allowDirty, base: options.base, root: options.root });
   const runId = createRunId(plan.runbook.name, clock.now());
   const folder = runFolder(join(context.root, STATE_FOLDER), runId);
   const meta: RunMeta = {
@@ -170,11 +171,12 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
   const meta = readRunMeta(folder);
   if (!meta) throw createInputError('RB3007', `no run ${runId} under ${join(context.root, STATE_FOLDER, 'runs')}; \`runbook runs\` lists the runs`);
   const { plan } = await readPlanFile(join(folder, RUN_PLAN_FILE));
-  const resume = rebuildRunState(readJournal(folder));
+  const events = readJournal(folder);
+  const admitted = await checkResumeAdmission(plan, events, context, { runId, base: options.base });
+  const resume = rebuildRunState(events);
   if (!resume) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
   if (resume.finished) throw createInputError('RB3008', `run ${runId} already finished (${resume.finished}); there is nothing to resume`);
-  const approvals = await findRecordedApprovals(plan, context);
-  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context: { ...context, approvals }, resume, meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser() } };
+  return { plan, inventoryDir: meta.inventoryDir, runId, folder, context: admitted, resume, meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser() } };
 }
 
 async function executeWithProgress(run: StartedRun, clock: Clock, options: ApplyOptions, journal: Journal): Promise<RunResult> {
