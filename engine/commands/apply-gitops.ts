@@ -7,7 +7,7 @@ import { commitRunReport } from '../git/commit-report.js';
 import { checkCommittedInputs } from '../git/committed-inputs.js';
 import { checkPlanFreshness } from '../git/freshness.js';
 import { checkNotApplied } from '../git/ledger.js';
-import { describeRepository, readGitIdentity, type RepositoryInfo } from '../git/repository.js';
+import { describeRepository, isCommitHash, readGitIdentity, type RepositoryInfo } from '../git/repository.js';
 import { DEFAULT_SNAPSHOT_FOLDER, loadSnapshot } from '../io/snapshot-store.js';
 import { buildRunReport } from '../report/build-report.js';
 import type { OutputLimits } from '../report/excerpt.js';
@@ -102,7 +102,7 @@ export async function checkResumeAdmission(plan: Plan, events: readonly RunEvent
   const approvalCommit = typeof admission.approvalCommit === 'string' ? admission.approvalCommit : null;
   const admitted = { ...context, approvalCommit, allowDirty: admission.allowDirty === true };
   if (!plan.policy.requireApproval) {
-    const read = approvalCommit && context.repository?.head ? await readApprovalAt(context.root, approvalCommit, plan.hash).catch(() => undefined) : undefined;
+    const read = isCommitHash(approvalCommit) && context.repository?.head ? await readApprovalAt(context.root, approvalCommit, plan.hash) : undefined;
     return { ...admitted, approvals: read?.found === 'valid' ? [toReportApproval(read.record)] : [] };
   }
   if (!context.repository?.head) throw createInputError('RB4012', `plan ${plan.hash} requires an approval, and ${context.root} is not a git repository with a commit to find it in`);

@@ -53,7 +53,7 @@ export function renderApprovalJson(approval: Approval): string {
   return `${JSON.stringify(approval, null, 2)}\n`;
 }
 
-export function parseApproval(text: string, planHash: string): { ok: true; approval: Approval } | { ok: false; reason: string } {
+function parseApproval(text: string, planHash: string): { ok: true; approval: Approval } | { ok: false; reason: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);

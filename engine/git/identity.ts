@@ -11,7 +11,7 @@ export interface GitIdentity {
 // in a commit message's subject would start trailers of its own.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
 
-export function hasControlCharacters(text: string): boolean {
+function hasControlCharacters(text: string): boolean {
   return CONTROL_CHARACTERS.test(text);
 }
 

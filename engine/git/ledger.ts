@@ -20,7 +20,7 @@ export interface RunOfPlan {
 const REPORTS_PATH = RUN_REPORTS_FOLDER.split('\\').join('/');
 
 /** Runs of a plan hash, from the reports on disk in `reports/runs/` (committed or not). */
-export function findRunsOfPlan(root: string, planHash: string): RunOfPlan[] {
+function findRunsOfPlan(root: string, planHash: string): RunOfPlan[] {
   const folder = join(root, RUN_REPORTS_FOLDER);
   let names: string[];
   try {
@@ -45,7 +45,7 @@ export function findRunsOfPlan(root: string, planHash: string): RunOfPlan[] {
  * names the hash (as the report commits of `runbook apply` do), confirmed by the report blob they
  * add. Moving or deleting `reports/runs/` afterwards changes nothing here.
  */
-export async function findRunsOfPlanInHistory(root: string, planHash: string): Promise<RunOfPlan[]> {
+async function findRunsOfPlanInHistory(root: string, planHash: string): Promise<RunOfPlan[]> {
   const commits = await listCommits(root, ['--fixed-strings', `--grep=${planHash}`, 'HEAD']);
   const runs: RunOfPlan[] = [];
   for (const commit of commits) {

@@ -33,24 +33,6 @@ export async function readFileAtCommit(root: string, ref: string, path: string):
   }
 }
 
-export interface CommitAuthor {
-  name: string;
-  email: string;
-}
-
-/** The author of a commit, or null when the commit is not in the repository. */
-export async function readCommitAuthor(root: string, commit: string): Promise<CommitAuthor | null> {
-  // The plan's commit is not covered by its hash: never let it reach git as an option.
-  if (!/^[0-9a-f]{7,64}$/.test(commit)) return null;
-  try {
-    const text = await simpleGit({ baseDir: root }).raw(['log', '-1', '--format=%an%n%ae', commit, '--']);
-    const [name = '', email = ''] = text.split('\n');
-    return { name, email };
-  } catch {
-    return null;
-  }
-}
-
 /** git's user.name and user.email as this repository sees them; absent when not set. */
 export async function readGitIdentity(root: string): Promise<{ name?: string; email?: string }> {
   const git = simpleGit({ baseDir: root });

@@ -269,9 +269,6 @@ describe('signed approvals', () => {
     const { plan, path } = await setUpSigned();
     // Bob's key, but the commit claims to be Carol's.
     await repo.git.addConfig('user.signingkey', join(keys, 'bob'));
-    repo.write(`approvals/${plan.hash.slice('sha256:'.length)}.json`, '{}\n');
-    await repo.git.add(['-A']);
-    await repo.git.raw(['commit', '-q', '-S', '-m', 'approve', `--author=${COLLEAGUE.name} <${COLLEAGUE.email}>`]);
     repo.write(`approvals/${plan.hash.slice('sha256:'.length)}.json`, `${JSON.stringify({ planHash: plan.hash, commit: null, approver: COLLEAGUE.name, approvedAt: '2026-11-24T10:00:00.000Z', runbook: { name: 'demo-upgrade', version: '1.2.0' } })}\n`);
     await repo.git.add(['-A']);
     await repo.git.raw(['commit', '-q', '-S', '-m', 'approve', `--author=${COLLEAGUE.name} <${COLLEAGUE.email}>`]);
