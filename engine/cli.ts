@@ -71,6 +71,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--no-commit', 'write the run report without committing it')
     .option('--push', 'push the report commit', false)
     .option('--allow-reapply', 'apply a plan hash that was applied before', false)
+    .option('--allow-dirty', 'with -i: run the runbook and inventory as they are on disk, not as committed (the report says so)', false)
+    .option('--base <ref>', 'for self-approval, also count the commits since the branch left REF (default: RUNBOOK_BASE)')
     .option('--resume <run-id>', 'continue a run that was killed or interrupted, from its journal')
     .option('--rerun-interrupted', 'with --resume: run again the changing steps a crash or a stop cut off (check the hosts first)', false)
     .option('--mark-done <host:step>', 'with --resume: that cut-off step completed (you checked); recorded with your git identity (repeatable)', collect, [])
@@ -97,6 +99,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           commit: options.commit,
           push: options.push,
           allowReapply: options.allowReapply,
+          allowDirty: options.allowDirty,
+          base: options.base ?? (process.env.RUNBOOK_BASE || undefined),
           resume: options.resume,
           rerunInterrupted: options.rerunInterrupted,
           markDone: options.markDone,
@@ -109,12 +113,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 
   program
     .command('approve')
-    .description('Record (and commit) the approval of a plan hash at the current commit')
+    .description('Commit the approval of a plan hash; the approver is your git identity (the commit author)')
     .argument('<plan>', 'a plan made by `runbook plan --out`')
-    .requiredOption('--by <name>', 'who approves')
-    .action(async (planPath: string, options: { by: string }) => {
+    .option('--base <ref>', 'for self-approval, also count the commits since the branch left REF (default: RUNBOOK_BASE)')
+    // Refused with an explanation: the approver is the commit's git identity, never a flag.
+    .addOption(new Option('--by <name>').hideHelp())
+    .action(async (planPath: string, options: { by?: string; base?: string }) => {
       const { runApprove } = await import('./commands/approve.js');
-      exitCode = await runApprove({ planPath, by: options.by, write: io.stdout, writeError: io.stderr });
+      exitCode = await runApprove({ planPath, by: options.by, base: options.base ?? (process.env.RUNBOOK_BASE || undefined), write: io.stdout, writeError: io.stderr });
     });
 
   program
@@ -234,6 +240,8 @@ interface ApplyFlags {
   commit: boolean;
   push: boolean;
   allowReapply: boolean;
+  allowDirty: boolean;
+  base?: string;
   resume?: string;
   rerunInterrupted: boolean;
   markDone: string[];

@@ -48,7 +48,10 @@ try {
   const plan = ['plan', 'runbooks/fabric-upgrade.yaml', '-i', 'inventories/lab.yaml', '--param', 'targetVersion=4.4.0', '--out', 'plans/fabric-upgrade.json'];
   if ((await run(plan, 24)) !== 0) throw new Error('planning failed');
   say('approve');
-  if ((await run(['approve', 'plans/fabric-upgrade.json', '--by', 'Demo Operator'])) !== 0) throw new Error('approval failed');
+  // The approver is the git identity of the approval commit: someone other than the author.
+  git('config', 'user.name', 'Demo Operator');
+  git('config', 'user.email', 'operator@example.com');
+  if ((await run(['approve', 'plans/fabric-upgrade.json'])) !== 0) throw new Error('approval failed');
   say('apply');
   const code = await run(['apply', 'plans/fabric-upgrade.json', '--yes', '--no-progress']);
   say(`done in ${((Date.now() - started) / 1000).toFixed(1)}s, apply exited ${code}`);

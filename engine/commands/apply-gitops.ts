@@ -1,16 +1,19 @@
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { checkApproval, readCommittedApproval } from '../git/approvals.js';
+import { createInputError } from '../errors.js';
+import { checkAdmittedApproval, checkApproval, readApprovalAt, toReportApproval } from '../git/approvals.js';
 import { commitRunReport } from '../git/commit-report.js';
+import { checkCommittedInputs } from '../git/committed-inputs.js';
 import { checkPlanFreshness } from '../git/freshness.js';
 import { checkNotApplied } from '../git/ledger.js';
-import { describeRepository, readGitIdentity, type RepositoryInfo } from '../git/repository.js';
+import { describeRepository, isCommitHash, readGitIdentity, type RepositoryInfo } from '../git/repository.js';
 import { DEFAULT_SNAPSHOT_FOLDER, loadSnapshot } from '../io/snapshot-store.js';
 import { buildRunReport } from '../report/build-report.js';
 import type { OutputLimits } from '../report/excerpt.js';
 import { collectSecrets } from '../report/redact.js';
 import { RUN_REPORTS_FOLDER, writeRunReport } from '../report/write-report.js';
+import type { RunEvent } from '../run/events.js';
 import type { RunResult } from '../run/execute-plan.js';
 import type { RunHistory } from '../run/run-history.js';
 import type { Plan } from '../schema/plan.js';
@@ -29,6 +32,10 @@ export interface GitOpsApplyOptions {
   push?: boolean;
   /** Where `approvals/` and `reports/` are: default the repository of the target, else of the working folder. */
   root?: string;
+  /** `--allow-dirty`: with `RUNBOOK -i`, run files that are not as committed at HEAD (the report says so). */
+  allowDirty?: boolean;
+  /** `--base REF` (or RUNBOOK_BASE): the branch's commits since it left REF count for self-approval. */
+  base?: string;
 }
 
 export interface ApplyPolicyRequest {
@@ -36,45 +43,75 @@ export interface ApplyPolicyRequest {
   target: string;
   inventory?: string;
   allowReapply?: boolean;
+  allowDirty?: boolean;
+  base?: string;
   root?: string;
 }
 
-/** What the checks before a run learned, for the report after it. */
+/** What the checks before a run learned, for the journal's admission and the report after it. */
 export interface ApplyContext {
   /** The repository root (or the working folder outside git): reports go under it. */
   root: string;
   repository: RepositoryInfo | null;
   approvals: Approval[];
+  /** The approval commit the gate relied on, or null. */
+  approvalCommit: string | null;
+  /** The run was admitted with `--allow-dirty`. */
+  allowDirty: boolean;
 }
 
 /**
  * The GitOps gate before a run (exit 2 when it refuses): a plan file must match what its inputs at
- * HEAD make now; the policy's approval rules hold; the plan hash was not applied before unless
- * `allowReapply`. A runbook planned on the spot (`inventory` given) is fresh by construction.
+ * HEAD make now, and a runbook planned on the spot (`inventory` given) must be as committed at HEAD
+ * unless `allowDirty`; the policy's approval rules hold; the plan hash was not applied before (in
+ * git history or on disk) unless `allowReapply`.
  */
 export async function checkApplyPolicy(plan: Plan, request: ApplyPolicyRequest): Promise<ApplyContext> {
   const repository = request.root !== undefined ? await describeRepository(request.root) : await findRepository(request.target);
   const root = repository?.root ?? request.root ?? process.cwd();
   if (request.inventory === undefined) await checkPlanFreshness(plan, root);
-  const approvals = await checkApproval(plan, root);
-  checkNotApplied(plan, root, { allowReapply: request.allowReapply });
-  return { root, repository, approvals };
+  else if (!request.allowDirty) await checkCommittedInputs(plan, { runbook: request.target, inventory: request.inventory }, repository, root);
+  const { approvals, approvalCommit } = await checkApproval(plan, root, { base: request.base });
+  await checkNotApplied(plan, root, { allowReapply: request.allowReapply });
+  return { root, repository, approvals, approvalCommit, allowDirty: request.inventory !== undefined && Boolean(request.allowDirty) };
 }
 
-/** Where a resumed run's reports go: the same root rules as a new run, without re-checking its plan. */
+/** Where a resumed run's reports go: the same root rules as a new run; its admission is checked apart. */
 export async function checkResumeContext(root: string | undefined): Promise<ApplyContext> {
   const repository = await describeRepository(root ?? process.cwd());
-  return { root: repository?.root ?? root ?? process.cwd(), repository, approvals: [] };
+  return { root: repository?.root ?? root ?? process.cwd(), repository, approvals: [], approvalCommit: null, allowDirty: false };
+}
+
+export type RunAdmission = Extract<RunEvent, { type: 'run.admitted' }>;
+
+/** The journal's first event: what the gates admitted, for a resume to check again. */
+export function describeAdmission(plan: Plan, runId: string, context: ApplyContext, at: number): RunAdmission {
+  return { type: 'run.admitted', at, runId, planHash: plan.hash, approvalRequired: plan.policy.requireApproval, approvalCommit: context.approvalCommit, allowDirty: context.allowDirty };
 }
 
 /**
- * The approval committed for a resumed run's plan, for its report. Not a gate: the run was admitted
- * when it started, and a resume finishes what was approved then.
+ * Before a resume runs anything: the journal must hold the admission of this plan hash (the plan
+ * file's hash is recomputed when it is read), and when the plan requires an approval, the approval
+ * commit the admission names must be in the history of HEAD, approve this hash, and pass the
+ * approver checks. Refuses (exit 2) otherwise. Returns the context for the resumed run's report.
  */
-export async function findRecordedApprovals(plan: Plan, context: ApplyContext): Promise<Approval[]> {
-  if (!context.repository?.head) return [];
-  const read = await readCommittedApproval(context.repository.root, plan.hash);
-  return read.found === 'valid' ? [read.approval] : [];
+export async function checkResumeAdmission(plan: Plan, events: readonly RunEvent[], context: ApplyContext, options: { runId: string; base?: string }): Promise<ApplyContext> {
+  const admission = events.find((event): event is RunAdmission => event.type === 'run.admitted' && event.planHash === plan.hash);
+  if (!admission) {
+    throw createInputError('RB4012', `run ${options.runId} has no admission of plan ${plan.hash} in its journal: \`runbook apply\` did not start it here, or its files were edited. Apply the plan anew`);
+  }
+  const approvalCommit = typeof admission.approvalCommit === 'string' ? admission.approvalCommit : null;
+  const admitted = { ...context, approvalCommit, allowDirty: admission.allowDirty === true };
+  if (!plan.policy.requireApproval) {
+    const read = isCommitHash(approvalCommit) && context.repository?.head ? await readApprovalAt(context.root, approvalCommit, plan.hash) : undefined;
+    return { ...admitted, approvals: read?.found === 'valid' ? [toReportApproval(read.record)] : [] };
+  }
+  if (!context.repository?.head) throw createInputError('RB4012', `plan ${plan.hash} requires an approval, and ${context.root} is not a git repository with a commit to find it in`);
+  if (approvalCommit === null) {
+    throw createInputError('RB4012', `the admission of run ${options.runId} names no approval commit, and plan ${plan.hash} requires an approval; apply the plan anew`);
+  }
+  const record = await checkAdmittedApproval(plan, context.root, approvalCommit, { base: options.base });
+  return { ...admitted, approvals: [toReportApproval(record)] };
 }
 
 export interface ReportRunOptions {
@@ -125,6 +162,7 @@ export async function reportRun(plan: Plan, result: RunResult, context: ApplyCon
     commit: repository?.head ?? null,
     runBy: await describeRunner(root, repository !== null),
     approvals: context.approvals,
+    allowDirty: context.allowDirty,
     secrets: collectSecrets(plan, options.env),
     snapshotDiff: diff,
     snapshotFiles: { before: before && portable(before), after: after && portable(after) },

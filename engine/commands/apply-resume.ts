@@ -9,7 +9,7 @@ import { describeStepKey, type OperatorDecisions } from '../run/interrupted-step
 import { rebuildRunState, type FinishedRun, type ResumeState } from '../run/resume-state.js';
 import type { Plan } from '../schema/plan.js';
 import type { ApplyContext } from './apply-gitops.js';
-import { checkResumeContext, findRecordedApprovals } from './apply-gitops.js';
+import { checkResumeAdmission, checkResumeContext } from './apply-gitops.js';
 import { RUN_PLAN_FILE, readRunMeta, type RunMeta } from './runs.js';
 
 /** What `--resume RUN_ID` found: the run's plan, how it was started, and its journal. */
@@ -27,10 +27,15 @@ export interface ResumeRequest {
   resume: string;
   root?: string;
   hasTarget: boolean;
+  /** `--base`: where the self-approval check of the admitted approval starts, as for a new run. */
+  base?: string;
   readPlan: (path: string) => Promise<{ plan: Plan }>;
 }
 
-/** Reads a run's folder for `--resume`; refuses (exit 2) a run that is not there or has no journal. */
+/**
+ * Reads a run's folder for `--resume`; refuses (exit 2) a run that is not there, has no journal, or
+ * whose journal does not show the admission of its plan (a forged folder).
+ */
 export async function readResumedRun(request: ResumeRequest): Promise<ResumedRun> {
   const runId = request.resume;
   if (request.hasTarget) {
@@ -42,10 +47,10 @@ export async function readResumedRun(request: ResumeRequest): Promise<ResumedRun
   if (!meta) throw createInputError('RB3007', `no run ${runId} under ${join(context.root, STATE_FOLDER, 'runs')}; \`runbook runs\` lists the runs`);
   const { plan } = await request.readPlan(join(folder, RUN_PLAN_FILE));
   const events = readJournal(folder);
+  const admitted = await checkResumeAdmission(plan, events, context, { runId, base: request.base });
   const state = rebuildRunState(events);
   if (!state) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
-  const approvals = await findRecordedApprovals(plan, context);
-  return { plan, runId, folder, context: { ...context, approvals }, meta, events, state };
+  return { plan, runId, folder, context: admitted, meta, events, state };
 }
 
 export interface DecisionFlags {

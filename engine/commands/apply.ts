@@ -21,7 +21,7 @@ import type { ApprovalRequest } from '../run/run-step.js';
 import type { Plan } from '../schema/plan.js';
 import { createLimiter } from '../shared/limiter.js';
 import { selectProgress } from '../ui/select-progress.js';
-import { checkApplyPolicy, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
+import { checkApplyPolicy, describeAdmission, reportRun, type ApplyContext, type GitOpsApplyOptions } from './apply-gitops.js';
 import { readOperatorDecisions, readResumedRun, rebuildFinishedRun } from './apply-resume.js';
 import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
@@ -130,6 +130,7 @@ export async function runApply(options: ApplyOptions): Promise<number> {
     if (!started.resume) writeRunFile(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
     writeRunFile(join(folder, RUN_META_FILE), `${JSON.stringify(started.meta, null, 2)}\n`);
     journal = openJournal(folder, options.journal);
+    if (!started.resume) journal.append(describeAdmission(plan, runId, context, clock.now()));
     result = await executeWithProgress(started, clock, options, journal);
     // The run's end is on disk before its hosts are let go.
     await journal.persist().catch(() => undefined);
@@ -236,7 +237,7 @@ async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<Start
   if (refused.length > 0) {
     throw createInputError('RB3004', `the plan has failed checks: ${refused.map((c) => `${c.code} ${c.message} (${c.hint})`).join('; ')}`);
   }
-  const context = await checkApplyPolicy(plan, { target: options.target, inventory: options.inventory, allowReapply: options.allowReapply, root: options.root });
+  const context = await checkApplyPolicy(plan, { target: options.target, inventory: options.inventory, allowReapply: options.allowReapply, allowDirty: options.allowDirty, base: options.base, root: options.root });
   const runId = createRunId(plan.runbook.name, clock.now());
   const folder = runFolder(join(context.root, STATE_FOLDER), runId);
   const meta: RunMeta = {
@@ -259,6 +260,7 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
     resume: options.resume!,
     root: options.root,
     hasTarget: Boolean(options.target || options.inventory || options.params.length > 0),
+    base: options.base,
     readPlan: readPlanFile,
   });
   const { meta, state } = run;

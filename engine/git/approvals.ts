@@ -4,18 +4,41 @@ import { Value } from '@sinclair/typebox/value';
 import { createInputError } from '../errors.js';
 import type { Plan } from '../schema/plan.js';
 import { Approval } from '../schema/report.js';
-import { describeRepository, readCommitAuthor, readFileAtCommit } from './repository.js';
+import { assertPlainIdentity, formatIdentity, isPlainIdentity, type GitIdentity } from './identity.js';
+import { execGit, describeRepository, isCommitHash, isReachable, readFileAtCommit } from './repository.js';
+import { checkSelfApproval, type ChangeScope } from './self-approval.js';
+import { checkApprovalSignature } from './signatures.js';
 
 /** Where approvals are committed, relative to the repository root. */
 export const APPROVALS_FOLDER = 'approvals';
 
-type ApprovalRead = { found: 'none' } | { found: 'valid'; approval: Approval } | { found: 'invalid'; reason: string };
+/** An approval as git holds it: the file, and the commit that wrote it, whose author is the approver. */
+export interface ApprovalRecord {
+  file: Approval;
+  commit: string;
+  approver: GitIdentity;
+  /** The author date of that commit (ISO 8601, UTC). */
+  approvedAt: string;
+}
+
+type ApprovalRead = { found: 'none' } | { found: 'valid'; record: ApprovalRecord } | { found: 'invalid'; reason: string };
+
+/** What the approval gate of a new run relied on. */
+export interface AdmittedApproval {
+  /** For the report: the approvals found, the approver as git records it. */
+  approvals: Approval[];
+  /** The approval commit the gate relied on; null when there was none. */
+  approvalCommit: string | null;
+}
+
+const APPROVE_HINT = 'someone other than the author of the change runs `runbook approve PLAN`, which commits the approval as their git identity';
 
 /** `approvals/<hex of the plan hash>.json`, relative to the repository root. */
 export function approvalRelativePath(planHash: string): string {
   return `${APPROVALS_FOLDER}/${planHash.replace(/^sha256:/, '')}.json`;
 }
 
+/** The approval file `runbook approve` writes; `approver` is informative, the gate reads git. */
 export function createApproval(plan: Plan, approver: string, commit: string | null, now: number): Approval {
   return {
     planHash: plan.hash,
@@ -30,43 +53,59 @@ export function renderApprovalJson(approval: Approval): string {
   return `${JSON.stringify(approval, null, 2)}\n`;
 }
 
-export function parseApproval(text: string, planHash: string): ApprovalRead {
+function parseApproval(text: string, planHash: string): { ok: true; approval: Approval } | { ok: false; reason: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { found: 'invalid', reason: `not JSON (${(error as Error).message})` };
+    return { ok: false, reason: `not JSON (${(error as Error).message})` };
   }
   if (!Value.Check(Approval, value)) {
     const first = Value.Errors(Approval, value).First();
-    return { found: 'invalid', reason: first ? `${first.path || '/'} ${first.message}` : 'not an approval' };
+    return { ok: false, reason: first ? `${first.path || '/'} ${first.message}` : 'not an approval' };
   }
-  if (value.planHash !== planHash) return { found: 'invalid', reason: `it approves ${value.planHash}, not ${planHash}` };
-  return { found: 'valid', approval: value };
-}
-
-/** The approval of a plan hash as committed at HEAD: an approval only written to disk does not count. */
-export async function readCommittedApproval(root: string, planHash: string): Promise<ApprovalRead> {
-  const read = await readFileAtCommit(root, 'HEAD', approvalRelativePath(planHash));
-  return read.ok ? parseApproval(read.text, planHash) : { found: 'none' };
+  if (value.planHash !== planHash) return { ok: false, reason: `it approves ${value.planHash}, not ${planHash}` };
+  return { ok: true, approval: value };
 }
 
 /**
- * Honours the plan's policy: with `requireApproval`, refuses (exit 2) a plan with no committed
- * approval, and with `forbidSelfApproval` one approved by the author of the commit the plan was made
- * at. Returns the approvals found, for the report.
+ * The approval of a plan hash as committed at `ref` (an approval only written to disk does not
+ * count), with the commit that last wrote the file: its author is the approver.
  */
-export async function checkApproval(plan: Plan, root: string): Promise<Approval[]> {
+export async function readApprovalAt(root: string, ref: string, planHash: string): Promise<ApprovalRead> {
+  const path = approvalRelativePath(planHash);
+  const read = await readFileAtCommit(root, ref, path);
+  if (!read.ok) return { found: 'none' };
+  const parsed = parseApproval(read.text, planHash);
+  if (!parsed.ok) return { found: 'invalid', reason: parsed.reason };
+  const writer = await execGit(root, ['log', '-1', '--format=%H%x00%an%x00%ae%x00%aI', ref, '--', path]);
+  const [commit = '', name = '', email = '', date = ''] = writer.stdout.replace(/\n$/, '').split('\0');
+  if (writer.code !== 0 || !isCommitHash(commit)) return { found: 'invalid', reason: `the commit that added it cannot be found (${writer.stderr.trim()})` };
+  return { found: 'valid', record: { file: parsed.approval, commit, approver: { name, email }, approvedAt: new Date(date).toISOString() } };
+}
+
+/** The approval as a report shows it: who and when from git, and the commit relied on. */
+export function toReportApproval(record: ApprovalRecord): Approval {
+  return { ...record.file, approver: formatIdentity(record.approver), approvedAt: record.approvedAt, approvalCommit: record.commit };
+}
+
+/**
+ * Honours the plan's policy against the approval committed at HEAD: with `requireApproval`, refuses
+ * (exit 2) a plan with no valid approval there, an approver identity with control characters, an
+ * unsigned or wrongly signed approval commit (`requireSignedApprovals`) and a self-approval
+ * (`forbidSelfApproval`). Returns what the gate relied on, for the journal and the report.
+ */
+export async function checkApproval(plan: Plan, root: string, options: { base?: string } = {}): Promise<AdmittedApproval> {
   const repository = await describeRepository(root);
-  const read: ApprovalRead = repository?.head ? await readCommittedApproval(repository.root, plan.hash) : { found: 'none' };
-  if (!plan.policy.requireApproval) return read.found === 'valid' ? [read.approval] : [];
+  const read: ApprovalRead = repository?.head ? await readApprovalAt(repository.root, 'HEAD', plan.hash) : { found: 'none' };
+  if (!plan.policy.requireApproval) return reportUnrequired(read);
 
   const file = approvalRelativePath(plan.hash);
   if (!repository) {
     throw createInputError('RB4003', `plan ${plan.hash} requires an approval, and approvals are committed to git: ${root} is not in a git repository`);
   }
   if (read.found === 'invalid') {
-    throw createInputError('RB4006', `the approval ${file} at HEAD is not valid: ${read.reason}; approve the plan again with \`runbook approve PLAN --by NAME\``);
+    throw createInputError('RB4006', `the approval ${file} at HEAD is not valid: ${read.reason}; approve the plan again with \`runbook approve PLAN\``);
   }
   if (read.found === 'none') {
     const onDisk = existsSync(join(repository.root, file));
@@ -74,27 +113,38 @@ export async function checkApproval(plan: Plan, root: string): Promise<Approval[
       'RB4003',
       onDisk
         ? `plan ${plan.hash} requires an approval: ${file} exists but is not committed; commit it (approvals count once they are in git)`
-        : `plan ${plan.hash} is not approved and its policy requires an approval; have someone${plan.policy.forbidSelfApproval ? ' other than the author of the change' : ''} run \`runbook approve PLAN --by NAME\``,
+        : `plan ${plan.hash} is not approved and its policy requires an approval; ${APPROVE_HINT}`,
     );
   }
-  if (plan.policy.forbidSelfApproval) await checkSelfApproval(plan, repository.root, read.approval.approver);
-  return [read.approval];
+  await checkApprover(plan, repository.root, read.record, { end: 'HEAD', base: options.base });
+  return { approvals: [toReportApproval(read.record)], approvalCommit: read.record.commit };
 }
 
-/** Refuses (exit 2) an approver who is the author of the commit the plan was made at, by name or email, ignoring case. */
-export async function checkSelfApproval(plan: Plan, root: string, approver: string): Promise<void> {
-  if (plan.commit === null) {
-    throw createInputError('RB4004', `the policy forbids self-approval, but plan ${plan.hash} was not made at a commit, so its author is unknown; commit the change and make the plan again`);
-  }
-  const author = await readCommitAuthor(root, plan.commit);
-  if (!author) {
-    throw createInputError('RB4004', `the policy forbids self-approval, but the plan's commit ${plan.commit} is not in this repository; fetch it, or make the plan again here`);
-  }
-  const who = approver.trim().toLowerCase();
-  if (who === author.name.trim().toLowerCase() || who === author.email.trim().toLowerCase()) {
-    throw createInputError(
-      'RB4004',
-      `${approver} authored commit ${plan.commit.slice(0, 12)} the plan was made at, and the policy forbids self-approval; someone else must run \`runbook approve PLAN --by NAME\``,
-    );
-  }
+/**
+ * The approval a resumed run's admission names: the commit must be reachable from HEAD, must be
+ * the commit that wrote the approval of this very hash, and must pass the approver checks (the
+ * change under review ending at that commit). Refuses (exit 2) otherwise.
+ */
+export async function checkAdmittedApproval(plan: Plan, root: string, commit: string, options: { base?: string } = {}): Promise<ApprovalRecord> {
+  const refuse = (reason: string) => createInputError('RB4012', `the run's admission names approval commit ${String(commit).slice(0, 40)}, which ${reason}; the run cannot be resumed: apply the plan anew`);
+  if (!isCommitHash(commit) || !(await isReachable(root, commit))) throw refuse('is not in the history of HEAD');
+  const read = await readApprovalAt(root, commit, plan.hash);
+  if (read.found === 'none') throw refuse(`does not approve plan ${plan.hash} (it has no ${approvalRelativePath(plan.hash)})`);
+  if (read.found === 'invalid') throw refuse(`does not approve plan ${plan.hash}: ${read.reason}`);
+  if (read.record.commit !== commit) throw refuse(`does not approve plan ${plan.hash}: the approval was committed by ${read.record.commit.slice(0, 12)}`);
+  await checkApprover(plan, root, read.record, { end: commit, base: options.base });
+  return read.record;
+}
+
+/** Checks the approver of a committed approval: a plain identity, the signature, not the author of the change. */
+async function checkApprover(plan: Plan, root: string, record: ApprovalRecord, scope: ChangeScope): Promise<void> {
+  assertPlainIdentity(record.approver, `approval commit ${record.commit.slice(0, 12)}'s author`, 'approve again as a plain git identity');
+  await checkApprovalSignature(plan, root, record.commit, record.approver);
+  if (plan.policy.forbidSelfApproval) await checkSelfApproval(plan, root, record.approver, scope);
+}
+
+/** An approval a plan does not require is reported when it is readable, never a reason to refuse. */
+function reportUnrequired(read: ApprovalRead): AdmittedApproval {
+  if (read.found !== 'valid' || !isPlainIdentity(read.record.approver)) return { approvals: [], approvalCommit: null };
+  return { approvals: [toReportApproval(read.record)], approvalCommit: read.record.commit };
 }

@@ -11,6 +11,8 @@ export interface CommitRequest {
   subject: string;
   body?: string;
   push?: boolean;
+  /** `git commit -S`: signed with the user's own signing setup (`gpg.format`, `user.signingkey`). */
+  sign?: boolean;
 }
 
 export type CommitOutcome =
@@ -35,7 +37,7 @@ export async function commitPaths(request: CommitRequest): Promise<CommitOutcome
   }
   const message = ['-m', request.subject, ...(request.body ? ['-m', request.body] : [])];
   try {
-    await git.raw(['commit', ...message, '--only', '--', ...paths]);
+    await git.raw(['commit', ...(request.sign ? ['-S'] : []), ...message, '--only', '--', ...paths]);
   } catch (error) {
     // Leave the index as the user had it: the files are not theirs to find staged.
     if (repository.head) await git.raw(['reset', '-q', '--', ...paths]).catch(() => undefined);

@@ -165,10 +165,14 @@ function resolveStrategy(runbook: Runbook): Plan['strategy'] {
 function resolvePolicy(runbook: Runbook, inventory: Inventory): Plan['policy'] {
   const a = runbook.policy ?? {};
   const b = inventory.policy ?? {};
+  // The signing fields are left out when unset, so plans made without them keep their hash.
+  const signers = [...new Set([a.allowedSignersFile, b.allowedSignersFile].filter((file) => file !== undefined))].sort();
   return {
     requireApproval: Boolean(a.requireApproval || b.requireApproval),
     forbidSelfApproval: Boolean(a.forbidSelfApproval || b.forbidSelfApproval),
     maxConcurrentRuns: Math.min(a.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS, b.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS),
+    ...(a.requireSignedApprovals || b.requireSignedApprovals ? { requireSignedApprovals: true } : {}),
+    ...(signers.length > 0 ? { allowedSignersFiles: signers } : {}),
   };
 }
 

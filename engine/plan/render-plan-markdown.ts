@@ -39,6 +39,7 @@ function renderHeader(plan: Plan): string {
   const policy = [
     plan.policy.requireApproval ? 'approval required' : 'no approval required',
     plan.policy.forbidSelfApproval ? 'no self-approval' : undefined,
+    plan.policy.requireSignedApprovals ? 'signed approvals' : undefined,
     `at most ${plan.policy.maxConcurrentRuns} concurrent runs`,
   ].filter(Boolean);
   const s = plan.strategy;

@@ -12,6 +12,8 @@ export interface RunReportMeta {
   commit: string | null;
   runBy: RunReport['runBy'];
   approvals: readonly Approval[];
+  /** The run was admitted with `--allow-dirty`. */
+  allowDirty?: boolean;
   /** Values replaced by `***` everywhere in the report: see `collectSecrets`. */
   secrets: readonly string[];
   snapshotDiff?: SnapshotDiff;
@@ -86,8 +88,9 @@ export function buildRunReport(plan: Plan, result: RunResult, meta: RunReportMet
     engineVersion: plan.engineVersion,
     inputs: { runbook: { ...plan.inputs.runbook }, inventory: { ...plan.inputs.inventory } },
     params: Object.fromEntries(Object.entries(plan.params).map(([k, v]) => [k, typeof v === 'string' ? hide(v) : v])),
-    policy: { requireApproval: plan.policy.requireApproval, forbidSelfApproval: plan.policy.forbidSelfApproval },
+    policy: dropUndefined({ requireApproval: plan.policy.requireApproval, forbidSelfApproval: plan.policy.forbidSelfApproval, requireSignedApprovals: plan.policy.requireSignedApprovals }),
     approvals: meta.approvals.map((a) => ({ ...a, runbook: { ...a.runbook } })),
+    allowDirty: meta.allowDirty ? true : undefined,
     runBy: dropUndefined({ ...meta.runBy }),
     startedAt: toIso(result.startedAt),
     finishedAt: toIso(result.finishedAt),

@@ -117,7 +117,8 @@ function describeHostSummary(report: RunReport): string {
 
 function describeApprovals(report: RunReport): string {
   if (report.approvals.length === 0) return report.policy.requireApproval ? 'no approval found (required)' : 'not approved (not required)';
-  return report.approvals.map((a) => `${a.approver} at ${a.approvedAt}${a.commit ? ` (commit ${a.commit.slice(0, 12)})` : ''}`).join('; ');
+  const where = (a: RunReport['approvals'][number]) => (a.approvalCommit ? ` (approval commit ${a.approvalCommit.slice(0, 12)})` : a.commit ? ` (commit ${a.commit.slice(0, 12)})` : '');
+  return report.approvals.map((a) => `${a.approver} at ${a.approvedAt}${where(a)}`).join('; ');
 }
 
 function describeRunner(runBy: RunReport['runBy']): string {

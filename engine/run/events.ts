@@ -50,6 +50,8 @@ interface At {
 }
 
 export type RunEvent =
+  /** Journaled first when a new run passes the gates, before anything runs: what `--resume` checks again. */
+  | (At & { type: 'run.admitted'; runId: string; planHash: string; approvalRequired: boolean; approvalCommit: string | null; allowDirty: boolean })
   | (At & {
       type: 'run.started';
       runId: string;

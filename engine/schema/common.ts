@@ -40,7 +40,19 @@ export const Policy = defineObject(
       Type.Boolean({ description: 'Refuse to apply a plan that no one has approved with `runbook approve`.' }),
     ),
     forbidSelfApproval: Type.Optional(
-      Type.Boolean({ description: 'Refuse an approval given by the author of the commit the plan was made at.' }),
+      Type.Boolean({
+        description:
+          'Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).',
+      }),
+    ),
+    requireSignedApprovals: Type.Optional(
+      Type.Boolean({ description: 'The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.' }),
+    ),
+    allowedSignersFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.",
+      }),
     ),
     maxConcurrentRuns: Type.Optional(
       Type.Integer({ minimum: 1, description: 'How many runs may hold host locks at once (default 5).' }),
@@ -49,7 +61,7 @@ export const Policy = defineObject(
   {
     description:
       'Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.',
-    examples: [{ requireApproval: true, forbidSelfApproval: true, maxConcurrentRuns: 2 }],
+    examples: [{ requireApproval: true, forbidSelfApproval: true, maxConcurrentRuns: 2 }, { requireApproval: true, requireSignedApprovals: true, allowedSignersFile: '.gitops/allowed_signers' }],
   },
 );
 

@@ -108,8 +108,12 @@ export const Plan = defineObject(
     policy: defineObject(
       {
         requireApproval: Type.Boolean({ description: 'An approval is required.' }),
-        forbidSelfApproval: Type.Boolean({ description: "The commit's author may not approve." }),
+        forbidSelfApproval: Type.Boolean({ description: 'Who changed an input may not approve.' }),
         maxConcurrentRuns: Type.Integer({ description: 'Runs holding locks at once.' }),
+        requireSignedApprovals: Type.Optional(Type.Boolean({ description: 'The approval commit must be signed; present when true.' })),
+        allowedSignersFiles: Type.Optional(
+          Type.Array(Type.String(), { description: 'The allowed-signers files the policies name; a signature must verify against each.' }),
+        ),
       },
       { description: 'The stricter of the runbook and inventory policies.' },
     ),

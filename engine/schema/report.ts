@@ -13,7 +13,10 @@ export const Approval = defineObject(
   {
     planHash: Type.String({ pattern: PLAN_HASH_PATTERN, description: 'The approved plan hash.' }),
     commit: Type.Union([Type.String(), Type.Null()], { description: 'The git commit HEAD was at when the plan was approved.' }),
-    approver: Type.String({ minLength: 1, description: 'Who approved, as given to `runbook approve --by`.' }),
+    approver: Type.String({
+      minLength: 1,
+      description: 'Who approved, `Name <email>`. In a report, the git author of the approval commit; in the approval file, as recorded (the gate reads git, not this).',
+    }),
     approvedAt: Timestamp('When it was approved'),
     runbook: defineObject(
       {
@@ -22,6 +25,7 @@ export const Approval = defineObject(
       },
       { description: 'The runbook the plan runs.' },
     ),
+    approvalCommit: Type.Optional(Type.String({ description: 'In a report: the commit that added the approval file, which the gate relied on.' })),
   },
   { title: 'Approval', description: 'An approval of one plan hash, committed as `approvals/<hex of the hash>.json`.' },
 );
@@ -212,11 +216,15 @@ export const RunReport = defineObject(
     policy: defineObject(
       {
         requireApproval: Type.Boolean({ description: 'An approval was required.' }),
-        forbidSelfApproval: Type.Boolean({ description: "The plan commit's author could not approve." }),
+        forbidSelfApproval: Type.Boolean({ description: 'Who changed an input could not approve.' }),
+        requireSignedApprovals: Type.Optional(Type.Boolean({ description: 'The approval commit had to be signed.' })),
       },
       { description: 'The approval policy in force.' },
     ),
     approvals: Type.Array(Approval, { description: 'Approvals of the plan hash found at the run.' }),
+    allowDirty: Type.Optional(
+      Type.Boolean({ description: 'Present and true when the run was admitted with `--allow-dirty`: its runbook or inventory was not as committed at HEAD.' }),
+    ),
     runBy: defineObject(
       {
         user: Type.String({ description: 'The operating-system user.' }),

@@ -44,7 +44,7 @@ const startedStep = (events: RunEvent[], host: string, stepId: string) =>
 
 describe('a run killed with SIGKILL and resumed', () => {
   it('finishes the upgrade without running any changing step twice, and refuses a concurrent run meanwhile', async () => {
-    const apply = ['apply', 'fabric-upgrade.yaml', '-i', testLab.inventoryPath, '--param', 'targetVersion=4.4.0', '--yes', '--no-progress'];
+    const apply = ['apply', 'fabric-upgrade.yaml', '-i', testLab.inventoryPath, '--param', 'targetVersion=4.4.0', '--yes', '--no-progress', '--allow-dirty'];
     const first = spawnRunbook(apply);
     const runId = await waitFor(() => runIds()[0], 'the run folder');
     const folder = runFolder(join(testLab.dir, '.runbook'), runId);
@@ -80,6 +80,7 @@ describe('a run killed with SIGKILL and resumed', () => {
         env: LAB_PASSWORD_ENV,
         root: testLab.dir,
         commit: false,
+        allowDirty: true,
       }),
     ).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/locked by run .*stale/s) });
     expect(refusal).toBe('');

@@ -85,6 +85,8 @@ describe.skipIf(!hasSshd)('nso-single-node against a real OpenSSH sshd', () => {
       // Reports, journals and locks go to the test's own folder, never into this checkout.
       root: work,
       commit: false,
+      // The runbook and the inventory written for this test are in no repository.
+      allowDirty: true,
     });
     const finished = events.find((e) => e.type === 'run.finished');
     return { exitCode, stderr, states: (finished?.type === 'run.finished' ? finished.hosts : {}) as Record<string, HostState> };

@@ -84,7 +84,7 @@ function leaksIn(texts: ReadonlyArray<[string, string]>): string[] {
 }
 
 const apply = (format: 'json' | 'text') =>
-  ['apply', RUNBOOK, '-i', 'lab.yaml', '--param', 'targetVersion=4.4.0', '--yes', '--no-progress', '--no-commit', '--format', format];
+  ['apply', RUNBOOK, '-i', 'lab.yaml', '--param', 'targetVersion=4.4.0', '--yes', '--no-progress', '--no-commit', '--allow-dirty', '--format', format];
 
 beforeAll(() => {
   top = mkdtempSync(join(tmpdir(), 'runbook-secrets-'));

@@ -33,7 +33,7 @@ describe('runbook snapshot and runbook diff', () => {
     // A copy in the test's folder, so that the run's report and state stay out of this checkout.
     cpSync(join(REPO_ROOT, 'runbooks', 'fabric-upgrade.yaml'), join(testLab.dir, 'fabric-upgrade.yaml'));
     const install = await runbook('apply', 'fabric-upgrade.yaml', '-i', testLab.inventoryPath,
-      '--param', 'targetVersion=4.4.0', '--yes', '--no-progress', '--no-commit');
+      '--param', 'targetVersion=4.4.0', '--yes', '--no-progress', '--no-commit', '--allow-dirty');
     expect(install.code).toBe(1);
     expect((await runbook('snapshot', 'create', 'after', '-i', testLab.inventoryPath, '--targets', 'spine01,leaf01')).code).toBe(0);
 

@@ -17,13 +17,14 @@ import { createLocalTransport } from '../../engine/transport/local.js';
 import { bgp, buildSnapshot } from '../snapshot/build-snapshot.js';
 import type { Plan } from '../../engine/schema/plan.js';
 import type { RunReport } from '../../engine/schema/report.js';
-import { AUTHOR, INVENTORY_PATH, RUNBOOK_PATH, createInventoryYaml, createRunbookYaml, createTempRepository, type TempRepository } from './temp-repository.js';
+import { AUTHOR, COLLEAGUE, INVENTORY_PATH, REVIEWER as REVIEWER_IDENTITY, RUNBOOK_PATH, createInventoryYaml, createRunbookYaml, createTempRepository, type Identity, type TempRepository } from './temp-repository.js';
 
 // Every test works in a real repository in a temporary folder: real commits, real `git show`, and
 // a real run of the runbook's shell commands on local hosts.
 
 const REPORT_SCHEMA = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'schemas', 'report.schema.json'), 'utf8')) as object;
-const REVIEWER = 'Bob Reviewer';
+const REVIEWER = REVIEWER_IDENTITY.name;
+const REVIEWER_AS_GIT = `${REVIEWER_IDENTITY.name} <${REVIEWER_IDENTITY.email}>`;
 
 let repo: TempRepository;
 beforeEach(async () => {
@@ -63,9 +64,10 @@ async function apply(target: string, gitops: GitOpsApplyOptions & Pick<ApplyOpti
   return { exitCode, stdout, stderr };
 }
 
-async function approve(planPath: string, by: string) {
+/** `runbook approve PLAN` as `identity`: the approver is the git identity of the approval commit. */
+async function approve(planPath: string, identity: Identity = REVIEWER_IDENTITY) {
   let out = '';
-  const exitCode = await runApprove({ planPath, by, write: (t) => (out += t), writeError: (t) => (out += t) });
+  const exitCode = await repo.actAs(identity, () => runApprove({ planPath, write: (t) => (out += t), writeError: (t) => (out += t) }));
   return { exitCode, out };
 }
 
@@ -96,7 +98,7 @@ describe('runbook approve and apply in a git repository', () => {
   it('commits the report alone, with a message naming runbook, outcome, hosts and run id', async () => {
     await setUp({ requireApproval: true, forbidSelfApproval: true });
     const { plan, path } = await makePlanFile();
-    const approved = await approve(path, REVIEWER);
+    const approved = await approve(path);
     expect(approved.exitCode).toBe(0);
     expect(await headFiles()).toEqual([`approvals/${plan.hash.slice('sha256:'.length)}.json`]);
     expect((await headMessage()).split('\n')[0]).toBe(`runbook: approve demo-upgrade 1.2.0 plan ${plan.hash.slice(7, 19)} by ${REVIEWER}`);
@@ -121,7 +123,7 @@ describe('runbook approve and apply in a git repository', () => {
     expect(validate(committed), JSON.stringify(validate.errors)).toBe(true);
     expect(committed.planHash).toBe(plan.hash);
     expect(committed.commit).toBe(approvalCommit);
-    expect(committed.approvals).toEqual([expect.objectContaining({ approver: REVIEWER, planHash: plan.hash })]);
+    expect(committed.approvals).toEqual([expect.objectContaining({ approver: REVIEWER_AS_GIT, planHash: plan.hash, approvalCommit })]);
     expect(committed.runBy).toMatchObject({ gitName: AUTHOR.name, gitEmail: AUTHOR.email });
     expect(committed.hosts.spine01!.steps.map((s) => [s.id, s.status])).toEqual([
       ['backup-config', 'succeeded'],
@@ -213,12 +215,12 @@ describe('runbook approve and apply in a git repository', () => {
   it('refuses a self-approval, by name or email in any case, when forbidSelfApproval is set', async () => {
     await setUp({ requireApproval: true, forbidSelfApproval: true });
     const { plan, path } = await makePlanFile();
-    for (const by of [AUTHOR.name, AUTHOR.email.toUpperCase()]) {
-      const error = await rejection(approve(path, by));
+    for (const identity of [AUTHOR, { name: 'Someone', email: AUTHOR.email.toUpperCase() }]) {
+      const error = await rejection(approve(path, identity));
       expect(error.code).toBe('RB4004');
       expect(error.message).toContain('forbids self-approval');
     }
-    // An approval file written and committed by hand is checked at apply time too.
+    // An approval file written and committed by hand is checked at apply time too, whatever it says.
     const hex = plan.hash.slice('sha256:'.length);
     repo.write(`approvals/${hex}.json`, JSON.stringify({ planHash: plan.hash, commit: null, approver: 'alice author', approvedAt: '2026-11-24T10:00:00.000Z', runbook: { name: 'demo-upgrade', version: '1.2.0' } }));
     await repo.commitAll('approve it myself');
@@ -230,30 +232,30 @@ describe('runbook approve and apply in a git repository', () => {
   it('approves once per approver, refuses a stale plan, and says so when the approval cannot be committed', async () => {
     await setUp({ requireApproval: true });
     const { path } = await makePlanFile();
-    expect((await approve(path, REVIEWER)).exitCode).toBe(0);
+    expect((await approve(path)).exitCode).toBe(0);
     const head = (await repo.git.revparse(['HEAD'])).trim();
-    const again = await approve(path, REVIEWER.toUpperCase());
+    const again = await approve(path, { name: REVIEWER.toUpperCase(), email: 'bob.elsewhere@example.com' });
     expect(again.exitCode).toBe(0);
-    expect(again.out).toContain('is already approved by Bob Reviewer');
+    expect(again.out).toContain(`is already approved by ${REVIEWER_AS_GIT}`);
     expect((await repo.git.revparse(['HEAD'])).trim()).toBe(head);
-    expect((await rejection(approve(path, '  '))).code).toBe('RB4007');
+    expect((await rejection(runApprove({ planPath: path, by: REVIEWER, write: () => {}, writeError: () => {} }))).code).toBe('RB4007');
 
     writeFileSync(join(repo.root, '.git', 'index.lock'), '');
-    const locked = await approve(path, 'Carol Checker');
+    const locked = await approve(path, COLLEAGUE);
     rmSync(join(repo.root, '.git', 'index.lock'));
     expect(locked.exitCode).toBe(1);
     expect(locked.out).toMatch(/warning: the approval is in .*approvals\/[0-9a-f]{64}\.json but was not committed \(git add failed: .*index\.lock/);
 
     repo.write(INVENTORY_PATH, createInventoryYaml({ requireApproval: true }, '  leaf02: { role: leaf }\n'));
     await repo.commitAll('add leaf02');
-    const stale = await rejection(approve(path, 'Carol Checker'));
+    const stale = await rejection(approve(path, COLLEAGUE));
     expect(stale.code).toBe('RB4001');
   });
 
   it('names the approval of the plan in the report of a run that was interrupted and resumed', async () => {
     await setUp({ requireApproval: true });
     const { plan, path } = await makePlanFile();
-    expect((await approve(path, REVIEWER)).exitCode).toBe(0);
+    expect((await approve(path)).exitCode).toBe(0);
     // Interrupted as Ctrl-C would, once the first host has started its steps.
     const controller = new AbortController();
     const interrupted = await apply(path, { onEvent: (event) => event.type === 'step.finished' && event.record.id === 'backup-config' && controller.abort(), signal: controller.signal });
@@ -276,7 +278,7 @@ describe('runbook approve and apply in a git repository', () => {
     // (The journal holds it in the pre-check's own command, which is this fixture's runbook text.)
     const written = ['json', 'md'].map((extension) => readFileSync(join(repo.root, 'reports', 'runs', `${runId}.${extension}`), 'utf8'));
     for (const text of written) expect(text).not.toContain('s3cr3t-t0ken-value');
-    expect(report.approvals).toEqual([expect.objectContaining({ approver: REVIEWER, planHash: plan.hash })]);
+    expect(report.approvals).toEqual([expect.objectContaining({ approver: REVIEWER_AS_GIT, planHash: plan.hash })]);
     expect(readFileSync(join(repo.root, 'reports', 'runs', `${runId}.md`), 'utf8')).toContain(REVIEWER);
   });
 
@@ -340,12 +342,12 @@ describe('runbook approve and apply in a git repository', () => {
     }
   });
 
-  it('writes the report but commits nothing outside a repository', async () => {
+  it('writes the report but commits nothing outside a repository (with --allow-dirty: nothing there is committed)', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'runbook-nogit-'));
     try {
       writeFileSync(join(folder, 'runbook.yaml'), createRunbookYaml());
       writeFileSync(join(folder, 'inventory.yaml'), createInventoryYaml());
-      const { exitCode, stderr } = await apply(join(folder, 'runbook.yaml'), { root: folder }, { inventory: join(folder, 'inventory.yaml'), params: ['targetVersion=4.4.0'] });
+      const { exitCode, stderr } = await apply(join(folder, 'runbook.yaml'), { root: folder, allowDirty: true }, { inventory: join(folder, 'inventory.yaml'), params: ['targetVersion=4.4.0'] });
       expect(exitCode).toBe(0);
       expect(readdirSync(join(folder, 'reports', 'runs'))).toHaveLength(2);
       expect(stderr).toContain(`warning: the report was not committed: ${folder} is not in a git repository`);
@@ -387,7 +389,7 @@ describe('runbook approve and apply in a git repository', () => {
     expect(refused.code).toBe('RB4003');
 
     const { path } = await makePlanFile();
-    expect((await approve(path, REVIEWER)).exitCode).toBe(0);
+    expect((await approve(path)).exitCode).toBe(0);
     const { exitCode } = await apply(runbook, {}, { inventory, params: ['targetVersion=4.4.0'] });
     expect(exitCode).toBe(0);
     expect(listReports()).toHaveLength(2);

@@ -4,12 +4,21 @@ import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
 export const AUTHOR = { name: 'Alice Author', email: 'alice@example.com' };
+export const REVIEWER = { name: 'Bob Reviewer', email: 'bob@example.com' };
+export const COLLEAGUE = { name: 'Carol Colleague', email: 'carol@example.com' };
+
+export interface Identity {
+  name: string;
+  email: string;
+}
 
 export interface TempRepository {
   root: string;
   git: SimpleGit;
   write(path: string, text: string): string;
-  commitAll(message: string, author?: { name: string; email: string }): Promise<string>;
+  commitAll(message: string, author?: Identity): Promise<string>;
+  /** Runs `work` with git's user.name and user.email set to `identity` (as that person's checkout would), then restores the author's. */
+  actAs<T>(identity: Identity, work: () => Promise<T>): Promise<T>;
   remove(): void;
 }
 
@@ -34,6 +43,16 @@ export async function createTempRepository(): Promise<TempRepository> {
       await git.add(['-A']);
       await git.raw(['commit', '-q', '-m', message, ...(author ? [`--author=${author.name} <${author.email}>`] : [])]);
       return (await git.revparse(['HEAD'])).trim();
+    },
+    async actAs(identity, work) {
+      await git.addConfig('user.name', identity.name);
+      await git.addConfig('user.email', identity.email);
+      try {
+        return await work();
+      } finally {
+        await git.addConfig('user.name', AUTHOR.name);
+        await git.addConfig('user.email', AUTHOR.email);
+      }
     },
     remove() {
       rmSync(root, { recursive: true, force: true });
@@ -86,7 +105,7 @@ rollback:
 `;
 }
 
-export function createInventoryYaml(policy: { requireApproval?: boolean; forbidSelfApproval?: boolean } = {}, extraHost = ''): string {
+export function createInventoryYaml(policy: { requireApproval?: boolean; forbidSelfApproval?: boolean; requireSignedApprovals?: boolean; allowedSignersFile?: string } = {}, extraHost = ''): string {
   const fields = Object.entries(policy).map(([k, v]) => `${k}: ${String(v)}`);
   return `apiVersion: runbook/v1
 kind: Inventory

@@ -46,7 +46,7 @@ export interface AppliedRun {
 }
 
 /**
- * `runbook apply RUNBOOK -i INVENTORY --param ... --yes --no-progress --no-commit`, in process, through real SSH.
+ * `runbook apply RUNBOOK -i INVENTORY --param ... --yes --no-progress --no-commit --allow-dirty`, in process, through real SSH.
  * RUNBOOK is a file under runbooks/ or an absolute path; `onEvent` sees each event as it is emitted
  * (synchronously, before the executor goes on: the moment to inject a fault).
  */
@@ -77,6 +77,8 @@ export async function applyRunbook(
     // Reports, journals and locks go to the test's own folder, never into this checkout.
     root: extra.root,
     commit: false,
+    // The shipped runbooks meet a lab inventory written for the test: nothing here is committed.
+    allowDirty: true,
   });
   const finished = events.find((e) => e.type === 'run.finished');
   const steps: Record<string, StepRecord[]> = {};

@@ -42,7 +42,7 @@ interface Applied {
   states: Record<string, HostState>;
 }
 
-/** `runbook apply ... --yes --no-progress --no-commit` in process, with reports, journals and locks under `root`. */
+/** `runbook apply ... --yes --no-progress --no-commit --allow-dirty` in process, with reports, journals and locks under `root`. */
 async function apply(root: string, options: Partial<ApplyOptions>, onEvent?: (event: RunEvent) => void): Promise<Applied> {
   let stderr = '';
   const events: RunEvent[] = [];
@@ -61,6 +61,8 @@ async function apply(root: string, options: Partial<ApplyOptions>, onEvent?: (ev
     },
     root,
     commit: false,
+    // The fleet's inventory is written for the run, in no repository.
+    allowDirty: true,
     ...options,
   });
   const started = events.find((e) => e.type === 'run.started');
