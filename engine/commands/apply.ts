@@ -152,8 +152,8 @@ async function concludeRun(run: StartedRun, result: RunResult, options: ApplyOpt
   const { runId } = run;
   options.writeError(`run ${runId} ${result.outcome}${result.message ? `: ${result.message}` : ''}\n`);
   if (result.stopped) {
-    const advice = result.stopped.signal ? '' : 'make room (or repair the disk), then ';
-    options.writeError(`its hosts are unlocked; ${advice}resume it with: runbook apply --resume ${runId}\n`);
+    const advice = result.stopped.cause === 'journal' ? 'make room (or repair the disk), then ' : '';
+    options.writeError(`its hosts are unlocked; ${advice}continue with \`runbook apply --resume ${runId}\`\n`);
     return result.stopped.signal ? signalExitCode(result.stopped.signal) : EXIT_CODES.failed;
   }
   const waiting = Object.entries(result.hosts).filter(([, h]) => h.state === 'interrupted');

@@ -57,8 +57,9 @@ export interface HostResult {
   finishedAt?: number;
 }
 
-/** Why a run stopped before its end. */
+/** Why a run stopped before its end: told to (a signal, an abort), or its journal could not be written. */
 export interface RunStop {
+  cause: 'stop' | 'journal';
   reason: string;
   signal?: StopSignal;
 }
@@ -127,7 +128,7 @@ class PlanExecution {
     try {
       await this.deps.persist?.();
     } catch (error) {
-      this.interrupt({ reason: `the journal could not be written: ${(error as Error).message}` });
+      this.interrupt({ cause: 'journal', reason: `the journal could not be written: ${(error as Error).message}` });
       throw error;
     }
   };
@@ -152,7 +153,7 @@ class PlanExecution {
     const onAbort = () => {
       const name = typeof signal.reason === 'string' ? signal.reason : undefined;
       const known = name === 'SIGINT' || name === 'SIGTERM' || name === 'SIGHUP' ? name : undefined;
-      this.interrupt({ reason: `${INTERRUPTED_MESSAGE}${known ? ` by ${known}` : ''}`, ...(known ? { signal: known } : {}) });
+      this.interrupt({ cause: 'stop', reason: `${INTERRUPTED_MESSAGE}${known ? ` by ${known}` : ''}`, ...(known ? { signal: known } : {}) });
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
@@ -525,7 +526,7 @@ class PlanExecution {
     else if (interrupted) {
       result.state = 'interrupted';
       result.message = failure
-        ? `step ${failure.id} was interrupted: ${failure.message ?? ''}`
+        ? `step ${failure.id} was interrupted: ${failure.message ?? ''}; the host's state is unknown`
         : `${this.stopped?.reason ?? INTERRUPTED_MESSAGE} before step ${unreached[0]?.id ?? '(none left)'}; resume it with --resume`;
     } else {
       result.message = failure ? `step ${failure.id} failed: ${failure.message ?? ''}` : `stopped: ${stopped}`;

@@ -86,7 +86,7 @@ describe('a journal that cannot be written', () => {
     });
     expect(first.code).toBe(1);
     expect(first.stderr).toMatch(/cannot write the journal \S+journal\.jsonl \(ENOSPC: no space left on device/);
-    expect(first.stderr).toContain('resume it with: runbook apply --resume');
+    expect(first.stderr).toContain('make room (or repair the disk), then continue with `runbook apply --resume');
     expect(first.stderr).not.toMatch(/internal error|\n\s+at /);
     expect(log()).toEqual(['first']);
     expect(lockFiles()).toEqual([]);
