@@ -3,6 +3,7 @@ import type { Precheck, SnapshotDiffExpect, Step } from '../schema/runbook.js';
 import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import type { PlannedStep } from '../schema/plan.js';
 import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
+import { UserRegexError, compileUserRegex } from '../shared/user-regex.js';
 import { TransportError, type ExecResult, type HostConnection, type PromptAnswer } from '../transport/types.js';
 import type { Clock } from './clock.js';
 import type { EmitEvent, StepRecord, StepSection } from './events.js';
@@ -135,11 +136,11 @@ export async function runStep(
   try {
     command = render(step.run ?? '', {}, true);
     // Answers are typed at the device's prompt, not into a shell: rendered, not shell-checked.
-    answers = step.answer?.map((a) => ({ prompt: new RegExp(a.prompt), send: render(a.send) }));
+    answers = step.answer?.map((a) => ({ prompt: compileUserRegex(a.prompt), send: render(a.send) }));
     // The reconnection check is a command too: an unsafe value in it stops the step before the reboot.
     if (step.reconnect?.check !== undefined) render(step.reconnect.check, {}, true);
   } catch (error) {
-    if (error instanceof UnsafeValueError || error instanceof MissingValueError) {
+    if (error instanceof UnsafeValueError || error instanceof MissingValueError || error instanceof UserRegexError) {
       return record({ status: 'failed', message: error.message });
     }
     throw error;

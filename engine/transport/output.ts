@@ -95,23 +95,19 @@ export function createPromptResponder(
   answers: readonly PromptAnswer[],
   write: (text: string) => void,
 ): (text: string) => void {
-  // Global and sticky regexes carry lastIndex between calls; matching here must be stateless.
-  const prompts = answers.map((answer) => ({
-    prompt: new RegExp(answer.prompt.source, answer.prompt.flags.replace(/[gy]/g, '')),
-    send: answer.send,
-  }));
   let pending = '';
   return (text: string) => {
     pending += text;
     if (pending.length > PROMPT_WINDOW_CHARS) pending = pending.slice(-PROMPT_WINDOW_CHARS);
     for (;;) {
       let earliest: { end: number; index: number; send: string } | undefined;
-      for (const { prompt, send } of prompts) {
+      for (const { prompt, send } of answers) {
         const match = prompt.exec(pending);
         // An empty match would answer forever without consuming anything.
-        if (!match || match[0].length === 0) continue;
+        const text = match?.groups[0] ?? '';
+        if (!match || text.length === 0) continue;
         if (earliest === undefined || match.index < earliest.index) {
-          earliest = { index: match.index, end: match.index + match[0].length, send };
+          earliest = { index: match.index, end: match.index + text.length, send };
         }
       }
       if (earliest === undefined) return;

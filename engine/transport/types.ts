@@ -1,5 +1,7 @@
 /** How commands reach a host. The executor sees only this; ssh2 and child_process live behind it. */
 
+import type { UserRegex } from '../shared/user-regex.js';
+
 export interface ExecResult {
   stdout: string;
   stderr: string;
@@ -17,7 +19,8 @@ export interface ExecResult {
 }
 
 export interface PromptAnswer {
-  prompt: RegExp;
+  /** A user pattern, on the linear-time engine: output from a host must not make matching hang. */
+  prompt: Pick<UserRegex, 'exec'>;
   send: string;
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalTransport } from '../../engine/transport/local.js';
 import { TransportError, type HostConnection } from '../../engine/transport/types.js';
+import { compileUserRegex } from '../../engine/shared/user-regex.js';
 
 describe('local transport', () => {
   let dir: string;
@@ -61,8 +62,8 @@ describe('local transport', () => {
       'printf "Are you sure? (y/n) "; read a; printf "Again? "; read b; printf "Are you sure? (y/n) "; read c; echo "got $a $b $c"',
       {
         answers: [
-          { prompt: /Are you sure\? \(y\/n\)/, send: 'y' },
-          { prompt: /Again\?/, send: 'n' },
+          { prompt: compileUserRegex('Are you sure\\? \\(y/n\\)'), send: 'y' },
+          { prompt: compileUserRegex('Again\\?'), send: 'n' },
         ],
         timeoutMs: 10_000,
       },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StreamCollector, createPromptResponder } from '../../engine/transport/output.js';
+import { compileUserRegex } from '../../engine/shared/user-regex.js';
 
 describe('StreamCollector', () => {
   it('hands over complete lines as they arrive and the last one at the end', () => {
@@ -42,7 +43,7 @@ describe('StreamCollector', () => {
 describe('createPromptResponder', () => {
   it('answers a prompt split across chunks once', () => {
     const sent: string[] = [];
-    const feed = createPromptResponder([{ prompt: /Continue\? \[y\/N\]/, send: 'y' }], (text) => sent.push(text));
+    const feed = createPromptResponder([{ prompt: compileUserRegex('Continue\\? \\[y/N\\]'), send: 'y' }], (text) => sent.push(text));
     feed('Installing...\nContinue? [y');
     expect(sent).toEqual([]);
     feed('/N] ');
@@ -55,8 +56,8 @@ describe('createPromptResponder', () => {
     const sent: string[] = [];
     const feed = createPromptResponder(
       [
-        { prompt: /Password:/, send: 'p' },
-        { prompt: /Sure\?/, send: 'yes' },
+        { prompt: compileUserRegex('Password:'), send: 'p' },
+        { prompt: compileUserRegex('Sure\\?'), send: 'yes' },
       ],
       (text) => sent.push(text),
     );
@@ -66,13 +67,12 @@ describe('createPromptResponder', () => {
     expect(sent).toEqual(['yes\n', 'p\n', 'p\n']);
   });
 
-  it('ignores the state of global regexes and never loops on empty matches', () => {
+  it('answers each occurrence and never loops on empty matches', () => {
     const sent: string[] = [];
-    const global = /ok\?/g;
     const feed = createPromptResponder(
       [
-        { prompt: global, send: 'a' },
-        { prompt: /x*/, send: 'never' },
+        { prompt: compileUserRegex('ok\\?'), send: 'a' },
+        { prompt: compileUserRegex('x*'), send: 'never' },
       ],
       (text) => sent.push(text),
     );

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSshTransport } from '../../engine/transport/ssh.js';
 import { TransportError, type ConnectTarget, type HostConnection } from '../../engine/transport/types.js';
 import { SSHD_SKIP_REASON, findFreePort, generateKey, hasSshd, startSshd, type Sshd } from '../helpers/sshd.js';
+import { compileUserRegex } from '../../engine/shared/user-regex.js';
 
 /** Bounds every connect so a broken setup fails fast instead of hanging. */
 const CONNECT = { timeoutMs: 10_000 } as const;
@@ -179,7 +180,7 @@ describe.skipIf(!hasSshd)(`ssh transport against OpenSSH sshd${hasSshd ? '' : ` 
   it('answers a prompt through a pseudo-terminal', async () => {
     const connection = await connect();
     const result = await connection.exec(`read -p 'Are you sure? (y/n) ' a; echo "got $a"`, {
-      answers: [{ prompt: /Are you sure\? \(y\/n\)/, send: 'y' }],
+      answers: [{ prompt: compileUserRegex('Are you sure\\? \\(y/n\\)'), send: 'y' }],
       timeoutMs: 10_000,
     });
     expect(result).toMatchObject({ exitCode: 0, timedOut: false });
