@@ -12,8 +12,8 @@ export interface ExecResult {
   /** The command outlived its timeout; the channel was closed. */
   timedOut: boolean;
   /**
-   * Bytes dropped from the start of a stream to stay within the output cap (the tail is kept);
-   * absent when nothing was dropped.
+   * Bytes dropped from the middle of a stream to stay within the output cap (its first and last part
+   * are kept, around a line counting them); absent when nothing was dropped.
    */
   truncated?: { stdout: number; stderr: number };
 }
@@ -28,8 +28,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Answers to interactive prompts; the command then runs in a pseudo-terminal. */
   answers?: readonly PromptAnswer[];
-  /** Called with each complete output line as it arrives. */
-  onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Called with the output, decoded, as it arrives (in pieces that need not end at line ends). */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
 }
 
 export interface HostConnection {

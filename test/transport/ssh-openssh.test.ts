@@ -83,11 +83,12 @@ describe.skipIf(!hasSshd)(`ssh transport against OpenSSH sshd${hasSshd ? '' : ` 
 
   it('times a command out and keeps the connection usable', async () => {
     const connection = await connect();
-    let remotePid: number | undefined;
+    let printed = '';
     const result = await connection.exec('echo $$; exec sleep 30', {
       timeoutMs: 300,
-      onLine: (_stream, line) => (remotePid = Number(line)),
+      onOutput: (_stream, text) => (printed += text),
     });
+    const remotePid = printed.endsWith('\n') ? Number(printed.trim()) : undefined;
     // As root, OpenSSH refuses signal requests (no post-auth privilege separation): end it ourselves.
     if (remotePid !== undefined) killQuietly(remotePid);
     expect(result).toMatchObject({ timedOut: true, exitCode: null });
@@ -187,25 +188,23 @@ describe.skipIf(!hasSshd)(`ssh transport against OpenSSH sshd${hasSshd ? '' : ` 
     expect(result.stdout).toMatch(/got y\n$/);
   });
 
-  it('calls onLine once per line', async () => {
+  it('hands over the output of each stream as it arrives', async () => {
     const connection = await connect();
-    const lines: Array<[string, string]> = [];
-    await connection.exec('printf "one\\ntwo\\n"; echo three >&2', { onLine: (stream, line) => lines.push([stream, line]) });
-    expect(lines.filter(([stream]) => stream === 'stdout')).toEqual([
-      ['stdout', 'one'],
-      ['stdout', 'two'],
-    ]);
-    expect(lines.filter(([stream]) => stream === 'stderr')).toEqual([['stderr', 'three']]);
+    const texts = { stdout: '', stderr: '' };
+    await connection.exec('printf "one\\ntwo\\n"; echo three >&2', { onOutput: (stream, text) => (texts[stream] += text) });
+    expect(texts).toEqual({ stdout: 'one\ntwo\n', stderr: 'three\n' });
   });
 
   it('reports a connection lost mid-command with the output received so far', async () => {
     const connection = await connect();
     // The command prints its per-connection sshd's pid; killing that process drops the connection.
+    let printed = '';
     const error: unknown = await connection
       .exec('echo "session $PPID"; sleep 5; echo never', {
         timeoutMs: 20_000,
-        onLine: (_stream, line) => {
-          const match = /^session (\d+)$/.exec(line);
+        onOutput: (_stream, text) => {
+          printed += text;
+          const match = /^session (\d+)\n$/.exec(printed);
           if (match) killQuietly(Number(match[1]));
         },
       })
