@@ -2,6 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOutputBudget, type OutputBudgetLimits, type OutputStream } from '../../engine/run/output-budget.js';
 import { keepHeadAndTail, parseKeptOutput } from '../../engine/shared/kept-output.js';
 import { excerptOutput } from '../../engine/report/excerpt.js';
+import { makePlan } from '../../engine/plan/make-plan.js';
+import { createManualClock } from '../../engine/run/clock.js';
+import type { RunEvent } from '../../engine/run/events.js';
+import { executePlan } from '../../engine/run/execute-plan.js';
+import type { Inventory } from '../../engine/schema/inventory.js';
+import type { Runbook } from '../../engine/schema/runbook.js';
+import { createLocalTransport } from '../../engine/transport/local.js';
 
 const LIMITS: OutputBudgetLimits = { headBytes: 40, tailBytes: 30, batchBytes: 20, batchMs: 250 };
 
@@ -108,5 +115,51 @@ describe('the report excerpt of a cut output', () => {
     const excerpt = excerptOutput(kept, { lines: 8, bytes: 4096 });
     expect(excerpt).toMatchObject({ truncated: true, droppedBytes: 123456 });
     expect(excerpt.text.split('\n')).toEqual(['head 0', 'head 1', '[… 123456 bytes dropped …]', 'tail 55', 'tail 56', 'tail 57', 'tail 58', 'tail 59']);
+  });
+});
+
+describe('a step that prints 300,000 lines, run by the executor', () => {
+  it('journals a handful of batched output events and keeps the first and last lines in its record', async () => {
+    const runbook: Runbook = {
+      apiVersion: 'runbook/v1',
+      kind: 'Runbook',
+      metadata: { name: 'chatty', version: '1.0.0' },
+      targets: { group: 'all' },
+      steps: [{ id: 'count', kind: 'check', run: 'seq 1 300000' }],
+    };
+    const inventory: Inventory = { apiVersion: 'runbook/v1', kind: 'Inventory', hosts: { h1: { transport: 'local', groups: ['all'] } } };
+    const plan = makePlan({
+      runbook,
+      inventory,
+      files: { runbook: { path: 'r.yaml', sha256: '0'.repeat(64) }, inventory: { path: 'i.yaml', sha256: '1'.repeat(64) } },
+      params: {},
+      commit: null,
+      engineVersion: 'test',
+    });
+    const events: RunEvent[] = [];
+    const local = createLocalTransport();
+    const result = await executePlan(
+      plan,
+      {
+        clock: createManualClock(0),
+        emit: (event) => events.push(event),
+        connect: (host) => local.connect({ name: host, transport: 'local', port: 0 }),
+        approve: async () => true,
+      },
+      { runId: 'chatty' },
+    );
+    const output = events.flatMap((e) => (e.type === 'output' ? [e.line] : []));
+    // 32 KiB sent as it came, 32 KiB at the end, in 8 KiB batches, and the line counting the rest.
+    expect(output.length).toBeLessThanOrEqual(12);
+    const lines = output.join('\n').split('\n');
+    expect(lines.slice(0, 3)).toEqual(['1', '2', '3']);
+    expect(lines.at(-1)).toBe('300000');
+    expect(lines).toContainEqual(expect.stringMatching(/^\[… \d+ lines \(\d+ bytes\) of output not shown …\]$/));
+    const record = result.hosts.h1!.steps[0]!;
+    expect(record.status).toBe('succeeded');
+    expect(record.stdout.startsWith('1\n2\n3\n')).toBe(true);
+    expect(record.stdout.endsWith('299999\n300000\n')).toBe(true);
+    expect(record.stdout).toMatch(/\n\[… \d+ bytes dropped …\]\n/);
+    expect(Buffer.byteLength(record.stdout)).toBeLessThan(65 * 1024);
   });
 });

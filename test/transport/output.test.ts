@@ -82,6 +82,16 @@ describe('createPromptResponder', () => {
     expect(sent).toEqual(['yes\n', 'p\n', 'p\n']);
   });
 
+  it('answers a prompt that follows megabytes of output, matching on a bounded window', () => {
+    const sent: string[] = [];
+    const feed = createPromptResponder([{ prompt: compileUserRegex('Proceed\\? \\(y/n\\)'), send: 'y' }], (text) => sent.push(text));
+    const noise = `${'x'.repeat(99)}\n`.repeat(1000);
+    for (let i = 0; i < 50; i++) feed(noise);
+    feed('Proceed? (y');
+    feed('/n) ');
+    expect(sent).toEqual(['y\n']);
+  });
+
   it('answers each occurrence and never loops on empty matches', () => {
     const sent: string[] = [];
     const feed = createPromptResponder(
