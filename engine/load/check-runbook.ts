@@ -3,6 +3,7 @@ import type { Runbook } from '../schema/runbook.js';
 import { EXPECT_OPERATORS } from '../schema/vocabulary.js';
 import { analyseTemplate, hasTemplate } from '../plan/template.js';
 import { ELEMENT_TYPES } from '../snapshot/element-types.js';
+import { UserRegexError, compileUserRegex, findUserRegexProblem } from '../shared/user-regex.js';
 import type { Diagnostic } from './diagnostic.js';
 import { suggestName } from './suggest.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
@@ -67,11 +68,8 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
 
   const checkRegex = (pattern: unknown, path: PathSegment[]) => {
     if (typeof pattern !== 'string') return;
-    try {
-      new RegExp(pattern);
-    } catch (error) {
-      out.push(source.diagnose('RB1205', `${(error as Error).message}${where(path)}; fix the regular expression`, path));
-    }
+    const problem = findUserRegexProblem(pattern);
+    if (problem) out.push(source.diagnose(problem.unsupported ? 'RB1214' : 'RB1205', problem.describe(where(path)), path));
   };
 
   for (const [name, param] of Object.entries(params)) {
@@ -212,11 +210,12 @@ function checkParamDefault(source: YamlSource, name: string, param: Loose, decla
   }
   if (typeof value === 'string' && typeof param.pattern === 'string') {
     try {
-      if (!new RegExp(param.pattern).test(value)) {
+      if (!compileUserRegex(param.pattern).test(value)) {
         out.push(source.diagnose('RB1212', `the default \`${value}\` of param \`${name}\` does not match its pattern ${param.pattern}`, path));
       }
-    } catch {
+    } catch (error) {
       // An invalid pattern is reported by the regex rule.
+      if (!(error instanceof UserRegexError)) throw error;
     }
   }
 }

@@ -28,6 +28,7 @@ export const CODES = {
   RB1211: 'template helper not allowed',
   RB1212: 'invalid param default',
   RB1213: 'unknown snapshot element',
+  RB1214: 'regular expression construct not supported (RE2 dialect)',
   RB1301: 'undeclared group',
   RB1302: 'target selects no host',
 } as const;

@@ -1,6 +1,7 @@
 import { createInputError } from '../errors.js';
 import { suggestName } from '../load/suggest.js';
 import type { Param } from '../schema/runbook.js';
+import { UserRegexError, compileUserRegex } from '../shared/user-regex.js';
 import { analyseTemplate, hasTemplate, renderTemplate } from './template.js';
 
 export type ParamValue = string | number | boolean;
@@ -70,11 +71,21 @@ function convertParam(name: string, param: Param, text: string): ParamValue {
     if (text !== 'true' && text !== 'false') throw createInputError('RB2003', `param \`${name}\` must be true or false, got ${JSON.stringify(text)}`);
     value = text === 'true';
   }
-  if (param.pattern !== undefined && typeof value === 'string' && !new RegExp(param.pattern).test(value)) {
+  if (param.pattern !== undefined && typeof value === 'string' && !matchesPattern(name, param.pattern, value)) {
     throw createInputError('RB2003', `param \`${name}\` = ${JSON.stringify(text)} does not match its pattern ${param.pattern}${param.description ? ` (${param.description})` : ''}`);
   }
   if (param.enum !== undefined && !param.enum.includes(value)) {
     throw createInputError('RB2003', `param \`${name}\` = ${JSON.stringify(text)} is not one of ${param.enum.join(', ')}`);
   }
   return value;
+}
+
+function matchesPattern(name: string, pattern: string, value: string): boolean {
+  try {
+    return compileUserRegex(pattern).test(value);
+  } catch (error) {
+    // Validation refuses such a pattern; a plan made without it still says what is wrong.
+    if (error instanceof UserRegexError) throw createInputError('RB1205', `the pattern of param \`${name}\`: ${error.message}`);
+    throw error;
+  }
 }

@@ -98,7 +98,9 @@ function describeStepLog(step: ReportStep, prefix: string) {
     const excerpt = step[stream];
     if (!excerpt) continue;
     const shown = excerpt.text === '' ? 0 : excerpt.text.split('\n').length;
-    const extent = excerpt.truncated
+    const extent = excerpt.droppedBytes
+      ? `first and last lines, ${excerpt.droppedBytes} bytes dropped between`
+      : excerpt.truncated
       ? `last ${shown} of ${excerpt.totalLines} lines (${excerpt.totalBytes} bytes)`
       : `${excerpt.totalLines} line${excerpt.totalLines === 1 ? '' : 's'}`;
     add(`${stream}, ${extent}`, excerpt.text);

@@ -91,6 +91,7 @@ export type RunEvent =
   | (At & { type: 'step.started'; host: string; section: StepSection; stepId: string; kind: string; mutating: boolean; attempt: number; command?: string })
   | (At & { type: 'step.retried'; host: string; section: StepSection; stepId: string; attempt: number; delayMs: number; reason: string })
   | (At & { type: 'step.finished'; host: string; record: StepRecord })
+  /** Output lines, several at a time joined by `\n`; per step only its first and last part (engine/run/output-budget.ts). */
   | (At & { type: 'output'; host: string; stepId: string; stream: 'stdout' | 'stderr'; line: string })
   /** Values a step captured, except those marked secret: what a resumed run needs to render later steps. */
   | (At & { type: 'host.captured'; host: string; stepId: string; values: Record<string, string> });

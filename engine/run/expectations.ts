@@ -1,5 +1,6 @@
 import semver from 'semver';
 import type { Capture, Expect } from '../schema/runbook.js';
+import { UserRegexError, compileUserRegex, type UserRegex, type UserRegexOptions } from '../shared/user-regex.js';
 import type { ExecResult } from '../transport/types.js';
 import { parseJsonOutput, readJsonPath } from './json-path.js';
 
@@ -55,7 +56,8 @@ function evaluateOne(expect: Expect, result: ExecResult, render: RenderValue): s
   }
   if (expect.match !== undefined || expect.notMatch !== undefined) {
     const wanted = expect.match !== undefined;
-    const pattern = new RegExp(render((expect.match ?? expect.notMatch)!), 'm');
+    const pattern = compileOrExplain(render((expect.match ?? expect.notMatch)!), { multiline: true });
+    if (typeof pattern === 'string') return [pattern];
     const lines = expect.everyLine ? output.split('\n').filter((l) => l.trim() !== '') : [output];
     const offending = lines.filter((line) => pattern.test(line) !== wanted);
     if (expect.everyLine && lines.length === 0 && wanted) return [`no output lines to match /${pattern.source}/`];
@@ -96,7 +98,11 @@ function evaluateJson(json: NonNullable<Expect['json']>, output: string, render:
   const failures: string[] = [];
   if (json.equals !== undefined && !same(value, resolve(json.equals))) failures.push(`${at}, expected ${describe(resolve(json.equals))}`);
   if (json.in !== undefined && !json.in.map(resolve).some((v) => same(value, v))) failures.push(`${at}, expected one of ${json.in.map(resolve).map(describe).join(', ')}`);
-  if (json.matches !== undefined && !new RegExp(json.matches).test(String(value))) failures.push(`${at}, expected to match /${json.matches}/`);
+  if (json.matches !== undefined) {
+    const pattern = compileOrExplain(json.matches);
+    if (typeof pattern === 'string') failures.push(pattern);
+    else if (!pattern.test(String(value))) failures.push(`${at}, expected to match /${json.matches}/`);
+  }
   if (json.gte !== undefined && !(Number(value) >= Number(resolve(json.gte)))) failures.push(`${at}, expected at least ${describe(resolve(json.gte))}`);
   if (json.lte !== undefined && !(Number(value) <= Number(resolve(json.lte)))) failures.push(`${at}, expected at most ${describe(resolve(json.lte))}`);
   return failures;
@@ -131,8 +137,10 @@ export function captureValues(captures: Record<string, Capture>, result: ExecRes
   for (const [name, capture] of Object.entries(captures)) {
     const output = capture.stream === 'stderr' ? result.stderr : result.stdout;
     if (capture.regex !== undefined) {
-      const match = new RegExp(capture.regex, 'm').exec(output);
-      if (match) values[name] = match[1] ?? match[0];
+      const pattern = compileOrExplain(capture.regex, { multiline: true });
+      const match = typeof pattern === 'string' ? undefined : pattern.exec(output);
+      if (typeof pattern === 'string') failures.push(`capture \`${name}\`: ${pattern}`);
+      else if (match) values[name] = match.groups[1] ?? match.groups[0]!;
       else failures.push(`capture \`${name}\`: /${capture.regex}/ found nothing in the output`);
     } else if (capture.json !== undefined) {
       const parsed = parseJsonOutput(output);
@@ -143,4 +151,17 @@ export function captureValues(captures: Record<string, Capture>, result: ExecRes
     }
   }
   return { values, failures };
+}
+
+/**
+ * A pattern on the linear-time engine, or why it cannot be used. Validation refuses a bad pattern, but
+ * a rendered value can still make one: that fails the step, it does not crash the run.
+ */
+function compileOrExplain(pattern: string, options?: UserRegexOptions): UserRegex | string {
+  try {
+    return compileUserRegex(pattern, options);
+  } catch (error) {
+    if (error instanceof UserRegexError) return `/${pattern}/ cannot be used: ${error.message}`;
+    throw error;
+  }
 }

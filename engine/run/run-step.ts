@@ -3,11 +3,14 @@ import type { CompletionProbe, Precheck, SnapshotDiffExpect, Step } from '../sch
 import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import type { PlannedStep } from '../schema/plan.js';
 import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
+import { UserRegexError, compileUserRegex } from '../shared/user-regex.js';
 import { TransportError, type ExecResult, type HostConnection, type PromptAnswer } from '../transport/types.js';
 import type { Clock } from './clock.js';
 import type { EmitEvent, StepRecord, StepSection } from './events.js';
 import { captureValues, evaluateExpectations, type EvaluateExternal, type Verdict } from './expectations.js';
 import { createRedactor } from './redact.js';
+import { createOutputBudget } from './output-budget.js';
+import { keepHeadAndTail } from '../shared/kept-output.js';
 
 type Render = (template: string, own?: Record<string, string>, shell?: boolean) => string;
 
@@ -19,7 +22,7 @@ export const STEP_DEFAULTS = {
   reconnectTimeoutMs: 10 * 60_000,
   reconnectDelayMs: 2_000,
   reconnectIntervalMs: 2_000,
-  /** Most output kept per stream in a step record; the tail is what explains a failure. */
+  /** Most output kept per stream in a step record: its first and last half (the end is what explains a failure). */
   outputLimit: 64 * 1024,
 } as const;
 
@@ -87,8 +90,7 @@ interface Attempt {
   errorCode?: string;
 }
 
-
-const keepTail = (text: string) => (text.length > STEP_DEFAULTS.outputLimit ? text.slice(-STEP_DEFAULTS.outputLimit) : text);
+const keepOutput = (text: string) => keepHeadAndTail(text, STEP_DEFAULTS.outputLimit / 2, STEP_DEFAULTS.outputLimit / 2);
 
 /** The names a step captures with `secret: true`: redacted everywhere, never written to disk. */
 export const secretCapturesOf = (step: Step | Precheck) => Object.entries(step.capture ?? {}).filter(([, c]) => c.secret).map(([name]) => name);
@@ -162,11 +164,11 @@ export async function runStep(
   try {
     command = render(step.run ?? '', {}, true);
     // Answers are typed at the device's prompt, not into a shell: rendered, not shell-checked.
-    answers = step.answer?.map((a) => ({ prompt: new RegExp(a.prompt), send: render(a.send) }));
+    answers = step.answer?.map((a) => ({ prompt: compileUserRegex(a.prompt), send: render(a.send) }));
     // The reconnection check is a command too: an unsafe value in it stops the step before the reboot.
     if (step.reconnect?.check !== undefined) render(step.reconnect.check, {}, true);
   } catch (error) {
-    if (error instanceof UnsafeValueError || error instanceof MissingValueError) {
+    if (error instanceof UnsafeValueError || error instanceof MissingValueError || error instanceof UserRegexError) {
       return record({ status: 'failed', message: error.message });
     }
     throw error;
@@ -209,8 +211,8 @@ export async function runStep(
     command,
     attempts: attempt,
     exitCode: outcome.result?.exitCode ?? null,
-    stdout: withheld ? '' : keepTail(outcome.result?.stdout ?? ''),
-    stderr: withheld ? '' : keepTail(outcome.result?.stderr ?? ''),
+    stdout: withheld ? '' : keepOutput(outcome.result?.stdout ?? ''),
+    stderr: withheld ? '' : keepOutput(outcome.result?.stderr ?? ''),
     captured: Object.keys(outcome.captures),
     errorCode: outcome.errorCode,
   });
@@ -226,10 +228,11 @@ async function runAttempt(
   const { clock, session } = env;
   // The output of a step capturing a secret holds it before the executor knows the value to
   // redact: it is not streamed (the step's record keeps it, redacted).
-  const onLine =
+  const budget =
     secretCapturesOf(step).length > 0
       ? undefined
-      : (stream: 'stdout' | 'stderr', line: string) => env.emit({ type: 'output', at: clock.now(), host: session.host, stepId: step.id, stream, line });
+      : createOutputBudget((stream, text) => env.emit({ type: 'output', at: clock.now(), host: session.host, stepId: step.id, stream, line: text }));
+  const onOutput = budget?.write;
   const assertDiff = env.hooks.assertSnapshotDiff;
   const external: EvaluateExternal | undefined = assertDiff
     ? async (expect) =>
@@ -243,7 +246,7 @@ async function runAttempt(
       const intervalMs = parseDuration(step.interval) ?? STEP_DEFAULTS.intervalMs;
       for (;;) {
         const connection = await session.connection();
-        const result = await connection.exec(command, { timeoutMs: Math.max(1, Math.min(STEP_DEFAULTS.commandTimeoutMs, deadline - clock.now())), answers, onLine, signal: env.abort });
+        const result = await connection.exec(command, { timeoutMs: Math.max(1, Math.min(STEP_DEFAULTS.commandTimeoutMs, deadline - clock.now())), answers, onOutput, signal: env.abort });
         const until = await evaluateExpectations(step.until, result, render);
         if (until.ok) return await finishAttempt(step, result, render, external);
         if (clock.now() + intervalMs > deadline) {
@@ -254,7 +257,7 @@ async function runAttempt(
       }
     }
     const connection = await session.connection();
-    const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onLine, signal: env.abort });
+    const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onOutput, signal: env.abort });
     if (expectsDisconnect(kind, step)) return await awaitReboot(step, result, connection, env, render, external);
     return await finishAttempt(step, result, render, external);
   } catch (error) {
@@ -270,6 +273,8 @@ async function runAttempt(
       return { ok: false, result: partial, failures: [`interrupted: ${error.message}`], captures: {}, final: !rerunnable, interrupted: !rerunnable };
     }
     return { ok: false, result: partial, failures: [error.message], captures: {}, final: error.nonRetryable, interrupted: false, errorCode: error.code };
+  } finally {
+    budget?.finish();
   }
 }
 

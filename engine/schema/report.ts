@@ -36,6 +36,12 @@ export const OutputExcerpt = defineObject(
     truncated: Type.Boolean({ description: 'Whether lines or bytes were dropped from the start.' }),
     totalLines: Type.Integer({ minimum: 0, description: 'Lines in the whole output the executor kept.' }),
     totalBytes: Type.Integer({ minimum: 0, description: 'Bytes (UTF-8) in the whole output the executor kept.' }),
+    droppedBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: 'Of a long output the executor keeps the first and the last part: the bytes dropped between them (the text shows both parts around a line saying so).',
+      }),
+    ),
   },
   { description: 'The tail of a command output, truncated and redacted.' },
 );

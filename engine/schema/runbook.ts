@@ -17,7 +17,7 @@ const Template = (description: string, examples?: string[]) =>
   Type.String({ description: `${description} Handlebars template.`, ...(examples ? { examples } : {}) });
 
 const Regex = (description: string) =>
-  Type.String({ description: `${description} A JavaScript regular expression.`, minLength: 1 });
+  Type.String({ description: `${description} A regular expression in the RE2 dialect (no lookaround or backreferences).`, minLength: 1 });
 
 export const JsonExpect = defineObject(
   {

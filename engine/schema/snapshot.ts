@@ -232,7 +232,7 @@ export const TextMapping = defineObject(
   {
     match: Type.String({
       minLength: 1,
-      description: 'A regular expression applied to each line; named groups become the fields of the same name.',
+      description: 'A regular expression (RE2 dialect) applied to each line; named groups, `(?P<name>...)` or `(?<name>...)`, become the fields of the same name.',
       examples: ['^(?<name>\\S+)\\.service\\s+(?<enabled>\\S+)$'],
     }),
     ignore: Type.Optional(Type.String({ minLength: 1, description: 'Lines matching this are skipped (headers, separators).' })),

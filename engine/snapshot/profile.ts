@@ -5,6 +5,7 @@ import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource, type PathSegment, type YamlSource } from '../load/yaml-source.js';
 import { parseDuration } from '../run/duration.js';
 import type { Collector, FieldMapping, Profile, WhereTest } from '../schema/snapshot.js';
+import { UserRegexError, compileUserRegex, type UserRegex } from '../shared/user-regex.js';
 import { ELEMENT_SPECS, listFields, type ElementRecord, type ElementType, type FieldSpec, type FieldValue } from './element-model.js';
 import { PathSyntaxError, listVariables, parsePath, selectItems, type Bindings, type Item, type JsonPath } from './json-path.js';
 
@@ -47,7 +48,6 @@ interface ReadContext {
 type FieldReader = (context: ReadContext) => FieldValue | undefined;
 
 const WHOLE_VARIABLE = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
-const NAMED_GROUP = /\(\?<([A-Za-z_$][A-Za-z0-9_$]*)>/g;
 
 // ---------------------------------------------------------------- loading
 
@@ -154,9 +154,9 @@ function compileCollector(collector: Collector, at: PathSegment[], defaultTimeou
   const mappingAt = [...at, 'text'];
   const match = compileRegex(text.match, [...mappingAt, 'match'], problems);
   const ignore = text.ignore === undefined ? undefined : compileRegex(text.ignore, [...mappingAt, 'ignore'], problems);
-  const groups = match ? [...text.match.matchAll(NAMED_GROUP)].map((m) => m[1]!) : [];
+  const groups = match ? [...match.groupNames] : [];
   if (match && groups.length === 0) {
-    problems.push({ code: 'RB1205', message: '`match` has no named group; name the parts that become fields, like `(?<ifname>\\S+)`', path: [...mappingAt, 'match'] });
+    problems.push({ code: 'RB1205', message: '`match` has no named group; name the parts that become fields, like `(?P<ifname>\\S+)` or `(?<ifname>\\S+)`', path: [...mappingAt, 'match'] });
   }
   const fieldNames = new Set(listFields(element, ['key', 'compared', 'volatile', 'carried']));
   fieldNames.delete('host');
@@ -166,7 +166,8 @@ function compileCollector(collector: Collector, at: PathSegment[], defaultTimeou
     ...compileFields(element, implicit, [...mappingAt, 'match'], new Set(groups), problems, 'text'),
     ...compileFields(element, explicit, [...mappingAt, 'fields'], new Set(groups), problems, 'text'),
   };
-  checkKeysMapped(element, [...Object.keys(implicit), ...Object.keys(explicit)], mappingAt, problems, 'text');
+  // A `match` that did not compile has no groups to tell which keys it maps.
+  if (match) checkKeysMapped(element, [...Object.keys(implicit), ...Object.keys(explicit)], mappingAt, problems, 'text');
   if (problems.length > before || !match) return undefined;
   return {
     ...base,
@@ -180,7 +181,7 @@ function compileCollector(collector: Collector, at: PathSegment[], defaultTimeou
           return;
         }
         const bindings = new Map<string, string>();
-        for (const [name, value] of Object.entries(found.groups ?? {})) if (value !== undefined) bindings.set(name, value);
+        for (const [name, value] of Object.entries(found.named)) if (value !== undefined) bindings.set(name, value);
         const item = Object.fromEntries(bindings);
         records.push(buildRecord(element, readers, { root: item, item, bindings }, () => `line ${index + 1}`));
       });
@@ -291,7 +292,7 @@ function compileField(
     if (regex) {
       values = values.flatMap((value) => {
         const match = regex.exec(scalarText(value, name));
-        return match ? [match[1] ?? match[0]] : [];
+        return match ? [match.groups[1] ?? match.groups[0]!] : [];
       });
     }
     if (translate) values = values.map((value) => translateValue(value, translate));
@@ -370,11 +371,12 @@ function compilePath(text: string, at: PathSegment[], problems: Problem[], posit
   }
 }
 
-function compileRegex(pattern: string, at: PathSegment[], problems: Problem[]): RegExp | undefined {
+function compileRegex(pattern: string, at: PathSegment[], problems: Problem[]): UserRegex | undefined {
   try {
-    return new RegExp(pattern);
+    return compileUserRegex(pattern);
   } catch (error) {
-    problems.push({ code: 'RB1205', message: `${(error as Error).message}; fix the regular expression`, path: at });
+    if (!(error instanceof UserRegexError)) throw error;
+    problems.push({ code: error.unsupported ? 'RB1214' : 'RB1205', message: error.message, path: at });
     return undefined;
   }
 }

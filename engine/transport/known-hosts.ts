@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { compileUserRegex, type UserRegex } from '../shared/user-regex.js';
 
 /** One key line of an OpenSSH known_hosts file. */
 export interface KnownHostEntry {
@@ -84,9 +85,10 @@ function matchesPatternList(list: string, name: string): boolean {
   return matched;
 }
 
-function globToRegExp(pattern: string): RegExp {
+/** On the linear-time engine: a known_hosts line full of `*` must not stall the connection. */
+function globToRegExp(pattern: string): UserRegex {
   const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 'i');
+  return compileUserRegex(`(?i)^${source}$`);
 }
 
 /** What known_hosts says about one host. */

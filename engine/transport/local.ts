@@ -46,8 +46,8 @@ class LocalConnection implements HostConnection {
     }
     const answers = options.answers ?? [];
     const started = performance.now();
-    const stdout = new StreamCollector(this.outputCapBytes, options.onLine && ((line) => options.onLine?.('stdout', line)));
-    const stderr = new StreamCollector(this.outputCapBytes, options.onLine && ((line) => options.onLine?.('stderr', line)));
+    const stdout = new StreamCollector(this.outputCapBytes, options.onOutput && ((text) => options.onOutput?.('stdout', text)));
+    const stderr = new StreamCollector(this.outputCapBytes, options.onOutput && ((text) => options.onOutput?.('stderr', text)));
 
     return new Promise<ExecResult>((resolve, reject) => {
       // Its own process group, so a timeout kills whatever the command started too.

@@ -371,8 +371,8 @@ class SshConnection implements HostConnection {
     const answers = options.answers ?? [];
     const usePty = answers.length > 0;
     const started = performance.now();
-    const stdout = new StreamCollector(this.outputCapBytes, options.onLine && ((line) => options.onLine?.('stdout', line)));
-    const stderr = new StreamCollector(this.outputCapBytes, options.onLine && ((line) => options.onLine?.('stderr', line)));
+    const stdout = new StreamCollector(this.outputCapBytes, options.onOutput && ((text) => options.onOutput?.('stdout', text)));
+    const stderr = new StreamCollector(this.outputCapBytes, options.onOutput && ((text) => options.onOutput?.('stderr', text)));
 
     return new Promise<ExecResult>((resolve, reject) => {
       let settled = false;

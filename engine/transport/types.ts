@@ -1,5 +1,7 @@
 /** How commands reach a host. The executor sees only this; ssh2 and child_process live behind it. */
 
+import type { UserRegex } from '../shared/user-regex.js';
+
 export interface ExecResult {
   stdout: string;
   stderr: string;
@@ -10,14 +12,15 @@ export interface ExecResult {
   /** The command outlived its timeout; the channel was closed. */
   timedOut: boolean;
   /**
-   * Bytes dropped from the start of a stream to stay within the output cap (the tail is kept);
-   * absent when nothing was dropped.
+   * Bytes dropped from the middle of a stream to stay within the output cap (its first and last part
+   * are kept, around a line counting them); absent when nothing was dropped.
    */
   truncated?: { stdout: number; stderr: number };
 }
 
 export interface PromptAnswer {
-  prompt: RegExp;
+  /** A user pattern, on the linear-time engine: output from a host must not make matching hang. */
+  prompt: Pick<UserRegex, 'exec'>;
   send: string;
 }
 
@@ -25,8 +28,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Answers to interactive prompts; the command then runs in a pseudo-terminal. */
   answers?: readonly PromptAnswer[];
-  /** Called with each complete output line as it arrives. */
-  onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Called with the output, decoded, as it arrives (in pieces that need not end at line ends). */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Aborting stops the command (its channel or process group) and rejects with `ABORTED`. */
   signal?: AbortSignal;
 }

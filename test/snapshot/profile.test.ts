@@ -190,6 +190,18 @@ describe('text mapping', () => {
     ]);
   });
 
+  it('takes named groups in both RE2 spellings, `(?P<name>...)` and `(?<name>...)`', () => {
+    const lldp = collectorFrom(`
+  - element: lldp
+    command: lldpctl
+    text: { match: '^(?P<ifname>\\S+)\\s+(?<peerHostname>\\S+)' }
+`);
+    expect(lldp.parse('swp51 spine01\nswp52 spine02\n')).toEqual([
+      { ifname: 'swp51', peerHostname: 'spine01' },
+      { ifname: 'swp52', peerHostname: 'spine02' },
+    ]);
+  });
+
   it('refuses a line that matches nothing when strict, and splits lists', () => {
     const strict = collectorFrom(`
   - element: interface
@@ -243,8 +255,20 @@ describe('profile loading', () => {
     expect(problems.join('\n')).toMatch(/RB1102 the collector of `bgp` does not map the key field\(s\) `asn`/);
     expect(problems.join('\n')).toMatch(/`\{vrff\}` is not bound by `each`; bound: \{peer\}/);
     expect(problems.join('\n')).toMatch(/path `a\.\.b`: empty segment/);
-    expect(problems.join('\n')).toMatch(/RB1205 Invalid regular expression/);
+    expect(problems.join('\n')).toMatch(/RB1205 missing closing \): `\(`; fix the regular expression \(patterns use the RE2 dialect\)/);
     expect(problems.join('\n')).toMatch(/the collector of `lldp` does not map the key field\(s\) `ifname`/);
+  });
+
+  it('refuses, at its position, a regex construct the linear-time engine does not have', () => {
+    const problems = problemsOf(`
+  - element: lldp
+    command: y
+    text: { match: '^(?<ifname>\\S+)(?!x)', ignore: '^(\\w)\\1' }
+`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^t\.yaml:8:20: error RB1214 negative lookahead `\(\?!` is not supported: patterns use the RE2 dialect/),
+      expect.stringMatching(/^t\.yaml:8:52: error RB1214 backreference `\\1` is not supported: patterns use the RE2 dialect/),
+    ]);
   });
 
   it('reports an unknown element through the schema, and a collector with both or neither of json and text', () => {

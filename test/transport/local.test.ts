@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalTransport } from '../../engine/transport/local.js';
 import { TransportError, type HostConnection } from '../../engine/transport/types.js';
+import { compileUserRegex } from '../../engine/shared/user-regex.js';
 
 describe('local transport', () => {
   let dir: string;
@@ -45,15 +46,10 @@ describe('local transport', () => {
     expect(isProcessGone(backgroundPid)).toBe(true);
   });
 
-  it('calls onLine per line of each stream', async () => {
-    const lines: Array<[string, string]> = [];
-    await connection.exec('printf "a\\nb\\n"; echo c >&2; printf d', { onLine: (stream, line) => lines.push([stream, line]) });
-    expect(lines.filter(([stream]) => stream === 'stdout')).toEqual([
-      ['stdout', 'a'],
-      ['stdout', 'b'],
-      ['stdout', 'd'],
-    ]);
-    expect(lines.filter(([stream]) => stream === 'stderr')).toEqual([['stderr', 'c']]);
+  it('hands over the output of each stream as it arrives', async () => {
+    const texts = { stdout: '', stderr: '' };
+    await connection.exec('printf "a\\nb\\n"; echo c >&2; printf d', { onOutput: (stream, text) => (texts[stream] += text) });
+    expect(texts).toEqual({ stdout: 'a\nb\nd', stderr: 'c\n' });
   });
 
   it('answers prompts on standard input, each occurrence once', async () => {
@@ -61,8 +57,8 @@ describe('local transport', () => {
       'printf "Are you sure? (y/n) "; read a; printf "Again? "; read b; printf "Are you sure? (y/n) "; read c; echo "got $a $b $c"',
       {
         answers: [
-          { prompt: /Are you sure\? \(y\/n\)/, send: 'y' },
-          { prompt: /Again\?/, send: 'n' },
+          { prompt: compileUserRegex('Are you sure\\? \\(y/n\\)'), send: 'y' },
+          { prompt: compileUserRegex('Again\\?'), send: 'n' },
         ],
         timeoutMs: 10_000,
       },
@@ -71,13 +67,16 @@ describe('local transport', () => {
     expect(result.stdout).toContain('got y n y');
   });
 
-  it('keeps the tail of an output larger than the cap', async () => {
+  it('keeps the first and last part of an output larger than the cap, and counts the bytes dropped between', async () => {
     const small = await createLocalTransport({ outputCapBytes: 1000 }).connect({ name: 'c', transport: 'local', port: 22 });
+    // `seq 1 2000` prints 8893 bytes.
     const result = await small.exec('seq 1 2000');
+    expect(result.stdout.startsWith('1\n2\n3\n')).toBe(true);
     expect(result.stdout.endsWith('1999\n2000\n')).toBe(true);
-    expect(Buffer.byteLength(result.stdout)).toBeLessThanOrEqual(1000);
-    expect(result.truncated?.stdout).toBeGreaterThan(0);
-    expect(result.truncated?.stderr).toBe(0);
+    expect(result.stdout).toContain('\n[… 7893 bytes dropped …]\n');
+    // The kept bytes, and the line end that puts the marker on a line of its own.
+    expect(Buffer.byteLength(result.stdout.replace('[… 7893 bytes dropped …]\n', ''))).toBeLessThanOrEqual(1001);
+    expect(result.truncated).toEqual({ stdout: 7893, stderr: 0 });
   });
 
   it('refuses commands once closed', async () => {

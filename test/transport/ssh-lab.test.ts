@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab, type LabDevice } from '../../lab/index.js';
 import { createSshTransport } from '../../engine/transport/ssh.js';
 import type { ConnectTarget, HostConnection } from '../../engine/transport/types.js';
+import { compileUserRegex } from '../../engine/shared/user-regex.js';
 
 const CONNECT = { timeoutMs: 10_000 } as const;
 
@@ -65,7 +66,7 @@ describe('ssh transport against the embedded lab', () => {
     opened.push(connection);
     // Declining keeps the chassis up; without an answer the command would wait until the timeout.
     const result = await connection.exec('reboot', {
-      answers: [{ prompt: /reboot\? \(y\/n\)/, send: 'n' }],
+      answers: [{ prompt: compileUserRegex('reboot\\? \\(y/n\\)'), send: 'n' }],
       timeoutMs: 10_000,
     });
     expect(result).toMatchObject({ exitCode: 1, timedOut: false });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSshTransport } from '../../engine/transport/ssh.js';
 import { TransportError, type ConnectTarget, type HostConnection } from '../../engine/transport/types.js';
 import { SSHD_SKIP_REASON, findFreePort, generateKey, hasSshd, startSshd, type Sshd } from '../helpers/sshd.js';
+import { compileUserRegex } from '../../engine/shared/user-regex.js';
 
 /** Bounds every connect so a broken setup fails fast instead of hanging. */
 const CONNECT = { timeoutMs: 10_000 } as const;
@@ -82,11 +83,12 @@ describe.skipIf(!hasSshd)(`ssh transport against OpenSSH sshd${hasSshd ? '' : ` 
 
   it('times a command out and keeps the connection usable', async () => {
     const connection = await connect();
-    let remotePid: number | undefined;
+    let printed = '';
     const result = await connection.exec('echo $$; exec sleep 30', {
       timeoutMs: 300,
-      onLine: (_stream, line) => (remotePid = Number(line)),
+      onOutput: (_stream, text) => (printed += text),
     });
+    const remotePid = printed.endsWith('\n') ? Number(printed.trim()) : undefined;
     // As root, OpenSSH refuses signal requests (no post-auth privilege separation): end it ourselves.
     if (remotePid !== undefined) killQuietly(remotePid);
     expect(result).toMatchObject({ timedOut: true, exitCode: null });
@@ -179,32 +181,30 @@ describe.skipIf(!hasSshd)(`ssh transport against OpenSSH sshd${hasSshd ? '' : ` 
   it('answers a prompt through a pseudo-terminal', async () => {
     const connection = await connect();
     const result = await connection.exec(`read -p 'Are you sure? (y/n) ' a; echo "got $a"`, {
-      answers: [{ prompt: /Are you sure\? \(y\/n\)/, send: 'y' }],
+      answers: [{ prompt: compileUserRegex('Are you sure\\? \\(y/n\\)'), send: 'y' }],
       timeoutMs: 10_000,
     });
     expect(result).toMatchObject({ exitCode: 0, timedOut: false });
     expect(result.stdout).toMatch(/got y\n$/);
   });
 
-  it('calls onLine once per line', async () => {
+  it('hands over the output of each stream as it arrives', async () => {
     const connection = await connect();
-    const lines: Array<[string, string]> = [];
-    await connection.exec('printf "one\\ntwo\\n"; echo three >&2', { onLine: (stream, line) => lines.push([stream, line]) });
-    expect(lines.filter(([stream]) => stream === 'stdout')).toEqual([
-      ['stdout', 'one'],
-      ['stdout', 'two'],
-    ]);
-    expect(lines.filter(([stream]) => stream === 'stderr')).toEqual([['stderr', 'three']]);
+    const texts = { stdout: '', stderr: '' };
+    await connection.exec('printf "one\\ntwo\\n"; echo three >&2', { onOutput: (stream, text) => (texts[stream] += text) });
+    expect(texts).toEqual({ stdout: 'one\ntwo\n', stderr: 'three\n' });
   });
 
   it('reports a connection lost mid-command with the output received so far', async () => {
     const connection = await connect();
     // The command prints its per-connection sshd's pid; killing that process drops the connection.
+    let printed = '';
     const error: unknown = await connection
       .exec('echo "session $PPID"; sleep 5; echo never', {
         timeoutMs: 20_000,
-        onLine: (_stream, line) => {
-          const match = /^session (\d+)$/.exec(line);
+        onOutput: (_stream, text) => {
+          printed += text;
+          const match = /^session (\d+)\n$/.exec(printed);
           if (match) killQuietly(Number(match[1]));
         },
       })
