@@ -427,7 +427,7 @@ function createSession(host: string, deps: ExecutorDeps): HostSession & { close(
   let current: Promise<HostConnection> | undefined;
   const session = {
     host,
-    captures: {} as Record<string, string>,
+    captures: Object.create(null) as Record<string, string>,
     async connection() {
       if (current) {
         const connection = await current.catch(() => undefined);

@@ -126,7 +126,8 @@ function evaluateSemver(spec: NonNullable<Expect['semver']>, render: RenderValue
 
 /** Captures named values from the output; a capture that finds nothing is a failure, not an empty string. */
 export function captureValues(captures: Record<string, Capture>, result: ExecResult): { values: Record<string, string>; failures: string[] } {
-  const values: Record<string, string> = {};
+  // No prototype: a capture may be called `constructor` or `__proto__`.
+  const values: Record<string, string> = Object.create(null);
   const failures: string[] = [];
   for (const [name, capture] of Object.entries(captures)) {
     const output = capture.stream === 'stderr' ? result.stderr : result.stdout;

@@ -32,7 +32,7 @@ export function rebuildRunState(events: readonly RunEvent[]): ResumeState | unde
   const started = events.find((e) => e.type === 'run.started');
   if (started?.type !== 'run.started') return undefined;
   const state: ResumeState = { runId: started.runId, startedAt: started.at, prechecksPassed: false, hosts: {} };
-  const host = (name: string) => (state.hosts[name] ??= { prechecks: [], steps: [], rollback: [], captures: {} });
+  const host = (name: string) => (state.hosts[name] ??= { prechecks: [], steps: [], rollback: [], captures: Object.create(null) });
   for (const event of events) {
     switch (event.type) {
       case 'phase.finished':
