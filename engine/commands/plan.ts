@@ -67,7 +67,7 @@ export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
   let file: Buffer | undefined;
   const planFile = () => (file ??= renderFile());
   if (options.out) {
-    writeFileAtomic(options.out, planFile());
+    writePlanFile(options.out, planFile());
     options.writeError(`wrote plan ${plan.hash} to ${options.out}\n`);
   }
   const checked = options.check ? await runPrechecksOnly(plan, dirname(resolve(options.inventoryPath)), options) : undefined;
@@ -87,6 +87,17 @@ export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
     return EXIT_CODES.failed;
   }
   return EXIT_CODES.ok;
+}
+
+/** `--out`: a path that cannot take a file (a folder, a read-only place) is the user's to fix. */
+function writePlanFile(path: string, content: Buffer): void {
+  try {
+    writeFileAtomic(path, content);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    throw createInputError('RB2009', `--out ${displayPath(path)}: the plan cannot be written there (${code}); give the path of a file in a folder you can write to`);
+  }
 }
 
 /** The dry run's `--check`: only the pre-checks, which are read-only, on every targeted host. */

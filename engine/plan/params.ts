@@ -1,6 +1,6 @@
 import { createInputError } from '../errors.js';
 import { suggestName } from '../load/suggest.js';
-import { describeControlCharacter, findControlCharacter, showEscaped } from '../shared/control-characters.js';
+import { describeControlCharacter, findControlCharacter, showName } from '../shared/control-characters.js';
 import type { Param } from '../schema/runbook.js';
 import { analyseTemplate, hasTemplate, renderTemplate } from './template.js';
 
@@ -12,9 +12,9 @@ export function parseParamArgs(pairs: readonly string[]): Record<string, string>
   const out: Record<string, string> = Object.create(null);
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw createInputError('RB2001', `--param ${showEscaped(pair)} is not of the form name=value`);
+    if (eq <= 0) throw createInputError('RB2001', `--param ${showName(pair)} is not of the form name=value`);
     const name = pair.slice(0, eq);
-    if (Object.hasOwn(out, name)) throw createInputError('RB2001', `--param \`${name}\` is given twice; give it once`);
+    if (Object.hasOwn(out, name)) throw createInputError('RB2001', `--param ${showName(name)} is given twice; give it once`);
     out[name] = pair.slice(eq + 1);
   }
   return out;
@@ -29,7 +29,7 @@ export function resolveParams(declared: Record<string, Param>, given: Record<str
       const suggestion = suggestName(name, names);
       throw createInputError(
         'RB2001',
-        `unknown param ${showEscaped(name)}; ${suggestion ? `did you mean \`${suggestion}\`?` : `the runbook declares: ${names.join(', ') || 'none'}`}`,
+        `unknown param ${showName(name)}; ${suggestion ? `did you mean \`${suggestion}\`?` : `the runbook declares: ${names.join(', ') || 'none'}`}`,
       );
     }
   }

@@ -4,6 +4,7 @@
 // white space and is allowed.
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/u;
 const ANY_CONTROL = /[\u0000-\u001f\u007f-\u009f]/gu;
+const ANY_CONTROL_TEST = /[\u0000-\u001f\u007f-\u009f]/u;
 
 export interface ControlCharacter {
   /** `U+0000` */
@@ -22,6 +23,11 @@ export function findControlCharacter(text: string): ControlCharacter | undefined
 /** `text` as a double-quoted string with every control character escaped: safe to print whatever it holds. */
 export function showEscaped(text: string): string {
   return `"${escapeControlCharacters(text.replace(/["\\]/g, '\\$&'))}"`;
+}
+
+/** `text` in backquotes as messages name things, or shown escaped when it holds a control character. */
+export function showName(text: string): string {
+  return ANY_CONTROL_TEST.test(text) ? showEscaped(text) : `\`${text}\``;
 }
 
 /** `text` with every control character (tab included) written as an escape: `\n`, `\u0000`. */

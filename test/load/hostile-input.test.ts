@@ -308,3 +308,35 @@ describe('any string', () => {
     );
   });
 });
+
+describe('`runbook plan` given any --param', () => {
+  let work: string;
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'runbook-any-param-'));
+    writeFileSync(
+      join(work, 'runbook.yaml'),
+      stringify(createRunbook([{ id: 'show', kind: 'check', run: 'printf %s {{quote params.x}} {{quote params.n}}' }], { x: { type: 'string', pattern: '^[^;]*$' }, n: { type: 'integer', default: 1 } })),
+    );
+    writeFileSync(join(work, 'inventory.yaml'), stringify(createInventory()));
+    return () => rmSync(work, { recursive: true, force: true });
+  });
+
+  // Names and values from the whole of Unicode, Object.prototype's own names, control characters.
+  const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('constructor', '__proto__', 'toString', 'x', 'n', '\u0000', '\u001b[2J', 'a\nb'));
+  const pair = fc.oneof(fc.tuple(fc.constantFrom('x', 'n'), text).map(([name, value]) => `${name}=${value}`), fc.tuple(text, text).map(([name, value]) => `${name}=${value}`), text);
+
+  it('plans or refuses with an input error, never an internal error, never printing a control character', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(pair, { maxLength: 3 }), async (pairs) => {
+        let stdout = '';
+        let stderr = '';
+        const params = pairs.filter((p) => !p.includes('\u0000')).flatMap((p) => ['--param', p]);
+        const code = await main(['plan', join(work, 'runbook.yaml'), '-i', join(work, 'inventory.yaml'), ...params], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+        expect(stderr).not.toContain('internal error');
+        expect([0, 2]).toContain(code);
+        expect(stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

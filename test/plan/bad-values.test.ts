@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -96,6 +96,21 @@ describe('a param value holding a control character', () => {
       // Nothing printed holds a control character but line breaks.
       expect(out.stderr + out.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       expect(existsSync(join(work, 'plan.json'))).toBe(false);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('`runbook plan --out FOLDER` exits 2 and leaves no temporary file (it was "internal error: EISDIR")', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'runbook-values-'));
+    try {
+      writeFileSync(join(work, 'runbook.yaml'), stringify(runbook));
+      writeFileSync(join(work, 'inventory.yaml'), stringify(LOCAL_INVENTORY));
+      mkdirSync(join(work, 'plans'));
+      const out = await runMain(['plan', join(work, 'runbook.yaml'), '-i', join(work, 'inventory.yaml'), '--param', 'x=1', '--out', join(work, 'plans')]);
+      expect(out.stderr).toBe(`error RB2009: --out ${join(work, 'plans')}: the plan cannot be written there (EISDIR); give the path of a file in a folder you can write to\n`);
+      expect(out.code).toBe(2);
+      expect(readdirSync(work).sort()).toEqual(['inventory.yaml', 'plans', 'runbook.yaml']);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
