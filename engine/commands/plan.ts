@@ -12,6 +12,7 @@ import type { Inventory } from '../schema/inventory.js';
 import type { Plan } from '../schema/plan.js';
 import type { Runbook } from '../schema/runbook.js';
 import { ENGINE_VERSION } from '../version.js';
+import { checkPlanSecrets } from './secrets.js';
 
 export interface PlanRequest {
   runbookPath: string;
@@ -64,6 +65,7 @@ export interface PlanCommandOptions extends PlanRequest {
 /** `runbook plan`: exit 0, or 1 when the planner (or, with --check, a pre-check) found an error. */
 export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
   const { plan, renderFile } = await planFromFiles(options);
+  checkPlanSecrets(plan, options.env ?? process.env);
   let file: Buffer | undefined;
   const planFile = () => (file ??= renderFile());
   if (options.out) {

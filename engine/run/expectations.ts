@@ -2,6 +2,7 @@ import semver from 'semver';
 import type { Capture, Expect } from '../schema/runbook.js';
 import type { ExecResult } from '../transport/types.js';
 import { parseJsonOutput, readJsonPath } from './json-path.js';
+import { MIN_SECRET_LENGTH } from './redact.js';
 
 export interface Verdict {
   ok: boolean;
@@ -141,6 +142,11 @@ export function captureValues(captures: Record<string, Capture>, result: ExecRes
       if (!parsed.ok) failures.push(`capture \`${name}\`: ${parsed.error}`);
       else if (value === undefined) failures.push(`capture \`${name}\`: \`${capture.json}\` is not in the output`);
       else values[name] = typeof value === 'string' ? value : JSON.stringify(value);
+    }
+    // Too short to hide in every output line: dropped, so the step fails and keeps none of its output.
+    if (capture.secret && values[name] !== undefined && values[name]!.trim().length < MIN_SECRET_LENGTH) {
+      delete values[name];
+      failures.push(`capture \`${name}\` is marked secret and is shorter than ${MIN_SECRET_LENGTH} characters: too short to be hidden in the output; check the capture`);
     }
   }
   return { values, failures };
