@@ -5,9 +5,9 @@ import { createInterface } from 'node:readline/promises';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
-import { STATE_FOLDER, openJournal, readJournal, runFolder, type Journal } from '../io/journal.js';
+import { STATE_FOLDER, openJournal, runFolder, type Journal } from '../io/journal.js';
 import { acquireHostLocks } from '../io/locks.js';
-import { rebuildRunState, type ResumeState } from '../run/resume-state.js';
+import type { ResumeState } from '../run/resume-state.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource } from '../load/yaml-source.js';
 import { computePlanHash } from '../plan/make-plan.js';
@@ -23,7 +23,7 @@ import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
 import { checkPlanSecrets } from './secrets.js';
-import { RUN_META_FILE, RUN_PLAN_FILE, readRunMeta, type RunMeta } from './runs.js';
+import { RUN_META_FILE, RUN_PLAN_FILE, readRunMeta, readRunState, type RunMeta } from './runs.js';
 
 /** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
 export interface ApplyOptions extends GitOpsApplyOptions {
@@ -175,7 +175,7 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
   const meta = readRunMeta(folder);
   if (!meta) throw createInputError('RB3007', `no run ${runId} under ${join(context.root, STATE_FOLDER, 'runs')}; \`runbook runs\` lists the runs`);
   const { plan } = await readPlanFile(join(folder, RUN_PLAN_FILE));
-  const resume = rebuildRunState(readJournal(folder));
+  const resume = readRunState(folder);
   if (!resume) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
   if (resume.finished) throw createInputError('RB3008', `run ${runId} already finished (${resume.finished}); there is nothing to resume`);
   const approvals = await findRecordedApprovals(plan, context);

@@ -104,6 +104,20 @@ function parseJournal(path: string): Read<RunEvent[]> {
   return { ok: true, value: events };
 }
 
+/** What the run's journal says it did, for `--resume`; a damaged journal is an input error (exit 2) naming it. */
+export function readRunState(folder: string): ResumeState | undefined {
+  const path = join(folder, JOURNAL_FILE);
+  const unreadable = (reason: string) =>
+    createInputError('RB3009', `${displayPath(path)} is unreadable: ${reason}; this run cannot be resumed (\`runbook runs\` lists the others)`);
+  const events = parseJournal(path);
+  if (!events.ok) throw unreadable(events.reason);
+  try {
+    return rebuildRunState(events.value);
+  } catch (error) {
+    throw unreadable(`an event has not the form runbook writes (${escapeControlCharacters((error as Error).message)})`);
+  }
+}
+
 /** Each run's state from its journal: finished, still running, or crashed (its process is gone); a damaged run as unreadable. */
 export function summariseRuns(stateDir: string, machine: string): Array<RunSummary | UnreadableRun> {
   return listRunIds(stateDir).flatMap((runId) => summariseRun(runId, runFolder(stateDir, runId), machine) ?? []);

@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_META_FILE, readRunMeta, runRuns, summariseRuns, type RunMeta } from '../../engine/commands/runs.js';
+import { RUN_META_FILE, readRunMeta, readRunState, runRuns, summariseRuns, type RunMeta } from '../../engine/commands/runs.js';
 import { RunbookError } from '../../engine/errors.js';
 import { JOURNAL_FILE, openJournal, runFolder } from '../../engine/io/journal.js';
 import { makePlan } from '../../engine/plan/make-plan.js';
@@ -121,6 +121,13 @@ describe('`runbook runs` with a damaged run folder', () => {
     const stateDir = stateWithDamagedRun('resume', DAMAGES[0]![1]);
     expect(() => readRunMeta(runFolder(stateDir, 'b-bad'))).toThrow(RunbookError);
     expect(() => readRunMeta(runFolder(stateDir, 'b-bad'))).toThrow(/b-bad\/run\.json is unreadable: it is not JSON \(.*\); this run cannot be resumed/);
+  });
+
+  it.each(DAMAGES.filter(([, , file]) => file === JOURNAL_FILE))('`apply --resume` of a run whose journal is damaged (%s) is an input error naming the file', (name, damage) => {
+    const stateDir = stateWithDamagedRun(`resume-${name.replace(/\W+/g, '-')}`, damage);
+    expect(readRunState(runFolder(stateDir, 'a-good'))).toMatchObject({ finished: 'succeeded' });
+    expect(() => readRunState(runFolder(stateDir, 'b-bad'))).toThrow(RunbookError);
+    expect(() => readRunState(runFolder(stateDir, 'b-bad'))).toThrow(/b-bad\/journal\.jsonl is unreadable: .*; this run cannot be resumed/);
   });
 
   it('the CLI lists them too (it used to exit 1 with "internal error")', async () => {
