@@ -398,4 +398,21 @@ describe('secrets in other spellings', () => {
       repo.remove();
     }
   });
+
+  it('a plan file made where the password was unknown (CI) is refused by apply once it is', async () => {
+    const repo = await createTempRepository();
+    try {
+      repo.write('runbook.yaml', stringify(runbook));
+      repo.write('inventory.yaml', stringify(inventory));
+      await repo.commitAll('param');
+      const plan = await runCliProcess(['plan', 'runbook.yaml', '-i', 'inventory.yaml', '--param', `note=${LOCAL_PASSWORD}`, '--out', 'plan.json'], { cwd: repo.root });
+      expect(plan.code, plan.stderr).toBe(0);
+      const out = await runCliProcess(['apply', 'plan.json', '--no-progress'], { cwd: repo.root, env: { [PASSWORD_VARIABLE]: LOCAL_PASSWORD } });
+      expect(out.stderr).toContain(`error RB2008: param \`note\` holds the password in $${PASSWORD_VARIABLE}`);
+      expect(out.code).toBe(2);
+      expect(existsSync(join(repo.root, '.runbook'))).toBe(false);
+    } finally {
+      repo.remove();
+    }
+  });
 });
