@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 import { createInputError } from '../errors.js';
 import { readGitIdentity } from '../git/repository.js';
-import { readJournal, runFolder, STATE_FOLDER } from '../io/journal.js';
+import { runFolder, STATE_FOLDER } from '../io/journal.js';
 import { suggestName } from '../load/suggest.js';
 import type { RunEvent } from '../run/events.js';
 import type { HostResult, RunResult } from '../run/execute-plan.js';
 import { describeStepKey, type OperatorDecisions } from '../run/interrupted-step.js';
-import { rebuildRunState, type FinishedRun, type ResumeState } from '../run/resume-state.js';
+import type { FinishedRun, ResumeState } from '../run/resume-state.js';
 import type { Plan } from '../schema/plan.js';
 import type { ApplyContext } from './apply-gitops.js';
 import { checkResumeAdmission, checkResumeContext } from './apply-gitops.js';
-import { RUN_PLAN_FILE, readRunMeta, type RunMeta } from './runs.js';
+import { RUN_PLAN_FILE, readRunJournal, readRunMeta, type RunMeta } from './runs.js';
 
 /** What `--resume RUN_ID` found: the run's plan, how it was started, and its journal. */
 export interface ResumedRun {
@@ -46,9 +46,8 @@ export async function readResumedRun(request: ResumeRequest): Promise<ResumedRun
   const meta = readRunMeta(folder);
   if (!meta) throw createInputError('RB3007', `no run ${runId} under ${join(context.root, STATE_FOLDER, 'runs')}; \`runbook runs\` lists the runs`);
   const { plan } = await request.readPlan(join(folder, RUN_PLAN_FILE));
-  const events = readJournal(folder);
+  const { events, state } = readRunJournal(folder);
   const admitted = await checkResumeAdmission(plan, events, context, { runId, base: request.base });
-  const state = rebuildRunState(events);
   if (!state) throw createInputError('RB3007', `run ${runId} has no journal to resume from; apply its plan again instead`);
   return { plan, runId, folder, context: admitted, meta, events, state };
 }
@@ -69,7 +68,7 @@ export async function readOperatorDecisions(flags: DecisionFlags, run: ResumedRu
   for (const [flag, mark] of [['--mark-done', 'done'], ['--mark-failed', 'failed']] as const) {
     for (const given of mark === 'done' ? flags.markDone : flags.markFailed) {
       const key = checkStepKey(flag, given, run, cutOff);
-      if (marks.has(key)) throw createInputError('RB3009', `${key} is marked more than once; say once whether it completed (--mark-done) or not (--mark-failed)`);
+      if (marks.has(key)) throw createInputError('RB3012', `${key} is marked more than once; say once whether it completed (--mark-done) or not (--mark-failed)`);
       marks.set(key, mark);
     }
   }
@@ -86,17 +85,17 @@ export async function readOperatorDecisions(flags: DecisionFlags, run: ResumedRu
 
 function checkStepKey(flag: string, given: string, run: ResumedRun, cutOff: readonly string[]): string {
   const colon = given.indexOf(':');
-  if (colon <= 0 || colon === given.length - 1) throw createInputError('RB3009', `${flag} ${given}: name the step as HOST:STEP, e.g. ${cutOff[0] ?? 'leaf01:install'}`);
+  if (colon <= 0 || colon === given.length - 1) throw createInputError('RB3012', `${flag} ${given}: name the step as HOST:STEP, e.g. ${cutOff[0] ?? 'leaf01:install'}`);
   const host = given.slice(0, colon);
   const stepId = given.slice(colon + 1);
   if (!(host in run.plan.hosts)) {
     const suggestion = suggestName(host, Object.keys(run.plan.hosts));
-    throw createInputError('RB3009', `${flag} ${given}: run ${run.runId} has no host ${host}${suggestion ? `; did you mean ${suggestion}?` : ''}`);
+    throw createInputError('RB3012', `${flag} ${given}: run ${run.runId} has no host ${host}${suggestion ? `; did you mean ${suggestion}?` : ''}`);
   }
   const key = describeStepKey(host, stepId);
   if (!cutOff.includes(key)) {
     const listed = cutOff.length > 0 ? `the steps cut off are ${cutOff.join(', ')}` : 'no step of it was cut off';
-    throw createInputError('RB3009', `${flag} ${given}: that step was not cut off in run ${run.runId}; ${listed}`);
+    throw createInputError('RB3012', `${flag} ${given}: that step was not cut off in run ${run.runId}; ${listed}`);
   }
   return key;
 }

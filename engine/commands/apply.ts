@@ -26,6 +26,7 @@ import { readOperatorDecisions, readResumedRun, rebuildFinishedRun } from './app
 import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
+import { checkPlanSecrets } from './secrets.js';
 import { RUN_META_FILE, RUN_PLAN_FILE, type RunMeta } from './runs.js';
 
 /** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
@@ -81,13 +82,17 @@ export async function readPlanFile(path: string): Promise<LoadedPlan> {
   return { plan, inventoryDir: resolve(root, dirname(plan.inputs.inventory.path)) };
 }
 
-export async function loadPlanForApply(options: { target: string; inventory?: string; params: readonly string[] }): Promise<LoadedPlan> {
+export async function loadPlanForApply(options: { target: string; inventory?: string; params: readonly string[]; env?: NodeJS.ProcessEnv }): Promise<LoadedPlan> {
   if (options.inventory) {
     const { plan } = await planFromFiles({ runbookPath: options.target, inventoryPath: options.inventory, params: options.params });
+    // Before anything is written: a password too short to hide, or one passed as a param.
+    checkPlanSecrets(plan, options.env ?? {});
     return { plan, inventoryDir: dirname(resolve(options.inventory)) };
   }
   if (options.params.length > 0) throw createInputError('RB3003', '--param applies when planning a runbook; a plan file already holds its params');
-  return readPlanFile(options.target);
+  const loaded = await readPlanFile(options.target);
+  checkPlanSecrets(loaded.plan, options.env ?? {});
+  return loaded;
 }
 
 export function createRunId(runbook: string, now: number): string {

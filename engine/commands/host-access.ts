@@ -7,10 +7,13 @@ import { createLocalTransport } from '../transport/local.js';
 import { resolveConnectTarget } from '../transport/resolve-target.js';
 import { createSshTransport } from '../transport/ssh.js';
 import type { HostConnection } from '../transport/types.js';
+import { checkPlanSecrets } from './secrets.js';
 import type { ExecSession } from './snapshot.js';
 
 /** How the executor reaches the plan's hosts: ssh or local transport, credentials from the environment. */
 export function createHostAccess(plan: Plan, inventoryDir: string, env: NodeJS.ProcessEnv): Pick<ExecutorDeps, 'connect' | 'secrets'> {
+  // A resume, too, refuses a password it could not hide.
+  checkPlanSecrets(plan, env);
   const ssh = createSshTransport();
   const local = createLocalTransport();
   return {

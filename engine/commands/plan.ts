@@ -12,6 +12,7 @@ import type { Inventory } from '../schema/inventory.js';
 import type { Plan } from '../schema/plan.js';
 import type { Runbook } from '../schema/runbook.js';
 import { ENGINE_VERSION } from '../version.js';
+import { checkPlanSecrets } from './secrets.js';
 
 export interface PlanRequest {
   runbookPath: string;
@@ -64,10 +65,11 @@ export interface PlanCommandOptions extends PlanRequest {
 /** `runbook plan`: exit 0, or 1 when the planner (or, with --check, a pre-check) found an error. */
 export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
   const { plan, renderFile } = await planFromFiles(options);
+  checkPlanSecrets(plan, options.env ?? process.env);
   let file: Buffer | undefined;
   const planFile = () => (file ??= renderFile());
   if (options.out) {
-    writeFileAtomic(options.out, planFile());
+    writePlanFile(options.out, planFile());
     options.writeError(`wrote plan ${plan.hash} to ${options.out}\n`);
   }
   const checked = options.check ? await runPrechecksOnly(plan, dirname(resolve(options.inventoryPath)), options) : undefined;
@@ -87,6 +89,17 @@ export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
     return EXIT_CODES.failed;
   }
   return EXIT_CODES.ok;
+}
+
+/** `--out`: a path that cannot take a file (a folder, a read-only place) is the user's to fix. */
+function writePlanFile(path: string, content: Buffer): void {
+  try {
+    writeFileAtomic(path, content);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    throw createInputError('RB2009', `--out ${displayPath(path)}: the plan cannot be written there (${code}); give the path of a file in a folder you can write to`);
+  }
 }
 
 /** The dry run's `--check`: only the pre-checks, which are read-only, on every targeted host. */

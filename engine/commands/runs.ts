@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_CODES, type ExitCode } from '../errors.js';
-import { listRunIds, readJournal, runFolder } from '../io/journal.js';
+import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
+import { displayPath } from '../io/files.js';
+import { escapeControlCharacters } from '../shared/control-characters.js';
+import { JOURNAL_FILE, listRunIds, runFolder } from '../io/journal.js';
+import type { RunEvent } from '../run/events.js';
 import { isProcessAlive } from '../io/locks.js';
-import { isReportPending, rebuildRunState } from '../run/resume-state.js';
+import { isReportPending, rebuildRunState, type ResumeState } from '../run/resume-state.js';
 
 export const RUN_META_FILE = 'run.json';
 export const RUN_PLAN_FILE = 'plan.json';
@@ -33,36 +36,119 @@ export interface RunSummary {
   reportPending?: boolean;
 }
 
-export function readRunMeta(folder: string): RunMeta | undefined {
-  const path = join(folder, RUN_META_FILE);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as RunMeta) : undefined;
+/** A run folder whose files cannot be read (damaged, or not written by runbook): listed, never fatal. */
+export interface UnreadableRun {
+  runId: string;
+  status: 'unreadable';
+  /** The file at fault. */
+  path: string;
+  reason: string;
 }
 
-/** Each run's state from its journal: finished, still running, or crashed (its process is gone). */
-export function summariseRuns(stateDir: string, machine: string): RunSummary[] {
-  return listRunIds(stateDir).flatMap((runId) => {
-    const folder = runFolder(stateDir, runId);
-    const meta = readRunMeta(folder);
-    const events = readJournal(folder);
-    const state = rebuildRunState(events);
-    if (!meta || !state) return [];
-    const finished = events.findLast((e) => e.type === 'run.finished');
-    const alive = meta.machine === machine && isProcessAlive(meta.pid);
-    const status: RunStatus = state.finished
-      ? state.finished.outcome
-      : finished && !alive
-        ? 'interrupted'
-        : alive
-          ? 'running'
-          : 'crashed';
-    const hosts: Record<string, number> = {};
-    for (const host of Object.values(state.hosts)) {
-      const key = host.state ?? (host.interrupted ? 'interrupted' : 'pending');
-      hosts[key] = (hosts[key] ?? 0) + 1;
+const META_FIELDS = { runId: 'string', planHash: 'string', runbook: 'string', inventoryDir: 'string', machine: 'string', pid: 'number', user: 'string', startedAt: 'string' } as const;
+
+type Read<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** How the run was started, or undefined when it wrote none; a damaged file is an input error (exit 2) naming it. */
+export function readRunMeta(folder: string): RunMeta | undefined {
+  const path = join(folder, RUN_META_FILE);
+  const read = parseRunMeta(path);
+  if (!read.ok) throw createInputError('RB3009', `${displayPath(path)} is unreadable: ${read.reason}; this run cannot be resumed (\`runbook runs\` lists the others)`);
+  return read.value;
+}
+
+function parseRunMeta(path: string): Read<RunMeta | undefined> {
+  if (!existsSync(path)) return { ok: true, value: undefined };
+  let meta: unknown;
+  try {
+    meta = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    return { ok: false, reason: `it is not JSON (${escapeControlCharacters((error as Error).message)})` };
+  }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return { ok: false, reason: 'it is not a JSON object' };
+  const wrong = Object.entries(META_FIELDS).filter(([field, type]) => typeof (meta as Record<string, unknown>)[field] !== type);
+  if (wrong.length > 0) return { ok: false, reason: `it lacks ${wrong.map(([field, type]) => `\`${field}\` (a ${type})`).join(', ')}` };
+  return { ok: true, value: meta as RunMeta };
+}
+
+/**
+ * The journal's events. A last line that is not JSON was cut off by a crash and is ignored, as
+ * readJournal does; a damaged line before it would hide the events after it, so it makes the
+ * journal unreadable here.
+ */
+function parseJournal(path: string): Read<RunEvent[]> {
+  if (!existsSync(path)) return { ok: true, value: [] };
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const last = lines.findLastIndex((line) => line.trim() !== '');
+  const events: RunEvent[] = [];
+  for (let i = 0; i <= last; i++) {
+    if (lines[i]!.trim() === '') continue;
+    let event: unknown;
+    try {
+      event = JSON.parse(lines[i]!);
+    } catch {
+      if (i === last) break;
+      return { ok: false, reason: `line ${i + 1} is not JSON` };
     }
-    const reportPending = isReportPending(state) && !alive;
-    return [{ runId, runbook: meta.runbook, status, startedAt: meta.startedAt, hosts, ...(reportPending ? { reportPending } : {}) }];
-  });
+    if (event === null || typeof event !== 'object' || typeof (event as { type?: unknown }).type !== 'string') {
+      return { ok: false, reason: `line ${i + 1} is not a run event` };
+    }
+    events.push(event as RunEvent);
+  }
+  return { ok: true, value: events };
+}
+
+/** A run's journal and what it says the run did, for `--resume`; a damaged journal is an input error (exit 2) naming it. */
+export function readRunJournal(folder: string): { events: RunEvent[]; state: ResumeState | undefined } {
+  const path = join(folder, JOURNAL_FILE);
+  const unreadable = (reason: string) =>
+    createInputError('RB3009', `${displayPath(path)} is unreadable: ${reason}; this run cannot be resumed (\`runbook runs\` lists the others)`);
+  const events = parseJournal(path);
+  if (!events.ok) throw unreadable(events.reason);
+  try {
+    return { events: events.value, state: rebuildRunState(events.value) };
+  } catch (error) {
+    throw unreadable(`an event has not the form runbook writes (${escapeControlCharacters((error as Error).message)})`);
+  }
+}
+
+/** Each run's state from its journal: finished, still running, or crashed (its process is gone); a damaged run as unreadable. */
+export function summariseRuns(stateDir: string, machine: string): Array<RunSummary | UnreadableRun> {
+  return listRunIds(stateDir).flatMap((runId) => summariseRun(runId, runFolder(stateDir, runId), machine) ?? []);
+}
+
+function summariseRun(runId: string, folder: string, machine: string): RunSummary | UnreadableRun | undefined {
+  const unreadable = (path: string, reason: string): UnreadableRun => ({ runId, status: 'unreadable', path: displayPath(path), reason });
+  const metaPath = join(folder, RUN_META_FILE);
+  const journalPath = join(folder, JOURNAL_FILE);
+  const meta = parseRunMeta(metaPath);
+  if (!meta.ok) return unreadable(metaPath, meta.reason);
+  const events = parseJournal(journalPath);
+  if (!events.ok) return unreadable(journalPath, events.reason);
+  if (!meta.value) return events.value.length > 0 ? unreadable(metaPath, 'it is missing') : undefined;
+  let state: ResumeState | undefined;
+  try {
+    state = rebuildRunState(events.value);
+  } catch (error) {
+    return unreadable(journalPath, `an event has not the form runbook writes (${escapeControlCharacters((error as Error).message)})`);
+  }
+  if (!state) return undefined;
+  const finished = events.value.findLast((e) => e.type === 'run.finished');
+  const alive = meta.value.machine === machine && isProcessAlive(meta.value.pid);
+  const status: RunStatus = state.finished
+    ? state.finished.outcome
+    : finished && !alive
+      ? 'interrupted'
+      : alive
+        ? 'running'
+        : 'crashed';
+  const hosts: Record<string, number> = {};
+  for (const host of Object.values(state.hosts)) {
+    const key = host.state ?? (host.interrupted ? 'interrupted' : 'pending');
+    hosts[key] = (hosts[key] ?? 0) + 1;
+  }
+  const reportPending = isReportPending(state) && !alive;
+  return { runId, runbook: meta.value.runbook, status, startedAt: meta.value.startedAt, hosts, ...(reportPending ? { reportPending } : {}) };
 }
 
 export function runRuns(options: { stateDir: string; machine: string; format: 'text' | 'json'; write: (text: string) => void }): ExitCode {
@@ -75,12 +161,17 @@ export function runRuns(options: { stateDir: string; machine: string; format: 't
     options.write('no runs yet\n');
     return EXIT_CODES.ok;
   }
-  const rows = runs.map((r) => [r.runId, r.runbook, r.reportPending ? `${r.status}, report not committed` : r.status, r.startedAt, Object.entries(r.hosts).map(([k, v]) => `${v} ${k}`).join(', ')]);
+  const rows = runs.map((r) =>
+    r.status === 'unreadable'
+      ? [r.runId, '?', r.status, '?', '?']
+      : [r.runId, r.runbook, r.reportPending ? `${r.status}, report not committed` : r.status, r.startedAt, Object.entries(r.hosts).map(([k, v]) => `${v} ${k}`).join(', ')],
+  );
   const header = ['run', 'runbook', 'state', 'started', 'hosts'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) options.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
   const resumable = runs.filter((r) => r.status === 'crashed' || r.status === 'interrupted');
   for (const r of resumable) options.write(`resume ${r.runId} with: runbook apply --resume ${r.runId}\n`);
-  for (const r of runs.filter((run) => run.reportPending)) options.write(`finish the report of ${r.runId} with: runbook apply --resume ${r.runId}\n`);
+  for (const r of runs) if (r.status === 'unreadable') options.write(`run ${r.runId} is unreadable: ${r.path}: ${r.reason}\n`);
+  for (const r of runs.filter((run) => run.status !== 'unreadable' && run.reportPending)) options.write(`finish the report of ${r.runId} with: runbook apply --resume ${r.runId}\n`);
   return EXIT_CODES.ok;
 }

@@ -69,9 +69,9 @@ export async function checkPlanFreshness(plan: Plan, root: string, options: Fres
   const runbook = load('runbook') as Runbook;
   const inventory = load('inventory') as Inventory;
   const declared = runbook.params ?? {};
-  const given: Record<string, string> = {};
+  const given: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(plan.params)) {
-    if (name in declared) given[name] = String(value);
+    if (Object.hasOwn(declared, name)) given[name] = String(value);
     else changes.push(`param ${name} is no longer declared by the runbook`);
   }
 
@@ -113,7 +113,7 @@ function resolveDefaults(runbook: Runbook, params: Plan['params']): Record<strin
   const declared = runbook.params ?? {};
   const given = Object.fromEntries(
     Object.entries(params)
-      .filter(([name]) => name in declared && declared[name]!.default === undefined)
+      .filter(([name]) => Object.hasOwn(declared, name) && declared[name]!.default === undefined)
       .map(([name, value]) => [name, String(value)]),
   );
   try {

@@ -2,6 +2,7 @@ import semver from 'semver';
 import type { Runbook } from '../schema/runbook.js';
 import { EXPECT_OPERATORS } from '../schema/vocabulary.js';
 import { analyseTemplate, hasTemplate } from '../plan/template.js';
+import { describeControlCharacter, findControlCharacter } from '../shared/control-characters.js';
 import { ELEMENT_TYPES } from '../snapshot/element-types.js';
 import { UserRegexError, compileUserRegex, findUserRegexProblem } from '../shared/user-regex.js';
 import type { Diagnostic } from './diagnostic.js';
@@ -185,6 +186,11 @@ function checkParamDefault(source: YamlSource, name: string, param: Loose, decla
   const value = param.default;
   const path: PathSegment[] = ['params', name, 'default'];
   if (value === undefined) return;
+  const control = typeof value === 'string' ? findControlCharacter(value) : undefined;
+  if (control) {
+    out.push(source.diagnose('RB1212', `the default of param \`${name}\` ${describeControlCharacter(value as string, control)}; a param is one line of text without control characters (a tab is allowed)`, path));
+    return;
+  }
   if (typeof value === 'string' && hasTemplate(value)) {
     const analysis = analyseTemplate(value);
     for (const problem of analysis.problems) out.push(source.diagnose('RB1204', `${problem.message} in param \`${name}\``, path));

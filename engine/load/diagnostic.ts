@@ -9,6 +9,7 @@ export const CODES = {
   RB1004: 'YAML alias expansion refused',
   RB1005: 'file unreadable',
   RB1006: 'empty document',
+  RB1007: 'nesting too deep',
   RB1101: 'unknown field',
   RB1102: 'missing field',
   RB1103: 'wrong type',

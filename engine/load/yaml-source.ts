@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Document, Node, Scalar } from 'yaml';
 import type { Diagnostic, DiagnosticCode, Position } from './diagnostic.js';
+import { MAX_NESTING, exceedsNesting, findDeepPath } from '../shared/nesting.js';
 import { loadYamlFast } from './yaml-fast-path.js';
 
 type YamlLibrary = typeof import('yaml');
@@ -13,6 +14,8 @@ function loadYamlLibrary(): YamlLibrary {
 
 /** Aliases expanded while building the value; more is treated as a YAML bomb. */
 const MAX_ALIAS_COUNT = 1000;
+
+const STACK_OVERFLOW = 'Maximum call stack size exceeded';
 
 export type PathSegment = string | number;
 
@@ -37,13 +40,25 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   let located: Locator | undefined;
   const positionOf = (path: readonly PathSegment[], at: 'key' | 'value' = 'value'): Position =>
     (located ??= locate(text)).positionOf(path, at);
-  return { file, value: fast.value, diagnostics: [], positionOf, diagnose: diagnoseWith(file, positionOf) };
+  const diagnose = diagnoseWith(file, positionOf);
+  const tooDeep = findTooDeep(fast.value, text);
+  if (tooDeep) return { file, value: undefined, diagnostics: [diagnoseTooDeep(diagnose, tooDeep)], positionOf, diagnose };
+  return { file, value: fast.value, diagnostics: [], positionOf, diagnose };
 }
 
 /** The value and diagnostics from `yaml` alone: the fallback of parseYamlSource, and its reference in tests. */
 export function parseYamlSourceWithPositions(file: string, text: string): YamlSource {
   const { doc, toPosition, positionOf } = locate(text);
+  const diagnose = diagnoseWith(file, positionOf);
   const diagnostics: Diagnostic[] = [];
+
+  // `yaml` reports its own stack overflow as an error at the place it happened: the nesting is the problem.
+  const overflow = doc.errors.find((error) => error.message.includes(STACK_OVERFLOW));
+  if (overflow) {
+    const deep = findDeepNode(doc);
+    const at = deep?.range ? toPosition(deep.range[0]) : (overflow.linePos?.[0] ?? toPosition(overflow.pos[0]));
+    return { file, value: undefined, diagnostics: [{ ...diagnoseTooDeep(diagnose, []), ...at }], positionOf, diagnose };
+  }
 
   for (const error of doc.errors) {
     const pos = error.linePos?.[0] ?? toPosition(error.pos[0]);
@@ -85,8 +100,26 @@ export function parseYamlSourceWithPositions(file: string, text: string): YamlSo
         ...toPosition(firstContentOffset(doc)),
       });
     }
+    const tooDeep = findTooDeep(value, text);
+    if (tooDeep) return { file, value: undefined, diagnostics: [diagnoseTooDeep(diagnose, tooDeep)], positionOf, diagnose };
   }
-  return { file, value, diagnostics, positionOf, diagnose: diagnoseWith(file, positionOf) };
+  return { file, value, diagnostics, positionOf, diagnose };
+}
+
+function diagnoseTooDeep(diagnose: YamlSource['diagnose'], path: readonly PathSegment[]): Diagnostic {
+  return diagnose('RB1007', `lists and mappings are nested more than ${MAX_NESTING} levels deep here; flatten the document`, path);
+}
+
+/**
+ * The path to a list or mapping nested deeper than MAX_NESTING in `value`, without recursion. When
+ * `text` may hold aliases, which share an object among several places, an object is walked again
+ * only when reached deeper than before: the walk stays linear in the document (times MAX_NESTING
+ * at worst) even when expanding the aliases would not be.
+ */
+function findTooDeep(value: unknown, text: string): PathSegment[] | undefined {
+  const shared = text.includes('*');
+  // The common case walks cheaply; the path is worked out only once there is one to name.
+  return exceedsNesting(value, shared) ? findDeepPath(value) : undefined;
 }
 
 interface Locator {
@@ -143,6 +176,22 @@ function firstLine(message: string): string {
 
 function firstContentOffset(doc: Document): number {
   return doc.contents?.range?.[0] ?? 0;
+}
+
+/** The first list or mapping of the document nested deeper than MAX_NESTING, without recursion. */
+function findDeepNode(doc: Document): Node | undefined {
+  const { isMap, isSeq } = loadYamlLibrary();
+  const stack: Array<{ node: unknown; depth: number }> = [{ node: doc.contents, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth > MAX_NESTING) return node;
+    for (const item of node.items) {
+      if (isSeq(node)) stack.push({ node: item, depth: depth + 1 });
+      else stack.push({ node: (item as { key: unknown }).key, depth: depth + 1 }, { node: (item as { value: unknown }).value, depth: depth + 1 });
+    }
+  }
+  return undefined;
 }
 
 /** The deepest node that exists along `path`, so a missing field points at its parent. */

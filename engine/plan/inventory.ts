@@ -50,7 +50,7 @@ export function resolveHosts(inventory: Inventory): ResolvedHost[] {
 function sortLabels(labels: Record<string, string>): Record<string, string> {
   const keys = Object.keys(labels);
   if (keys.every((key, i) => i === 0 || keys[i - 1]! < key)) return labels;
-  const sorted: Record<string, string> = {};
+  const sorted: Record<string, string> = Object.create(null);
   for (const key of keys.sort()) sorted[key] = labels[key]!;
   return sorted;
 }

@@ -304,7 +304,7 @@ function isHostIndependent(source: string): boolean {
 /** The plan context with each captured name the template uses bound to its run-time placeholder. */
 function withCapturesOf(source: string, context: TemplateContext): TemplateContext {
   if (!hasTemplate(source)) return context;
-  const captures: Record<string, unknown> = {};
+  const captures: Record<string, unknown> = Object.create(null);
   for (const ref of analyseTemplateOnce(source).refs) if (ref.scope === 'capture') captures[ref.name] = new RuntimeValue(ref.name);
   return { ...context, captures };
 }

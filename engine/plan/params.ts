@@ -1,5 +1,6 @@
 import { createInputError } from '../errors.js';
 import { suggestName } from '../load/suggest.js';
+import { describeControlCharacter, findControlCharacter, showName } from '../shared/control-characters.js';
 import type { Param } from '../schema/runbook.js';
 import { UserRegexError, compileUserRegex } from '../shared/user-regex.js';
 import { analyseTemplate, hasTemplate, renderTemplate } from './template.js';
@@ -8,12 +9,13 @@ export type ParamValue = string | number | boolean;
 
 /** Parses `k=v` pairs from the command line; a repeated name is a mistake worth stopping for. */
 export function parseParamArgs(pairs: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a param may be called `constructor` or `__proto__`.
+  const out: Record<string, string> = Object.create(null);
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw createInputError('RB2001', `--param \`${pair}\` is not of the form name=value`);
+    if (eq <= 0) throw createInputError('RB2001', `--param ${showName(pair)} is not of the form name=value`);
     const name = pair.slice(0, eq);
-    if (name in out) throw createInputError('RB2001', `--param \`${name}\` is given twice; give it once`);
+    if (Object.hasOwn(out, name)) throw createInputError('RB2001', `--param ${showName(name)} is given twice; give it once`);
     out[name] = pair.slice(eq + 1);
   }
   return out;
@@ -22,23 +24,25 @@ export function parseParamArgs(pairs: readonly string[]): Record<string, string>
 /** Checks given values against the declarations and applies defaults (which may be templates over other params). */
 export function resolveParams(declared: Record<string, Param>, given: Record<string, string>): Record<string, ParamValue> {
   const names = Object.keys(declared);
+  const isDeclared = (name: string) => Object.hasOwn(declared, name);
   for (const name of Object.keys(given)) {
-    if (!(name in declared)) {
+    if (!isDeclared(name)) {
       const suggestion = suggestName(name, names);
       throw createInputError(
         'RB2001',
-        `unknown param \`${name}\`; ${suggestion ? `did you mean \`${suggestion}\`?` : `the runbook declares: ${names.join(', ') || 'none'}`}`,
+        `unknown param ${showName(name)}; ${suggestion ? `did you mean \`${suggestion}\`?` : `the runbook declares: ${names.join(', ') || 'none'}`}`,
       );
     }
   }
-  const values: Record<string, ParamValue> = {};
+  const values: Record<string, ParamValue> = Object.create(null);
+  const hasValue = (name: string) => Object.hasOwn(values, name);
   for (const [name, param] of Object.entries(declared)) {
-    if (name in given) values[name] = convertParam(name, param, given[name]!);
+    if (Object.hasOwn(given, name)) values[name] = convertParam(name, param, given[name]!);
   }
   // Defaults may refer to other params: resolve in dependency order, refusing cycles.
-  const pending = names.filter((n) => !(n in values) && declared[n]!.default !== undefined);
+  const pending = names.filter((n) => !hasValue(n) && declared[n]!.default !== undefined);
   while (pending.length > 0) {
-    const ready = pending.findIndex((n) => dependenciesOf(declared[n]!.default).every((d) => d in values || declared[d]?.default === undefined));
+    const ready = pending.findIndex((n) => dependenciesOf(declared[n]!.default).every((d) => hasValue(d) || !isDeclared(d) || declared[d]!.default === undefined));
     if (ready < 0) throw createInputError('RB2006', `the defaults of params ${pending.join(', ')} refer to each other in a cycle`);
     const name = pending.splice(ready, 1)[0]!;
     const fallback = declared[name]!.default!;
@@ -47,7 +51,7 @@ export function resolveParams(declared: Record<string, Param>, given: Record<str
         ? convertParam(name, declared[name]!, renderTemplate(fallback, { params: values, host: {}, run: {}, captures: {} }))
         : fallback;
   }
-  const missing = names.filter((n) => declared[n]!.required && !(n in values));
+  const missing = names.filter((n) => declared[n]!.required && !hasValue(n));
   if (missing.length > 0) {
     throw createInputError('RB2002', `missing required param(s): ${missing.map((n) => `\`${n}\``).join(', ')}; pass ${missing.map((n) => `--param ${n}=...`).join(' ')}`);
   }
@@ -60,6 +64,14 @@ function dependenciesOf(value: unknown): string[] {
 }
 
 function convertParam(name: string, param: Param, text: string): ParamValue {
+  // Before any other check, so that no message below echoes the character.
+  const control = findControlCharacter(text);
+  if (control) {
+    throw createInputError(
+      'RB2007',
+      `param \`${name}\` ${describeControlCharacter(text, control)}; a param is one line of text without control characters (a tab is allowed): remove it`,
+    );
+  }
   const type = param.type ?? 'string';
   let value: ParamValue = text;
   if (type === 'number' || type === 'integer') {

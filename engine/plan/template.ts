@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import semver from 'semver';
+import { showEscaped } from '../shared/control-characters.js';
 
 /** Characters a value may hold to be interpolated bare into a shell command; anything else needs `{{quote x}}`. */
 const SHELL_SAFE = /^[A-Za-z0-9_./:=@%+,-]*$/;
@@ -208,14 +209,48 @@ export class UnsafeValueError extends Error {
   }
 }
 
+/** A command would hold a NUL, which no process argument (nor a remote shell) can carry: quoting cannot help. */
+export class NulInCommandError extends UnsafeValueError {
+  constructor(variable: string | undefined, value: string) {
+    super(variable ?? '', value);
+    this.message =
+      variable === undefined
+        ? 'the command holds a NUL character (U+0000), which no command can carry; remove it'
+        : `\`{{${variable}}}\` holds a NUL character (U+0000 in ${showEscaped(value)}), which no command can carry, quoted or not; change the value`;
+  }
+}
+
+/** Own properties only: `{{params.constructor}}` must not find Object's constructor. */
 function lookup(context: TemplateContext, ref: TemplateRef): unknown {
   const root: unknown = ref.scope === 'capture' ? context.captures : context[ref.scope];
   let value: unknown = root;
   for (const part of ref.scope === 'capture' ? [ref.name] : ref.name.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
+}
+
+/**
+ * What Handlebars renders from: objects without a prototype, holding only the context's own
+ * properties, so a name like `constructor` or `toString` is either the value given or nothing
+ * (Handlebars' own guard against prototype access would also print a warning on the console).
+ */
+function toTemplateData(context: TemplateContext): Record<string, unknown> {
+  const data: Record<string, unknown> = Object.create(null);
+  Object.assign(data, withoutPrototype(context.captures));
+  data.params = withoutPrototype(context.params);
+  data.host = withoutPrototype(context.host);
+  data.run = withoutPrototype(context.run);
+  return data;
+}
+
+function withoutPrototype(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof RuntimeValue) return value;
+  if (Object.getPrototypeOf(value) === null) return value;
+  const copy: Record<string, unknown> = Object.create(null);
+  for (const [key, item] of Object.entries(value)) copy[key] = withoutPrototype(item);
+  return copy;
 }
 
 // Plans render the same few templates for thousands of hosts: parse and compile each once.
@@ -240,17 +275,23 @@ export function analyseTemplateOnce(source: string): Readonly<TemplateAnalysis> 
  * With `shell`, a bare `{{x}}` whose known value holds shell metacharacters is refused.
  */
 export function renderTemplate(source: string, context: TemplateContext, options: { shell?: boolean } = {}): string {
-  if (!hasTemplate(source)) return source;
+  if (!hasTemplate(source)) {
+    if (options.shell && source.includes('\0')) throw new NulInCommandError(undefined, source);
+    return source;
+  }
   const prepared = prepareTemplate(source);
   const { refs } = prepared.analysis;
   for (const ref of refs) {
     const value = lookup(context, ref);
     if (ref.scope === 'capture' && value === undefined) throw new MissingValueError(ref.name);
-    if (options.shell && ref.bare && value !== undefined && !(value instanceof RuntimeValue) && !isShellSafe(String(value))) {
-      throw new UnsafeValueError(ref.scope === 'capture' ? ref.name : `${ref.scope}.${ref.name}`, String(value));
-    }
+    if (!options.shell || value === undefined || value instanceof RuntimeValue) continue;
+    const variable = ref.scope === 'capture' ? ref.name : `${ref.scope}.${ref.name}`;
+    if (String(value).includes('\0')) throw new NulInCommandError(variable, String(value));
+    if (ref.bare && !isShellSafe(String(value))) throw new UnsafeValueError(variable, String(value));
   }
-  return prepared.template({ ...context.captures, params: context.params, host: context.host, run: context.run });
+  const rendered = prepared.template(toTemplateData(context));
+  if (options.shell && rendered.includes('\0')) throw new NulInCommandError(undefined, rendered);
+  return rendered;
 }
 
 /** Handlebars' parse errors span lines (with a code excerpt); keep the location and what it expected. */

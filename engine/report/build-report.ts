@@ -5,7 +5,7 @@ import type { Plan } from '../schema/plan.js';
 import type { Approval, ReportHost, ReportStep, RunHistoryReport, RunReport, SnapshotComparisonSummary } from '../schema/report.js';
 import type { SnapshotDiff } from '../schema/snapshot.js';
 import { DEFAULT_OUTPUT_LIMITS, excerptOutput, type OutputLimits } from './excerpt.js';
-import { redact } from './redact.js';
+import { createRedactor } from '../run/redact.js';
 
 export interface RunReportMeta {
   /** HEAD when the run started; null outside git. */
@@ -27,7 +27,7 @@ export interface RunReportMeta {
 /** Pure: a plan and what became of it -> the run report (outputs truncated, secrets redacted). */
 export function buildRunReport(plan: Plan, result: RunResult, meta: RunReportMeta): RunReport {
   const limits = meta.outputLimits ?? DEFAULT_OUTPUT_LIMITS;
-  const hide = (text: string) => redact(text, meta.secrets);
+  const { redact: hide } = createRedactor(meta.secrets);
   const hideOptional = (text: string | undefined) => (text === undefined ? undefined : hide(text));
   const placement = placeHosts(plan);
   const order = [...placement.keys(), ...Object.keys(plan.hosts).filter((name) => !placement.has(name))];

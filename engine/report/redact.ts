@@ -1,9 +1,9 @@
 import { normalizeSecrets, replaceSecrets } from '../run/redact.js';
 import type { Plan } from '../schema/plan.js';
 
-/** Replaces every occurrence of each secret value by `***`. */
+/** Replaces every occurrence of each secret value, in its raw, base64 and URL-encoded forms, by `***`. */
 export function redact(text: string, secrets: readonly string[]): string {
-  return replaceSecrets(text, normalizeSecrets(secrets));
+  return replaceSecrets(text, secrets);
 }
 
 /**

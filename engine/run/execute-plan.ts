@@ -608,7 +608,7 @@ function createSession(host: string, deps: ExecutorDeps): Session {
   let current: Promise<HostConnection> | undefined;
   return {
     host,
-    captures: {},
+    captures: Object.create(null) as Record<string, string>,
     async connection() {
       if (current) {
         const connection = await current.catch(() => undefined);

@@ -3,6 +3,7 @@ import type { Capture, Expect } from '../schema/runbook.js';
 import { UserRegexError, compileUserRegex, type UserRegex, type UserRegexOptions } from '../shared/user-regex.js';
 import type { ExecResult } from '../transport/types.js';
 import { parseJsonOutput, readJsonPath } from './json-path.js';
+import { MIN_SECRET_LENGTH } from './redact.js';
 
 export interface Verdict {
   ok: boolean;
@@ -132,7 +133,8 @@ function evaluateSemver(spec: NonNullable<Expect['semver']>, render: RenderValue
 
 /** Captures named values from the output; a capture that finds nothing is a failure, not an empty string. */
 export function captureValues(captures: Record<string, Capture>, result: ExecResult): { values: Record<string, string>; failures: string[] } {
-  const values: Record<string, string> = {};
+  // No prototype: a capture may be called `constructor` or `__proto__`.
+  const values: Record<string, string> = Object.create(null);
   const failures: string[] = [];
   for (const [name, capture] of Object.entries(captures)) {
     const output = capture.stream === 'stderr' ? result.stderr : result.stdout;
@@ -148,6 +150,11 @@ export function captureValues(captures: Record<string, Capture>, result: ExecRes
       if (!parsed.ok) failures.push(`capture \`${name}\`: ${parsed.error}`);
       else if (value === undefined) failures.push(`capture \`${name}\`: \`${capture.json}\` is not in the output`);
       else values[name] = typeof value === 'string' ? value : JSON.stringify(value);
+    }
+    // Too short to hide in every output line: dropped, so the step fails and keeps none of its output.
+    if (capture.secret && values[name] !== undefined && values[name]!.trim().length < MIN_SECRET_LENGTH) {
+      delete values[name];
+      failures.push(`capture \`${name}\` is marked secret and is shorter than ${MIN_SECRET_LENGTH} characters: too short to be hidden in the output; check the capture`);
     }
   }
   return { values, failures };

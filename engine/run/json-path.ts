@@ -1,3 +1,5 @@
+import { MAX_NESTING, exceedsNesting } from '../shared/nesting.js';
+
 /** Reads `a.b[0].c` (or `a.b.0.c`) from parsed JSON; undefined when any part is missing. */
 export function readJsonPath(root: unknown, path: string): unknown {
   const parts = path
@@ -6,7 +8,8 @@ export function readJsonPath(root: unknown, path: string): unknown {
     .filter((p) => p !== '' && p !== '$');
   let node: unknown = root;
   for (const part of parts) {
-    if (node === null || typeof node !== 'object') return undefined;
+    // Own properties only: `constructor` must not find Object's.
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, part)) return undefined;
     node = (node as Record<string, unknown>)[part];
   }
   return node;
@@ -14,7 +17,10 @@ export function readJsonPath(root: unknown, path: string): unknown {
 
 export function parseJsonOutput(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
   try {
-    return { ok: true, value: JSON.parse(text) };
+    const value: unknown = JSON.parse(text);
+    // Printing or comparing a deeper value would overflow the stack: a device's output cannot be allowed to.
+    if (exceedsNesting(value, false)) return { ok: false, error: `output is JSON nested more than ${MAX_NESTING} levels deep` };
+    return { ok: true, value };
   } catch (error) {
     return { ok: false, error: `output is not JSON (${(error as Error).message})` };
   }

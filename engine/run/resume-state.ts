@@ -59,7 +59,7 @@ export function rebuildRunState(events: readonly RunEvent[]): ResumeState | unde
   const started = events.find((e) => e.type === 'run.started');
   if (started?.type !== 'run.started') return undefined;
   const state: ResumeState = { runId: started.runId, startedAt: started.at, prechecksPassed: false, hosts: {} };
-  const host = (name: string) => (state.hosts[name] ??= { prechecks: [], steps: [], rollback: [], captures: {} });
+  const host = (name: string) => (state.hosts[name] ??= { prechecks: [], steps: [], rollback: [], captures: Object.create(null) });
   const attempts = new Map<string, number>();
   for (const event of events) {
     switch (event.type) {

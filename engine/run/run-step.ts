@@ -287,7 +287,9 @@ async function finishAttempt(
   const captured = captureValues(step.capture ?? {}, result);
   // Expectations may refer to values the step itself captures.
   const verdict = await evaluateExpectations(step.expect ?? [], result, (template) => render(template, captured.values), external);
-  const failures = [...verdict.failures, ...captured.failures];
+  // A secret not captured cannot be hidden: expectation failures, which quote the output, are left out.
+  const withheld = secretCapturesOf(step).some((name) => captured.values[name] === undefined);
+  const failures = withheld ? captured.failures : [...verdict.failures, ...captured.failures];
   return { ok: failures.length === 0, result, failures, captures: captured.values, final: false, interrupted: false };
 }
 

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
+import { parseDocument, stringify } from 'yaml';
 import { makePlan } from '../../engine/plan/make-plan.js';
 import { createManualClock } from '../../engine/run/clock.js';
 import type { RunEvent } from '../../engine/run/events.js';
@@ -14,7 +15,8 @@ import type { RunReport } from '../../engine/schema/report.js';
 import type { Runbook, Step } from '../../engine/schema/runbook.js';
 import { createLocalTransport } from '../../engine/transport/local.js';
 import { startLab, type Lab } from '../../lab/index.js';
-import { spawnCli } from '../helpers/cli-process.js';
+import { createTempRepository } from '../git/temp-repository.js';
+import { runCliProcess, spawnCli } from '../helpers/cli-process.js';
 import { FAST_TIMINGS, REPO_ROOT } from '../helpers/lab-apply.js';
 
 // DESIGN section 5: values from passwordEnv, and captures marked `secret: true`, never appear in a
@@ -204,9 +206,213 @@ describe('the executor, on a secret capture', () => {
     expect(run.everything).not.toContain(BGP_PASSWORD);
   });
 
+  it('refuses a secret capture shorter than 4 characters: the step fails and keeps none of its output', async () => {
+    const run = await execute([
+      { id: 'read', kind: 'check', run: `cat ${secretFile('Zq7\n')}`, capture: { key: { regex: '^(\\S+)$', secret: true } }, expect: [{ match: '^never$' }] },
+    ]);
+    expect(run.record).toMatchObject({
+      status: 'failed',
+      stdout: '',
+      message: 'capture `key` is marked secret and is shorter than 4 characters: too short to be hidden in the output; check the capture',
+    });
+    expect(run.everything).not.toContain('Zq7');
+  });
+
   it('hides a secret that holds another one whole, whichever it learned first', () => {
     const redactor = createRedactor([PASSWORD]);
     redactor.add(`${PASSWORD}-and-more`);
     expect(redactor.redact(`a ${PASSWORD}-and-more b ${PASSWORD}`)).toBe('a *** b ***');
+  });
+});
+
+// Issue 12, item 11: a secret leaks in other spellings too. A local host (the controller itself,
+// which has the password in its environment) prints the password and a secret capture in base64
+// (standard and URL-safe, padded or not, inside `user:password` at each alignment, with the newline
+// `echo` adds) and percent-encoded; every file written (journal, plan, report JSON and Markdown), every
+// line printed and the git history of the committed report are searched for each spelling.
+
+/** Both hold characters that base64 and percent-encoding spell differently from the raw text. */
+const LOCAL_PASSWORD = 'Pw+/9 s@fe:K?&é~x';
+const LOCAL_SECRET = 'Bgp/Md5+PLUGH 42=!';
+const PASSWORD_VARIABLE = 'RUNBOOK_TEST_PASSWORD';
+
+/** The spellings a leak would take: none of them may appear anywhere. */
+function spellingsOf(secret: string): Array<[string, string]> {
+  const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  const urlSafe = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const spellings: Array<[string, string]> = [
+    ['raw', secret],
+    ['base64', base64(secret)],
+    ['base64 unpadded', base64(secret).replace(/=+$/, '')],
+    ['base64url', urlSafe(base64(secret))],
+    ['encodeURIComponent', encodeURIComponent(secret)],
+    ['encodeURIComponent, lower-case hex', encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())],
+    ['form-encoded', new URLSearchParams({ s: secret }).toString().slice(2)],
+  ];
+  // Inside a longer base64 string, at each of the three alignments: the middle that the secret alone decides.
+  for (const prefix of ['u:', 'us:', 'use:']) {
+    const whole = base64(`${prefix}${secret}`);
+    spellings.push([`base64 of ${prefix}secret`, whole.slice(Math.ceil((prefix.length * 8) / 6) + 1, -4)]);
+    spellings.push([`base64url of ${prefix}secret`, urlSafe(whole).slice(Math.ceil((prefix.length * 8) / 6) + 1, -4)]);
+  }
+  spellings.push(['base64 of secret and a newline', base64(`${secret}\n`).slice(0, -4)]);
+  return spellings;
+}
+
+function spellingLeaks(texts: ReadonlyArray<[string, string]>): string[] {
+  const secrets: Array<[string, string]> = [
+    ['password', LOCAL_PASSWORD],
+    ['secret capture', LOCAL_SECRET],
+  ];
+  return texts.flatMap(([where, text]) =>
+    secrets.flatMap(([which, secret]) => spellingsOf(secret).filter(([, spelled]) => text.includes(spelled)).map(([how]) => `${which} (${how}) in ${where}`)),
+  );
+}
+
+/** Commands that print `$VALUE` in every spelling above (a local host: /bin/sh on the controller, with node for the URL encodings). */
+function printSpellings(value: string): string {
+  const node = `${JSON.stringify(process.execPath)} -e`;
+  return [
+    `printf %s "${value}" | base64 -w0; echo`,
+    `printf %s "${value}" | base64 -w0 | tr -d =; echo`,
+    `printf %s "${value}" | base64 -w0 | tr '+/' '-_'; echo`,
+    `echo "${value}" | base64 -w0; echo`,
+    ...['u:', 'us:', 'use:'].map((prefix) => `printf '${prefix}%s' "${value}" | base64 -w0; echo`),
+    ...['u:', 'us:', 'use:'].map((prefix) => `printf 'Authorization: Basic '; printf '${prefix}%s' "${value}" | base64 -w0 | tr '+/' '-_'; echo`),
+    `VALUE="${value}" ${node} 'const v = process.env.VALUE; console.log("https://h/?p=" + encodeURIComponent(v)); console.log(new URLSearchParams({ p: v }).toString()); console.log(encodeURIComponent(v).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()))'`,
+  ].join(' && ');
+}
+
+describe('secrets in other spellings', () => {
+  const runbook = {
+    apiVersion: 'runbook/v1',
+    kind: 'Runbook',
+    metadata: { name: 'spellings', version: '1.0.0' },
+    params: { note: { type: 'string', default: 'none' } },
+    targets: { group: 'all' },
+    prechecks: [{ id: 'read-secret', run: 'cat secret.txt', capture: { token: { regex: '^(.+)$', secret: true } } }],
+    steps: [
+      { id: 'password-spellings', kind: 'check', run: printSpellings(`$${PASSWORD_VARIABLE}`) },
+      { id: 'capture-spellings', kind: 'check', run: `TOKEN={{quote token}} && ${printSpellings('$TOKEN')}` },
+      // Fails, quoting its output in the message, the journal's step.retried reason and the report.
+      { id: 'fails-quoting', kind: 'check', run: printSpellings(`$${PASSWORD_VARIABLE}`), expect: [{ match: '^never$' }], retries: 1, backoff: '1ms' },
+    ],
+  };
+  const inventory = {
+    apiVersion: 'runbook/v1',
+    kind: 'Inventory',
+    hosts: { controller: { transport: 'local', groups: ['all'], auth: { passwordEnv: PASSWORD_VARIABLE } } },
+  };
+
+  it('none reaches the journal, the JSON events, the progress, the plan, the report (JSON and Markdown) or git history', async () => {
+    const repo = await createTempRepository();
+    try {
+      repo.write('runbook.yaml', stringify(runbook));
+      repo.write('inventory.yaml', stringify(inventory));
+      repo.write('secret.txt', `${LOCAL_SECRET}\n`);
+      repo.write('.gitignore', 'secret.txt\n.runbook/\n');
+      await repo.commitAll('spellings');
+      const env = { [PASSWORD_VARIABLE]: LOCAL_PASSWORD };
+      const plan = await runCliProcess(['plan', 'runbook.yaml', '-i', 'inventory.yaml', '--out', 'plan.json'], { cwd: repo.root, env });
+      expect(plan.code, plan.stderr).toBe(0);
+      const json = await runCliProcess(['apply', 'runbook.yaml', '-i', 'inventory.yaml', '--format', 'json', '--no-commit'], { cwd: repo.root, env });
+      const text = await runCliProcess(['apply', 'runbook.yaml', '-i', 'inventory.yaml', '--no-progress', '--allow-reapply'], { cwd: repo.root, env });
+      // The failing step fails each run; everything else ran, so the spellings were really printed.
+      for (const run of [json, text]) expect(run.code, run.stderr).toBe(1);
+      const reports = readdirSync(join(repo.root, 'reports', 'runs')).filter((f) => f.endsWith('.json'));
+      expect(reports).toHaveLength(2);
+      const report = JSON.parse(readFileSync(join(repo.root, 'reports', 'runs', reports[0]!), 'utf8')) as RunReport;
+      const steps = report.hosts.controller!.steps;
+      expect(steps.map((s) => [s.id, s.status])).toEqual([
+        ['password-spellings', 'succeeded'],
+        ['capture-spellings', 'succeeded'],
+        ['fails-quoting', 'failed'],
+      ]);
+
+      const history = execFileSync('git', ['log', '-p', '--all', '--format=%H %an %s%n%b'], { cwd: repo.root, encoding: 'utf8' });
+      expect(history).toContain('reports/runs/');
+      const texts: Array<[string, string]> = [
+        ...filesUnder(repo.root)
+          .filter((f) => !f.includes(`${join(repo.root, '.git')}/`) && !f.endsWith('secret.txt'))
+          .map((f): [string, string] => [relative(repo.root, f), readFileSync(f, 'utf8')]),
+        ['output of plan', plan.stdout + plan.stderr],
+        ['output of apply --format json', json.stdout + json.stderr],
+        ['output of apply', text.stdout + text.stderr],
+        ['git log -p', history],
+      ];
+      expect(texts.map(([where]) => where)).toEqual(expect.arrayContaining(['plan.json', expect.stringMatching(/^\.runbook\/runs\/.+\/journal\.jsonl$/), expect.stringMatching(/^reports\/runs\/.+\.md$/)]));
+      expect(spellingLeaks(texts)).toEqual([]);
+      // Each printed line is hidden whole or in its middle: the lines are there, the secrets are not.
+      expect(steps[0]!.stdout!.text.split('\n').filter((l) => l.includes('***'))).toHaveLength(13);
+      expect(steps[1]!.stdout!.text.split('\n').filter((l) => l.includes('***'))).toHaveLength(13);
+    } finally {
+      repo.remove();
+    }
+  });
+
+  it('a password shorter than 4 characters is refused before anything runs, naming the variable, not the value', async () => {
+    const repo = await createTempRepository();
+    try {
+      repo.write('runbook.yaml', stringify(runbook));
+      repo.write('inventory.yaml', stringify(inventory));
+      await repo.commitAll('short');
+      const env = { [PASSWORD_VARIABLE]: 'q7Z' };
+      for (const args of [['plan', 'runbook.yaml', '-i', 'inventory.yaml'], ['apply', 'runbook.yaml', '-i', 'inventory.yaml', '--no-progress']]) {
+        const out = await runCliProcess(args, { cwd: repo.root, env });
+        expect(out.stderr).toContain(`error RB2010: the password in $${PASSWORD_VARIABLE} (passwordEnv of host \`controller\`) is shorter than 4 characters`);
+        expect(out.stdout + out.stderr).not.toContain('q7Z');
+        expect(out.code).toBe(2);
+      }
+      expect(existsSync(join(repo.root, '.runbook'))).toBe(false);
+      expect(existsSync(join(repo.root, 'reports'))).toBe(false);
+    } finally {
+      repo.remove();
+    }
+  });
+
+  it.each([
+    ['equal to the password', LOCAL_PASSWORD],
+    ['holding the password', `prefix-${LOCAL_PASSWORD}-suffix`],
+    ['holding its base64', `Basic ${Buffer.from(`ops:${LOCAL_PASSWORD}`).toString('base64')}`],
+    ['holding it URL-encoded', `https://h/?p=${encodeURIComponent(LOCAL_PASSWORD)}`],
+  ])('a param %s is refused by plan and by apply RUNBOOK -i, naming the param and the variable', async (_, value) => {
+    const repo = await createTempRepository();
+    try {
+      repo.write('runbook.yaml', stringify(runbook));
+      repo.write('inventory.yaml', stringify(inventory));
+      await repo.commitAll('param');
+      const env = { [PASSWORD_VARIABLE]: LOCAL_PASSWORD };
+      for (const args of [
+        ['plan', 'runbook.yaml', '-i', 'inventory.yaml', '--param', `note=${value}`, '--out', 'plan.json'],
+        ['plan', 'runbook.yaml', '-i', 'inventory.yaml', '--param', `note=${value}`, '--format', 'json'],
+        ['apply', 'runbook.yaml', '-i', 'inventory.yaml', '--param', `note=${value}`, '--no-progress'],
+      ]) {
+        const out = await runCliProcess(args, { cwd: repo.root, env });
+        expect(out.stderr).toContain(`error RB2008: param \`note\` holds the password in $${PASSWORD_VARIABLE} (passwordEnv of host \`controller\`)`);
+        expect(out.code).toBe(2);
+        expect(spellingLeaks([['output', out.stdout + out.stderr]])).toEqual([]);
+      }
+      expect(existsSync(join(repo.root, 'plan.json'))).toBe(false);
+      expect(existsSync(join(repo.root, '.runbook'))).toBe(false);
+    } finally {
+      repo.remove();
+    }
+  });
+
+  it('a plan file made where the password was unknown (CI) is refused by apply once it is', async () => {
+    const repo = await createTempRepository();
+    try {
+      repo.write('runbook.yaml', stringify(runbook));
+      repo.write('inventory.yaml', stringify(inventory));
+      await repo.commitAll('param');
+      const plan = await runCliProcess(['plan', 'runbook.yaml', '-i', 'inventory.yaml', '--param', `note=${LOCAL_PASSWORD}`, '--out', 'plan.json'], { cwd: repo.root });
+      expect(plan.code, plan.stderr).toBe(0);
+      const out = await runCliProcess(['apply', 'plan.json', '--no-progress'], { cwd: repo.root, env: { [PASSWORD_VARIABLE]: LOCAL_PASSWORD } });
+      expect(out.stderr).toContain(`error RB2008: param \`note\` holds the password in $${PASSWORD_VARIABLE}`);
+      expect(out.code).toBe(2);
+      expect(existsSync(join(repo.root, '.runbook'))).toBe(false);
+    } finally {
+      repo.remove();
+    }
   });
 });

@@ -45,6 +45,10 @@ const HOSTILE = [
   '{{host.name}}',
   "'; reboot; '",
 ];
+/** A param is one line of text: a control character other than tab is refused before any rendering (RB2007). */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
+const HOSTILE_PARAMS = HOSTILE.filter((value) => !CONTROL.test(value));
+const MULTILINE_PARAMS = HOSTILE.filter((value) => CONTROL.test(value));
 /** Values made of safe characters only: a bare placeholder may hold them. */
 const SAFE = ['4.4.0', '/var/images/cumulus-linux-4.4.0.bin', 'user@host:path', 'a=b,c+d%e', '%s%n', '-n', ''];
 
@@ -106,12 +110,18 @@ function expectRefused(make: () => unknown, what: { step: string; variable: stri
 }
 
 describe('a param value with shell metacharacters', () => {
-  it.each(HOSTILE)('%j renders as one quoted word through {{quote}}', (value) => {
+  it.each(HOSTILE_PARAMS)('%j renders as one quoted word through {{quote}}', (value) => {
     const command = renderedShow('printf %s {{quote params.x}}', { x: value });
     expect(shellOutput(command)).toBe(value);
   });
 
-  it.each(HOSTILE)('%j in a bare {{params.x}} is refused at plan time', (value) => {
+  it.each(MULTILINE_PARAMS)('%j, holding a line break, is refused at plan time even through {{quote}}', (value) => {
+    const error = refusal(() => renderedShow('printf %s {{quote params.x}}', { x: value }));
+    expect(error).toMatchObject({ code: 'RB2007', exitCode: 2 });
+    expect(error!.message).toContain('param `x` holds the control character');
+  });
+
+  it.each(HOSTILE_PARAMS)('%j in a bare {{params.x}} is refused at plan time', (value) => {
     expectRefused(() => renderedShow('printf %s {{params.x}}', { x: value }), { step: 'show', variable: 'params.x', value });
   });
 
@@ -263,10 +273,18 @@ describe('any string', () => {
     return where === 'param' ? renderedShow(run, { x: value }) : renderedShow(run, {}, createInventory({ labels: { x: value } }));
   };
 
+  /** A param holding a control character is refused whatever the template: RB2007, the character shown escaped. */
+  const expectControlRefused = (value: string, error: RunbookError | undefined) => {
+    expect(error?.code).toBe('RB2007');
+    expect(error!.message).not.toMatch(CONTROL);
+    expect(error!.message).toContain('param `x` holds the control character U+');
+  };
+
   it('{{quote x}} makes /bin/sh print exactly the value', () => {
     fc.assert(
       fc.property(anyValue, scope, (value, where) => {
-        expect(shellOutput(render(value, where, true))).toBe(value);
+        if (where === 'param' && CONTROL.test(value)) expectControlRefused(value, refusal(() => render(value, where, true)));
+        else expect(shellOutput(render(value, where, true))).toBe(value);
       }),
       { numRuns: 200 },
     );
@@ -276,7 +294,8 @@ describe('any string', () => {
     fc.assert(
       fc.property(anyValue, scope, (value, where) => {
         const error = refusal(() => render(value, where, false));
-        if (error) {
+        if (where === 'param' && CONTROL.test(value)) expectControlRefused(value, error);
+        else if (error) {
           expect(error.code).toBe('RB2004');
           expect(error.message).toContain(JSON.stringify(value));
           expect(value).not.toMatch(/^[A-Za-z0-9_./:=@%+,-]*$/);
@@ -286,6 +305,38 @@ describe('any string', () => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('`runbook plan` given any --param', () => {
+  let work: string;
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'runbook-any-param-'));
+    writeFileSync(
+      join(work, 'runbook.yaml'),
+      stringify(createRunbook([{ id: 'show', kind: 'check', run: 'printf %s {{quote params.x}} {{quote params.n}}' }], { x: { type: 'string', pattern: '^[^;]*$' }, n: { type: 'integer', default: 1 } })),
+    );
+    writeFileSync(join(work, 'inventory.yaml'), stringify(createInventory()));
+    return () => rmSync(work, { recursive: true, force: true });
+  });
+
+  // Names and values from the whole of Unicode, Object.prototype's own names, control characters.
+  const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('constructor', '__proto__', 'toString', 'x', 'n', '\u0000', '\u001b[2J', 'a\nb'));
+  const pair = fc.oneof(fc.tuple(fc.constantFrom('x', 'n'), text).map(([name, value]) => `${name}=${value}`), fc.tuple(text, text).map(([name, value]) => `${name}=${value}`), text);
+
+  it('plans or refuses with an input error, never an internal error, never printing a control character', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(pair, { maxLength: 3 }), async (pairs) => {
+        let stdout = '';
+        let stderr = '';
+        const params = pairs.filter((p) => !p.includes('\u0000')).flatMap((p) => ['--param', p]);
+        const code = await main(['plan', join(work, 'runbook.yaml'), '-i', join(work, 'inventory.yaml'), ...params], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+        expect(stderr).not.toContain('internal error');
+        expect([0, 2]).toContain(code);
+        expect(stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      }),
+      { numRuns: 150 },
     );
   });
 });
