@@ -137,6 +137,9 @@ export async function runApply(options: ApplyOptions): Promise<number> {
     journal = openJournal(folder, options.journal);
     if (!started.resume) journal.append(describeAdmission(plan, runId, context, clock.now()));
     result = await executeWithProgress(started, clock, options, journal);
+    // A report is owed from here on: said in the same fsync as the run's end, so that a kill before
+    // the report is committed leaves a run that `runs` and `--resume` know to finish.
+    if (isReported(result)) journal.append({ type: 'report.started', at: clock.now(), commit: options.commit !== false });
     // The run's end is on disk before its hosts are let go.
     await journal.persist().catch(() => undefined);
   } catch (error) {
@@ -171,11 +174,13 @@ async function concludeRun(run: StartedRun, result: RunResult, options: ApplyOpt
   return result.outcome === 'succeeded' ? EXIT_CODES.ok : EXIT_CODES.failed;
 }
 
-/** Writes (and commits) the report, journaling that it started and how it ended, so a cut-off commit is finished on resume. */
+/** A run gets its report once it reached its end: not stopped, and no host left waiting. */
+function isReported(result: RunResult): boolean {
+  return !result.stopped && !Object.values(result.hosts).some((h) => h.state === 'interrupted');
+}
+
+/** Writes (and commits) the report, journaling how it ended, so a cut-off commit is finished on resume. */
 async function reportWithJournal(run: StartedRun, result: RunResult, options: ApplyOptions, journal: Journal, clock: Clock): Promise<void> {
-  const commit = options.commit !== false;
-  journal.append({ type: 'report.started', at: clock.now(), commit });
-  await journal.persist().catch(() => undefined);
   const reported = await reportRun(run.plan, result, run.context, {
     commit: options.commit,
     push: options.push,
@@ -206,6 +211,8 @@ async function finishReport(run: StartedRun, options: ApplyOptions, clock: Clock
   options.writeError(`run ${run.runId} had finished (${finished.outcome}); finishing its report\n`);
   const journal = openJournal(run.folder, options.journal);
   try {
+    journal.append({ type: 'report.started', at: clock.now(), commit: options.commit !== false });
+    await journal.persist().catch(() => undefined);
     await reportWithJournal(run, rebuildFinishedRun(run.plan, { ...state, finished }), options, journal, clock);
   } finally {
     await journal.close();

@@ -125,9 +125,9 @@ export function rebuildRunState(events: readonly RunEvent[]): ResumeState | unde
 }
 
 /**
- * Whether a finished run still owes its report: it ended, and the report was never started, or was
- * started and cut off before it was written (and committed, when it was to be).
+ * Whether a finished run still owes its report: the report was owed (journaled with the run's end)
+ * and was cut off before it was written, and committed when it was to be.
  */
 export function isReportPending(state: ResumeState): boolean {
-  return state.finished !== undefined && state.report?.done !== true;
+  return state.finished !== undefined && state.report !== undefined && !state.report.done;
 }
