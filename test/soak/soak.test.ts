@@ -7,12 +7,14 @@ import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { runApply, type ApplyOptions } from '../../engine/commands/apply.js';
 import { readJournal, runFolder } from '../../engine/io/journal.js';
+import { rebuildRunState } from '../../engine/run/resume-state.js';
 import type { HostState, RunEvent } from '../../engine/run/events.js';
 import type { RunReport } from '../../engine/schema/report.js';
 import { FAST_TIMINGS, LAB_PASSWORD_ENV } from '../helpers/lab-apply.js';
 import { degradesPod, planFaults, type PlannedFault } from './fault-plan.js';
 import { startFleet, type Fleet } from './fleet.js';
 import { compareJournalWithReport } from './journal-report.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { countResources, rebindAll, settledResources, type ResourceCounts } from './resources.js';
 
 // Issue 8, item 6: 200 switches, random faults in 10% of them. Every host ends in a named state,
@@ -197,6 +199,75 @@ describe('soak: a 200-switch upgrade with faults in 10% of the switches', () => 
     } finally {
       await fleet?.stop();
       if (KEEP !== undefined) cpSync(dir, KEEP, { recursive: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('soak: runs stopped at once while switches roll back, then resumed', () => {
+  it('never runs a finished rollback step twice, and every rolled-back switch ends on its old release', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbook-soak-rollback-'));
+    // Two pods of 2 spines and 8 leaves; in each, three leaves whose install fails on both attempts.
+    const fleet = await startFleet({ ...SHAPE, pods: 2, firstPrefixByte: SHAPE.firstPrefixByte + SHAPE.pods });
+    try {
+      const failing = fleet.hosts.filter((h) => h.role === 'leaf' && /leaf0[135]$/.test(h.device));
+      for (const host of failing) await host.lab.injectFault(host.device, { kind: 'installFails', times: 2 });
+      const inventoryPath = join(dir, 'fleet.yaml');
+      writeFileSync(inventoryPath, YAML.stringify(fleet.inventory()));
+
+      // Each process is stopped at once (as a second Ctrl-C does) the moment a switch starts its rollback reboot for the first time.
+      const stoppedAt = new Set<string>();
+      const stopAtRollbackReboot = () => {
+        const stop = new AbortController();
+        const abort = new AbortController();
+        const onEvent = (event: RunEvent) => {
+          if (event.type === 'step.started' && event.section === 'rollback' && event.stepId === 'reboot-previous' && !stoppedAt.has(event.host) && !stop.signal.aborted) {
+            stoppedAt.add(event.host);
+            stop.abort('SIGINT');
+            abort.abort('SIGINT');
+          }
+        };
+        return { signal: stop.signal, abortCommands: abort.signal, onEvent };
+      };
+      const first = stopAtRollbackReboot();
+      let run = await apply(dir, { target: FIXTURE, inventory: inventoryPath, signal: first.signal, abortCommands: first.abortCommands }, first.onEvent);
+      const runId = run.runId;
+      expect(run.exitCode, JSON.stringify(run.states) + run.events.filter((e) => e.type === 'host.finished').map((e) => JSON.stringify(e)).join('\n').slice(0, 3000)).toBe(130);
+      let stops = 1;
+      // Resume, stopped again at the next rollback reboot, until a resume runs to the end. The test is
+      // the operator: a cut-off reboot the switch went through is marked done, anything else is run again.
+      while (run.exitCode === 130 && stops <= failing.length) {
+        // A switch cut off in its reboot is back within the lab's reboot delay.
+        await waitFor(() => (failing.every((h) => h.lab.state(h.device).up === true) ? true : undefined), 'the rebooting switches');
+        const cut = rebuildRunState(readJournal(runFolder(join(dir, '.runbook'), runId)))!.hosts;
+        const rebooted = failing.filter((h) => cut[h.name]?.interrupted?.stepId === 'reboot-previous' && Number(h.lab.state(h.device).bootCount) >= 2);
+        const next = stopAtRollbackReboot();
+        const decisions = { rerunInterrupted: true, markDone: rebooted.map((h) => `${h.name}:reboot-previous`) };
+        run = await apply(dir, { resume: runId, ...decisions, signal: next.signal, abortCommands: next.abortCommands }, next.onEvent);
+        if (run.exitCode === 130) stops++;
+      }
+      console.log(`soak: run ${runId} stopped ${stops} time(s) in a rollback, then finished (exit ${run.exitCode})`);
+      expect(stops).toBeGreaterThan(1);
+      expect(run.exitCode, run.stderr).toBe(1);
+
+      const report = JSON.parse(readFileSync(join(dir, 'reports', 'runs', `${runId}.json`), 'utf8')) as RunReport;
+      const journal = readJournal(runFolder(join(dir, '.runbook'), runId));
+      for (const host of failing) {
+        expect(report.hosts[host.name]?.state, `${host.name}: ${report.hosts[host.name]?.message}`).toBe('rolled-back');
+        expect(host.lab.state(host.device), host.name).toMatchObject({ version: '4.3.0', up: true });
+        // Once the journal has a rollback step finished, the switch never sees its command again.
+        for (const [stepId, command] of [['reinstall-previous', /^onie-install /], ['reboot-previous', /^reboot$/]] as const) {
+          const finished = journal.find((e) => e.type === 'step.finished' && e.host === host.name && e.record.id === stepId && e.record.status === 'succeeded');
+          expect(finished, `${host.name} ${stepId}`).toBeDefined();
+          const later = host.lab.commandLog(host.device).filter((e) => command.test(e.command) && Date.parse(e.time) > finished!.at);
+          expect(later, `${host.name}: ${stepId} ran again after it had finished`).toEqual([]);
+        }
+      }
+      expect(report.history?.interruptions.length).toBe(stops);
+      expect(compareJournalWithReport(journal, report)).toEqual([]);
+      expect(readdirSync(join(dir, '.runbook', 'locks'))).toEqual([]);
+    } finally {
+      await fleet.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
