@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInputError } from '../errors.js';
 import { checkAdmittedApproval, checkApproval, readApprovalAt, toReportApproval } from '../git/approvals.js';
@@ -21,6 +21,7 @@ import type { Approval, RunReport } from '../schema/report.js';
 import type { SnapshotDiff } from '../schema/snapshot.js';
 import { compareSnapshots } from '../snapshot/compare.js';
 import { renderDiffMarkdown } from '../snapshot/render-diff.js';
+import { readCurrentUser } from '../shared/current-user.js';
 
 /** The GitOps side of `runbook apply`, as its flags set it. */
 export interface GitOpsApplyOptions {
@@ -205,13 +206,7 @@ async function findRepository(target: string): Promise<RepositoryInfo | null> {
 }
 
 async function describeRunner(root: string, inRepository: boolean): Promise<RunReport['runBy']> {
-  let user: string;
-  try {
-    user = userInfo().username;
-  } catch {
-    // Containers may run as a uid with no passwd entry.
-    user = process.env.USER ?? process.env.USERNAME ?? `uid ${process.getuid?.() ?? 'unknown'}`;
-  }
+  const user = readCurrentUser();
   const identity = inRepository ? await readGitIdentity(root) : {};
   return { user, machine: hostname(), gitName: identity.name, gitEmail: identity.email };
 }

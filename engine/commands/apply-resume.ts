@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInputError } from '../errors.js';
 import { readGitIdentity } from '../git/repository.js';
@@ -11,6 +12,7 @@ import type { Plan } from '../schema/plan.js';
 import type { ApplyContext } from './apply-gitops.js';
 import { checkResumeAdmission, checkResumeContext } from './apply-gitops.js';
 import { RUN_PLAN_FILE, readRunJournal, readRunMeta, type RunMeta } from './runs.js';
+import { readCurrentUser } from '../shared/current-user.js';
 
 /** What `--resume RUN_ID` found: the run's plan, how it was started, and its journal. */
 export interface ResumedRun {
@@ -74,13 +76,15 @@ export async function readOperatorDecisions(flags: DecisionFlags, run: ResumedRu
   }
   if (marks.size === 0 && !flags.rerunInterrupted) return undefined;
   const identity = await readGitIdentity(run.context.root);
-  if (!identity.name || !identity.email) {
+  if (identity.name && identity.email) return { by: `${identity.name} <${identity.email}>`, marks, rerunAll: flags.rerunInterrupted };
+  if (marks.size > 0) {
     throw createInputError(
       'RB3010',
       "the operator's decisions are recorded with their git identity, and git's user.name or user.email is not set; set them (`git config user.name ...` and `git config user.email ...`), then resume again",
     );
   }
-  return { by: `${identity.name} <${identity.email}>`, marks, rerunAll: flags.rerunInterrupted };
+  // --rerun-interrupted decides nothing about what happened; without a git identity, the system user stands.
+  return { by: `${readCurrentUser()} on ${hostname()}`, marks, rerunAll: true };
 }
 
 function checkStepKey(flag: string, given: string, run: ResumedRun, cutOff: readonly string[]): string {
@@ -125,3 +129,4 @@ export function rebuildFinishedRun(plan: Plan, state: ResumeState & { finished: 
     snapshots: { before: state.snapshotBefore, after: state.snapshotAfter },
   };
 }
+

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { EXIT_CODES, RunbookError, createInputError, signalExitCode } from '../errors.js';
@@ -28,6 +28,7 @@ import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
 import { checkPlanSecrets } from './secrets.js';
 import { RUN_META_FILE, RUN_PLAN_FILE, type RunMeta } from './runs.js';
+import { readCurrentUser } from '../shared/current-user.js';
 
 /** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
 export interface ApplyOptions extends GitOpsApplyOptions {
@@ -259,7 +260,7 @@ async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<Start
     inventoryDir,
     machine: hostname(),
     pid: process.pid,
-    user: currentUser(),
+    user: readCurrentUser(),
     startedAt: new Date(clock.now()).toISOString(),
     maxParallel: options.maxParallel,
   };
@@ -292,7 +293,7 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
     history,
     decisions,
     writerMayLive: meta.machine !== hostname() || isProcessAlive(meta.pid),
-    meta: { ...meta, pid: process.pid, machine: hostname(), user: currentUser(), maxParallel: options.maxParallel ?? meta.maxParallel },
+    meta: { ...meta, pid: process.pid, machine: hostname(), user: readCurrentUser(), maxParallel: options.maxParallel ?? meta.maxParallel },
   };
 }
 
@@ -344,14 +345,6 @@ function writeRunFile(path: string, text: string): void {
   }
 }
 
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    // Containers may run as a uid with no passwd entry.
-    return process.env.USER ?? `uid ${process.getuid?.() ?? 'unknown'}`;
-  }
-}
 
 async function askApproval(request: ApprovalRequest): Promise<boolean> {
   const readline = createInterface({ input: process.stdin, output: process.stderr });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInputError, type RunbookError } from '../errors.js';
 import type { Clock } from '../run/clock.js';
+import { readCurrentUser } from '../shared/current-user.js';
 
 // Host locks under `.runbook/locks/<host>.json` (DESIGN section 5, exclusion). A lock file appears
 // with its whole content at once: it is written to a temporary file and hard-linked into place, and
@@ -95,14 +96,6 @@ function checkHostName(host: string): void {
   }
 }
 
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    // No passwd entry (some containers): fall back to the environment.
-    return process.env.USER ?? process.env.LOGNAME ?? 'unknown';
-  }
-}
 
 /** Whether a process of this machine is alive (EPERM: it is, and belongs to someone else). */
 export function isProcessAlive(pid: number): boolean {
@@ -389,7 +382,7 @@ export function acquireHostLocks(options: AcquireHostLocksOptions): HostLocks {
   const template = {
     lockId,
     runId,
-    user: options.user ?? currentUser(),
+    user: options.user ?? readCurrentUser(),
     machine,
     pid: options.pid ?? process.pid,
     startedAt: new Date((options.clock ?? Date).now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
