@@ -14,6 +14,7 @@ import { FAST_TIMINGS, LAB_PASSWORD_ENV } from '../helpers/lab-apply.js';
 import { degradesPod, planFaults, type PlannedFault } from './fault-plan.js';
 import { startFleet, type Fleet } from './fleet.js';
 import { compareJournalWithReport } from './journal-report.js';
+import { commitRepository } from '../helpers/run-repository.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { countResources, rebindAll, settledResources, type ResourceCounts } from './resources.js';
 
@@ -207,6 +208,8 @@ describe('soak: a 200-switch upgrade with faults in 10% of the switches', () => 
 describe('soak: runs stopped at once while switches roll back, then resumed', () => {
   it('never runs a finished rollback step twice, and every rolled-back switch ends on its old release', { timeout: TEST_TIMEOUT_MS }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runbook-soak-rollback-'));
+    // A repository, for the git identity the operator's decisions are recorded with.
+    commitRepository(dir);
     // Two pods of 2 spines and 8 leaves; in each, three leaves whose install fails on both attempts.
     const fleet = await startFleet({ ...SHAPE, pods: 2, firstPrefixByte: SHAPE.firstPrefixByte + SHAPE.pods });
     try {
