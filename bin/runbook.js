@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // The compiled CLI; `npm ci` builds it through the `prepare` script.
-import { main } from '../dist/engine/cli.js';
+import { runCommandLine } from '../dist/engine/cli.js';
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runCommandLine(process.argv.slice(2));

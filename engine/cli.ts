@@ -15,6 +15,19 @@ const processIo: CliIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
+/**
+ * The process's entry point. A reader that goes away (`runbook plan ... | head`) closes the pipe:
+ * what is left to print is dropped, and the command finishes (a run still releases its locks).
+ */
+export async function runCommandLine(argv: readonly string[]): Promise<number> {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+  return main(argv);
+}
+
 /** Parses arguments and runs one command; the only place errors become exit codes. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   let exitCode: number = EXIT_CODES.ok;

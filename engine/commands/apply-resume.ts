@@ -43,6 +43,9 @@ export async function readResumedRun(request: ResumeRequest): Promise<ResumedRun
   if (request.hasTarget) {
     throw createInputError('RB3006', '--resume continues a run with its own plan; give no plan, runbook, inventory or params with it');
   }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(runId)) {
+    throw createInputError('RB3007', `${JSON.stringify(runId)} is not a run id (letters, digits, dots, dashes and underscores); \`runbook runs\` lists the runs`);
+  }
   const context = await checkResumeContext(request.root);
   const folder = runFolder(join(context.root, STATE_FOLDER), runId);
   const meta = readRunMeta(folder);

@@ -77,4 +77,8 @@ describe('a resumed run', () => {
     expect(await runApply(base({ resume: runId }))).toBe(0);
     expect(existsSync(join(work, 'log')) ? readFileSync(join(work, 'log'), 'utf8') : '').toBe('');
   });
+
+  it('refuses a run id that is a path, reading nothing outside the runs folder', async () => {
+    await expect(runApply(base({ resume: '../../etc' }))).rejects.toMatchObject({ exitCode: 2, code: 'RB3007', message: expect.stringContaining('is not a run id') });
+  });
 });
