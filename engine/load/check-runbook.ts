@@ -96,6 +96,11 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       // The step's own captures are known to its expectations, not to its command.
       for (const field of ['run', 'when', 'message', 'snapshot'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
       if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured, ownCaptures);
+      // The probe runs before the step (on resume): it knows only the values captured before it.
+      if (isObject(step.completedWhen)) {
+        checkTemplate(step.completedWhen.run, [...base, 'completedWhen', 'run'], captured, ownCaptures);
+        asArray(step.completedWhen.expect).forEach((item, i) => checkExpect(item, [...base, 'completedWhen', 'expect', i], captured));
+      }
       asArray(step.answer).forEach((a, i) => {
         if (!isObject(a)) return;
         checkRegex(a.prompt, [...base, 'answer', i, 'prompt']);
@@ -105,7 +110,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       for (const list of ['expect', 'until'] as const) {
         asArray(step[list]).forEach((item, i) => checkExpect(item, [...base, list, i]));
       }
-      function checkExpect(item: unknown, path: PathSegment[]) {
+      function checkExpect(item: unknown, path: PathSegment[], known: ReadonlySet<string> = afterCapture) {
         if (!isObject(item)) return;
         const operators = EXPECT_OPERATORS.filter((op) => op in item);
         if (operators.length !== 1) {
@@ -119,18 +124,18 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
         }
         for (const key of ['match', 'notMatch'] as const) {
           checkRegex(item[key], [...path, key]);
-          checkTemplate(item[key], [...path, key], afterCapture);
+          checkTemplate(item[key], [...path, key], known);
         }
-        checkTemplate(item.contains, [...path, 'contains'], afterCapture);
+        checkTemplate(item.contains, [...path, 'contains'], known);
         if (isObject(item.json)) {
           checkRegex(item.json.matches, [...path, 'json', 'matches']);
-          for (const key of ['equals', 'gte', 'lte'] as const) checkTemplate(item.json[key], [...path, 'json', key], afterCapture);
+          for (const key of ['equals', 'gte', 'lte'] as const) checkTemplate(item.json[key], [...path, 'json', key], known);
         }
-        if (isObject(item.number)) checkTemplate(item.number.value, [...path, 'number', 'value'], afterCapture);
+        if (isObject(item.number)) checkTemplate(item.number.value, [...path, 'number', 'value'], known);
         if (isObject(item.semver)) {
           for (const key of ['value', 'gte', 'lt', 'sameMajorAs', 'sameMinorAs'] as const) {
             const value = item.semver[key];
-            checkTemplate(value, [...path, 'semver', key], afterCapture);
+            checkTemplate(value, [...path, 'semver', key], known);
             if (typeof value === 'string' && !hasTemplate(value) && !semver.valid(value)) {
               out.push(source.diagnose('RB1209', `\`${value}\` is not a semantic version like 1.2.3${where(path)}`, [...path, 'semver', key]));
             }
@@ -238,6 +243,9 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   if (kind === 'approval' && typeof step.message !== 'string') fail('message', 'an approval step needs `message`, what the operator is asked');
   if (kind !== 'approval' && 'message' in step) fail('message', '`message` belongs to approval steps');
   if (kind !== 'reboot' && kind !== 'failover' && 'reconnect' in step) fail('reconnect', '`reconnect` belongs to reboot and failover steps');
+  if (['check', 'verify', 'snapshot', 'wait', 'approval'].includes(kind) && 'completedWhen' in step) {
+    fail('completedWhen', `\`completedWhen\` tells whether a changing step cut off by a crash completed; a \`${kind}\` step is simply run again`);
+  }
   if (kind === 'snapshot' && base[0] !== 'steps') fail('kind', 'snapshot steps belong under `steps` (strategy.snapshot takes snapshots around the run)');
   if (kind !== 'snapshot' && ('profile' in step || 'snapshot' in step)) {
     fail('profile' in step ? 'profile' : 'snapshot', '`profile` and `snapshot` belong to snapshot steps');

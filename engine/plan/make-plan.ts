@@ -56,7 +56,7 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   ] as const;
   // When no command names a host field, a host's plan depends only on which steps select it: hosts
   // with the same selection share one frozen host plan, which the plan's JSON then serialises once.
-  const shared = sections.every(({ steps }) => steps.every((step) => [step.run, step.reconnect?.check].every((t) => t === undefined || isHostIndependent(t))))
+  const shared = sections.every(({ steps }) => steps.every((step) => [step.run, step.reconnect?.check, 'completedWhen' in step ? step.completedWhen?.run : undefined].every((t) => t === undefined || isHostIndependent(t))))
     ? new Map<string, HostPlan>()
     : undefined;
   for (const host of targets) {
@@ -278,11 +278,12 @@ function planStep(
       if (isHostIndependent(step.run)) commands.set(step.run, command);
     }
   }
-  // The reconnection check runs on the host too: the same refusal of unsafe values, at plan time.
-  const check = step.reconnect?.check;
-  if (check !== undefined && !commands.has(check)) {
-    const rendered = renderCommand(check);
-    if (isHostIndependent(check)) commands.set(check, rendered);
+  // The reconnection check and the completion probe run on the host too: the same refusal of
+  // unsafe values, at plan time.
+  for (const extra of [step.reconnect?.check, 'completedWhen' in step ? step.completedWhen?.run : undefined]) {
+    if (extra === undefined || commands.has(extra)) continue;
+    const rendered = renderCommand(extra);
+    if (isHostIndependent(extra)) commands.set(extra, rendered);
   }
   // Keys in canonical (sorted) order, as in hostPlans.
   return {
