@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { describeHostContext } from '../plan/make-plan.js';
 import { renderTemplate } from '../plan/template.js';
 import type { Plan, PlannedStep } from '../schema/plan.js';
@@ -119,6 +120,8 @@ class PlanExecution {
     for (const name of this.names) Object.assign(this.sessions.get(name)!.captures, options.resume?.hosts[name]?.captures);
     this.definitions = indexDefinitions(plan);
     this.limit = createLimiter(options.maxParallel ?? plan.strategy.maxParallel);
+    // Every command and wait of every host listens to these: hundreds at once is expected.
+    setMaxListeners(0, this.stop.signal, ...(options.abortCommands ? [options.abortCommands] : []));
     this.exec = async (host, command, execOptions) => (await this.sessions.get(host)!.connection()).exec(command, { ...execOptions, signal: options.abortCommands });
   }
 

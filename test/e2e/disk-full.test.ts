@@ -3,8 +3,10 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runApply, type ApplyOptions } from '../../engine/commands/apply.js';
+import type { ApplyOptions } from '../../engine/commands/apply.js';
 import type { RunEvent } from '../../engine/run/events.js';
+import { applyInProcess } from '../helpers/apply-in-process.js';
+import { LOCAL_BOX_INVENTORY } from '../helpers/local-box.js';
 import { commitRepository } from '../helpers/run-repository.js';
 
 // A full disk under the journal: the run stops before its next changing step, says which file it
@@ -24,12 +26,6 @@ steps:
   - { id: second, kind: install, run: 'echo second >> {{quote params.dir}}/log' }
   - { id: third, kind: command, run: 'echo third >> {{quote params.dir}}/log' }
 `;
-const INVENTORY = `apiVersion: runbook/v1
-kind: Inventory
-defaults: { transport: local, groups: [box] }
-hosts:
-  box: {}
-`;
 
 let repo: string;
 let work: string;
@@ -37,7 +33,7 @@ beforeEach(() => {
   repo = mkdtempSync(join(tmpdir(), 'runbook-disk-'));
   work = mkdtempSync(join(tmpdir(), 'runbook-disk-work-'));
   writeFileSync(join(repo, 'runbook.yaml'), RUNBOOK);
-  writeFileSync(join(repo, 'inventory.yaml'), INVENTORY);
+  writeFileSync(join(repo, 'inventory.yaml'), LOCAL_BOX_INVENTORY);
   commitRepository(repo);
 });
 afterEach(() => {
@@ -49,18 +45,10 @@ const log = () => (existsSync(join(work, 'log')) ? readFileSync(join(work, 'log'
 const lockFiles = () => (existsSync(join(repo, '.runbook', 'locks')) ? readdirSync(join(repo, '.runbook', 'locks')) : []);
 
 async function apply(extra: Partial<ApplyOptions>) {
-  let stderr = '';
-  const code = await runApply({
+  const { exitCode: code, stderr } = await applyInProcess({
     target: join(repo, 'runbook.yaml'),
     inventory: join(repo, 'inventory.yaml'),
     params: [`dir=${work}`],
-    yes: true,
-    noProgress: true,
-    format: 'text',
-    isTty: false,
-    write: () => {},
-    writeError: (text) => (stderr += text),
-    env: {},
     root: repo,
     commit: false,
     ...extra,

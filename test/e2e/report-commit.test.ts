@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCliProcess } from '../helpers/cli-process.js';
+import { LOCAL_BOX_INVENTORY } from '../helpers/local-box.js';
 import { commitRepository } from '../helpers/run-repository.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -21,18 +22,12 @@ targets: { group: box }
 steps:
   - { id: work, kind: command, run: 'true' }
 `;
-const INVENTORY = `apiVersion: runbook/v1
-kind: Inventory
-defaults: { transport: local, groups: [box] }
-hosts:
-  box: {}
-`;
 
 let repo: string;
 beforeEach(() => {
   repo = mkdtempSync(join(tmpdir(), 'runbook-commit-'));
   writeFileSync(join(repo, 'runbook.yaml'), RUNBOOK);
-  writeFileSync(join(repo, 'inventory.yaml'), INVENTORY);
+  writeFileSync(join(repo, 'inventory.yaml'), LOCAL_BOX_INVENTORY);
   commitRepository(repo);
 });
 afterEach(() => rmSync(repo, { recursive: true, force: true }));

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runApply, type ApplyOptions } from '../../engine/commands/apply.js';
+import type { ApplyOptions } from '../../engine/commands/apply.js';
+import { applyInProcess } from '../helpers/apply-in-process.js';
 import { commitRepository } from '../helpers/run-repository.js';
 
 // A resumed run keeps the --max-parallel it was started with: each command takes a folder as a
@@ -23,9 +24,7 @@ steps:
 const INVENTORY = `apiVersion: runbook/v1
 kind: Inventory
 defaults: { transport: local, groups: [box] }
-hosts:
-  box1: {}
-  box2: {}
+hosts: { box1: {}, box2: {} }
 `;
 
 let repo: string;
@@ -42,43 +41,29 @@ afterEach(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const base = (extra: Partial<ApplyOptions>): ApplyOptions => ({
-  params: [],
-  yes: true,
-  noProgress: true,
-  format: 'text',
-  isTty: false,
-  write: () => {},
-  writeError: () => {},
-  env: {},
-  root: repo,
-  commit: false,
-  ...extra,
-});
+const apply = async (extra: Partial<ApplyOptions>) => (await applyInProcess({ root: repo, commit: false, ...extra })).exitCode;
 
 describe('a resumed run', () => {
   it('keeps the --max-parallel it was started with', async () => {
     const stop = new AbortController();
     let finishedFirst = 0;
-    const first = await runApply(
-      base({
-        target: join(repo, 'runbook.yaml'),
-        inventory: join(repo, 'inventory.yaml'),
-        params: [`dir=${work}`],
-        maxParallel: 1,
-        signal: stop.signal,
-        onEvent: (event) => {
-          if (event.type === 'step.finished' && event.record.id === 'first' && ++finishedFirst === 2) stop.abort('SIGINT');
-        },
-      }),
-    );
+    const first = await apply({
+      target: join(repo, 'runbook.yaml'),
+      inventory: join(repo, 'inventory.yaml'),
+      params: [`dir=${work}`],
+      maxParallel: 1,
+      signal: stop.signal,
+      onEvent: (event) => {
+        if (event.type === 'step.finished' && event.record.id === 'first' && ++finishedFirst === 2) stop.abort('SIGINT');
+      },
+    });
     expect(first).toBe(130);
     const runId = readdirSync(join(repo, '.runbook', 'runs'))[0]!;
-    expect(await runApply(base({ resume: runId }))).toBe(0);
+    expect(await apply({ resume: runId })).toBe(0);
     expect(existsSync(join(work, 'log')) ? readFileSync(join(work, 'log'), 'utf8') : '').toBe('');
   });
 
   it('refuses a run id that is a path, reading nothing outside the runs folder', async () => {
-    await expect(runApply(base({ resume: '../../etc' }))).rejects.toMatchObject({ exitCode: 2, code: 'RB3007', message: expect.stringContaining('is not a run id') });
+    await expect(apply({ resume: '../../etc' })).rejects.toMatchObject({ exitCode: 2, code: 'RB3007', message: expect.stringContaining('is not a run id') });
   });
 });
