@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ssh2, { type AuthContext, type Connection, type ServerChannel } from 'ssh2';
@@ -90,6 +90,7 @@ beforeAll(async () => {
   await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', join(build, 'dist')]);
   mkdirSync(join(build, 'bin'));
   copyFileSync(join(REPO_ROOT, 'bin', 'runbook.js'), join(build, 'bin', 'runbook.js'));
+  chmodSync(join(build, 'bin', 'runbook.js'), 0o755);
   // The peak resident set of the whole process (getrusage), written as it exits.
   writeFileSync(join(build, 'peak-rss.cjs'), "process.on('exit', () => require('node:fs').writeFileSync(process.env.PEAK_RSS_FILE, String(process.resourceUsage().maxRSS)));\n");
   server = await startFloodServer();
@@ -133,7 +134,8 @@ steps:
   // Committed: `apply RUNBOOK -i` runs what is committed (DESIGN section 5, gates).
   await repo.commitAll('a runbook against a host that floods');
   const peakFile = join(repo.root, 'peak-rss.txt');
-  const child = spawn(process.execPath, [join(build, 'bin', 'runbook.js'), 'apply', 'runbooks/flood.yaml', '-i', 'inventories/flood.yaml', '--yes', '--no-progress', '--no-commit'], {
+  // Run as installed: through its `#!` line, with the Node options it names.
+  const child = spawn(join(build, 'bin', 'runbook.js'), ['apply', 'runbooks/flood.yaml', '-i', 'inventories/flood.yaml', '--yes', '--no-progress', '--no-commit'], {
     cwd: repo.root,
     env: { ...process.env, NO_COLOR: '1', FLOOD_PASSWORD: PASSWORD, PEAK_RSS_FILE: peakFile, NODE_OPTIONS: `--require ${join(build, 'peak-rss.cjs')}` },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,6 +144,8 @@ steps:
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   const [code] = (await once(child, 'close')) as [number | null];
+  // Printed for the record: the bound is asserted below, the figure is what to watch.
+  console.log(`output flood (${command}): peak RSS ${Math.round(Number(readFileSync(peakFile, 'utf8')) / 1024)} MB`);
   const runs = join(repo.root, '.runbook', 'runs');
   const [runId] = readdirSync(runs);
   const report = JSON.parse(readFileSync(join(repo.root, 'reports', 'runs', `${runId}.json`), 'utf8')) as RunReport;
