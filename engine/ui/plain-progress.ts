@@ -165,6 +165,12 @@ export function createPlainProgress(options: PlainProgressOptions): ProgressCons
       case 'output':
         outputs.add(event);
         return;
+      case 'step.decided':
+        line(event.at, `${event.host} ${describeStep(event.section, event.stepId)} was cut off earlier: ${paint.yellow(event.decision)} (${oneLine(event.reason)}; by ${event.by})`);
+        return;
+      case 'run.interrupted':
+        line(event.at, paint.yellow(`${oneLine(event.reason)}: no new command starts`));
+        return;
       case 'run.finished': {
         runEnded = true;
         for (const [host, state] of Object.entries(event.hosts)) states.set(host, state);

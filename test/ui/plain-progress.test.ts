@@ -135,6 +135,19 @@ describe('createPlainProgress', () => {
     ]);
   });
 
+  it('says when a run is told to stop, and what was decided about a step cut off earlier', async () => {
+    const text = await renderPlain([
+      { type: 'step.decided', at: START, host: 'leaf01', section: 'rollback', stepId: 'reboot', decision: 'done', by: 'Olga <olga@example.com>', reason: 'marked done by the operator' },
+      { type: 'run.interrupted', at: START, reason: 'the run was interrupted by SIGTERM', signal: 'SIGTERM' },
+    ]);
+    expect(bodies(text)).toEqual(
+      expect.arrayContaining([
+        'leaf01 rollback step reboot was cut off earlier: done (marked done by the operator; by Olga <olga@example.com>)',
+        'the run was interrupted by SIGTERM: no new command starts',
+      ]),
+    );
+  });
+
   it('writes nothing for events handled after close', async () => {
     const capture = captureWrites();
     const progress = createPlainProgress({ write: capture.write, color: false, env: {} });
