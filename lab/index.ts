@@ -3,7 +3,8 @@ import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { systemClock, Timers, type Clock } from './clock.js';
 import type { DeviceEnv, LabTimings, Platform, SimulatedDevice } from './device.js';
-import { DeviceHost, type CommandLogEntry } from './device-host.js';
+import { DeviceHost, type CommandLogEntry, type DeviceEvent } from './device-host.js';
+import { imageStoreFiles } from './devices/cumulus-config.js';
 import { CumulusSwitch, type CumulusOptions } from './devices/cumulus.js';
 import { ExosChassis, type ExosOptions } from './devices/exos.js';
 import { Fabric, type SwitchPlan } from './devices/fabric.js';
@@ -16,7 +17,8 @@ import { DEFAULT_TOPOLOGY, planDevices, type DeviceSpec, type LabTopology } from
 
 export type { Clock } from './clock.js';
 export type { LabTimings, Platform } from './device.js';
-export type { CommandLogEntry } from './device-host.js';
+export type { CommandLogEntry, DeviceEvent } from './device-host.js';
+export { IMAGE_STORE_URL, imageFileName, type CumulusPlatformName } from './devices/cumulus-config.js';
 export type { CommandPattern, Fault, FaultKind } from './faults.js';
 export { FAULT_KINDS } from './faults.js';
 export { deriveHostKey, fingerprintOf, type HostKey } from './host-key.js';
@@ -75,6 +77,12 @@ export interface Lab {
   /** Removes a device's faults (and brings back a device a `neverReturns` fault kept down). */
   clearFaults(host: string): Promise<void>;
   commandLog(host?: string): CommandLogEntry[];
+  /**
+   * Power and device events in the order they happened: `down`, `up`, and for Cumulus switches
+   * `fresh-install` (an ONIE install booted, /etc wiped), `serving` / `not-serving` (uplinks
+   * configured and BGP running, or no longer).
+   */
+  eventLog(host?: string): DeviceEvent[];
   /** The device's simulated state, for tests' assertions only. */
   state(host: string): Record<string, unknown>;
   /** Resolves once every device's listener matches its state (after a reboot ends, say). */
@@ -123,6 +131,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     // Synchronous, so the file holds every entry even if the process is killed right after.
     if (options.commandLogFile) appendFileSync(options.commandLogFile, `${JSON.stringify(entry)}\n`);
   };
+  const events: DeviceEvent[] = [];
   const fabric = new Fabric(fabricPlan, clock);
   const createDevice = deviceFactory(options, clock, timers, timings, fabric);
   const entries = specs.map((spec) => {
@@ -139,6 +148,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       timers,
       timings,
       log: record,
+      note: (event) => events.push(event),
       createDevice: (env) => createDevice(spec, env),
     });
     return { spec, hostKey, host };
@@ -206,6 +216,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       await host.settled();
     },
     commandLog: (name) => log.filter((entry) => name === undefined || entry.host === name).map((entry) => ({ ...entry })),
+    eventLog: (name) => events.filter((entry) => name === undefined || entry.host === name).map((entry) => ({ ...entry })),
     state: (name) => {
       const host = hostOf(name);
       return { name, platform: host.device.platform, ...host.status(), ...host.device.state() };
@@ -238,6 +249,7 @@ function deviceFactory(
   fabric: Fabric,
 ): (spec: DeviceSpec, env: DeviceEnv) => SimulatedDevice {
   const cumulus = { ...DEFAULT_CUMULUS, ...options.cumulus };
+  const imageStore = imageStoreFiles(cumulus.images);
   const cluster = new QumuloCluster(clock, timers, timings, { ...DEFAULT_QUMULO, ...options.qumulo });
   const nsoPair = new NsoPair();
   const nso = { ...DEFAULT_NSO, ...options.nso };
@@ -245,7 +257,7 @@ function deviceFactory(
   return (spec, env) => {
     switch (spec.platform) {
       case 'cumulus':
-        return new CumulusSwitch(env, fabric.switchPlan(spec.name) as SwitchPlan, fabric, cumulus);
+        return new CumulusSwitch(env, fabric.switchPlan(spec.name) as SwitchPlan, fabric, cumulus, imageStore);
       case 'qumulo':
         return new QumuloNode(env, cluster);
       case 'nso':

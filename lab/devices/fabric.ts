@@ -14,6 +14,8 @@ export interface MlagPlan {
   /** 169.254.1.1 (primary) or .2 on peerlink.4094. */
   peerlinkIp: string;
   peerPeerlinkIp: string;
+  /** The peer's management address, which clagd checks over the mgmt VRF when the peer link fails. */
+  backupIp: string;
 }
 
 export interface SwitchPlan {
@@ -54,6 +56,20 @@ export interface SwitchStatus {
   upSince: number;
   downSince: number | undefined;
   version: string;
+  /** The running hostname, which LLDP and BGP tell the neighbours. */
+  hostname: string;
+  /** What LLDP says the switch runs (`Cumulus Linux version X running on MODEL`). */
+  description: string;
+  /** The port is configured (admin up); its link is up when the other end's is too. */
+  portUp(ifname: string): boolean;
+  /** FRR runs BGP with a neighbour on this port. */
+  bgpOn(ifname: string): boolean;
+  /** clagd runs with the MLAG configuration. */
+  clag: boolean;
+  /** FRR runs OSPF. */
+  ospf: boolean;
+  /** When the interface configuration or FRR last changed (configured, wiped, restarted). */
+  configSince: number;
 }
 
 export interface SessionView {
@@ -117,6 +133,7 @@ export function planFabric(spines: number, leaves: number): FabricPlan {
               sysmac: `44:38:39:ff:00:${hex2(pair)}`,
               peerlinkIp: first ? '169.254.1.1' : '169.254.1.2',
               peerPeerlinkIp: first ? '169.254.1.2' : '169.254.1.1',
+              backupIp: `192.168.200.${30 + peerIndex}`,
             },
           }
         : {}),
@@ -193,15 +210,18 @@ export class Fabric {
     });
   }
 
+  /** Carrier on both ends: both switches up, and the port configured on both. */
   linkUp(link: FabricLink): boolean {
-    return this.status(link.a.host).up && this.status(link.b.host).up;
+    const a = this.status(link.a.host);
+    const b = this.status(link.b.host);
+    return a.up && b.up && a.portUp(link.a.ifname) && b.portUp(link.b.ifname);
   }
 
   /** Since when the link has carrier, or lost it. */
   linkSince(link: FabricLink): number {
     const a = this.status(link.a.host);
     const b = this.status(link.b.host);
-    if (a.up && b.up) return Math.max(a.upSince, b.upSince);
+    if (a.up && b.up) return Math.max(a.upSince, b.upSince, a.configSince, b.configSince);
     return Math.max(a.downSince ?? 0, b.downSince ?? 0);
   }
 
@@ -227,15 +247,25 @@ export class Fabric {
     }
   }
 
-  /** BGP sessions of a switch (a session held down by a fault is absent, as if unconfigured). */
+  /**
+   * BGP sessions of a switch: one per port FRR has a neighbour on (a session held down by a fault is
+   * absent, as if unconfigured); established when the other end peers back over a link with carrier.
+   */
   sessionsOf(name: string): SessionView[] {
+    const own = this.status(name);
     return this.linksOf(name)
-      .filter(({ link }) => link.kind === 'uplink' && !this.dropped.has(link.id))
+      .filter(({ link, local }) => link.kind === 'uplink' && !this.dropped.has(link.id) && own.up && own.bgpOn(local.ifname))
       .map(({ link, local, remote }) => {
-        const established = this.linkUp(link);
+        const established = this.linkUp(link) && this.status(remote.host).bgpOn(remote.ifname) && !this.dropped.has(link.id);
         const since = established ? Math.max(this.linkSince(link), this.restoredAt.get(link.id) ?? 0) : this.linkSince(link);
         return { link, local, remote, established, since };
       });
+  }
+
+  /** MLAG peers see each other over the peer link when both run clagd. */
+  clagPeerAlive(name: string, peer: string): boolean {
+    const peerlink = this.linksOf(name).filter(({ link, remote }) => link.kind === 'peerlink' && remote.host === peer);
+    return this.status(name).clag && this.status(peer).clag && peerlink.some(({ link }) => this.linkUp(link));
   }
 
   /** eBGP best paths from a switch to every other loopback: shortest AS paths without a loop. */

@@ -203,3 +203,33 @@ export async function connectError(target: SshTarget): Promise<(Error & { code?:
     return error as Error & { code?: string; level?: string };
   }
 }
+
+/** Reads a whole file over SFTP. */
+export async function getFile(target: SshTarget, path: string): Promise<Buffer> {
+  const client = await connect(target);
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      client.sftp((error, sftp) => {
+        if (error) return reject(error);
+        sftp.readFile(path, (readError, data) => (readError ? reject(readError) : resolve(data)));
+      });
+    });
+  } finally {
+    client.end();
+  }
+}
+
+/** Writes a whole file over SFTP. */
+export async function putFile(target: SshTarget, path: string, data: Buffer): Promise<void> {
+  const client = await connect(target);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.sftp((error, sftp) => {
+        if (error) return reject(error);
+        sftp.writeFile(path, data, (writeError) => (writeError ? reject(writeError) : resolve()));
+      });
+    });
+  } finally {
+    client.end();
+  }
+}

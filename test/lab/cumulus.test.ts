@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Clock, type Lab } from '../../lab/index.js';
-import { connect, connectError, exec, run, until, type SshTarget } from '../helpers/ssh-client.js';
+import { connect, connectError, exec, getFile, putFile, run, until, type SshTarget } from '../helpers/ssh-client.js';
+
+const STORE = 'http://192.168.200.1/images';
 
 const FAST = { rebootDelayMs: 150, syncDelayMs: 150, failoverDelayMs: 100, prepareMs: 100, commitMs: 100 };
 const SWITCHES = ['spine01', 'spine02', 'leaf01', 'leaf02', 'leaf03', 'leaf04'];
@@ -67,15 +69,24 @@ describe('Cumulus switches', () => {
   });
   afterAll(() => lab?.stop());
 
-  it('reports its release and the images staged for install', async () => {
+  it('reports its release, its platform, and the images of the repository for it', async () => {
     const client = await connect(target('leaf01'));
     try {
       expect((await exec(client, 'cat /etc/lsb-release')).stdout).toBe(
         'DISTRIB_ID="Cumulus Linux"\nDISTRIB_RELEASE=4.3.0\nDISTRIB_DESCRIPTION="Cumulus Linux 4.3.0"\n',
       );
-      expect((await exec(client, 'ls /var/images')).stdout).toBe('cumulus-linux-4.3.0.bin\ncumulus-linux-4.4.0.bin\ncumulus-linux-5.9.1.bin\n');
-      expect((await exec(client, 'test -f /var/images/cumulus-linux-4.4.0.bin')).code).toBe(0);
-      expect((await exec(client, 'test -f /var/images/cumulus-linux-9.9.9.bin')).code).toBe(1);
+      // Leaves are Broadcom x86 switches, spines Mellanox x86 (the document's ASIC vendor and CPU arch).
+      expect((await exec(client, 'dpkg --print-architecture')).stdout).toBe('amd64\n');
+      expect((await exec(client, 'platform-detect')).stdout).toBe('accton,as7326_56x\n');
+      const head = await exec(client, `curl -fsI ${STORE}/cumulus-linux-4.4.0-bcm-amd64.bin`);
+      expect(head.code).toBe(0);
+      expect(head.stdout).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+      expect(await exec(client, `curl -fsSI ${STORE}/cumulus-linux-9.9.9-bcm-amd64.bin`)).toEqual({
+        stdout: '',
+        stderr: 'curl: (22) The requested URL returned error: 404 Not Found\n',
+        code: 22,
+      });
+      expect((await exec(client, 'curl -fsI http://example.com/x.bin')).code).toBe(6);
       expect(await exec(client, 'systemctl is-active frr lldpd clagd switchd ssh')).toEqual({
         stdout: 'active\nactive\nactive\nactive\nactive\n',
         stderr: '',
@@ -103,7 +114,7 @@ describe('Cumulus switches', () => {
         const back = lldp.get(entry.chassis.name)?.find((candidate) => candidate.name === entry.port.id.value);
         expect(back?.chassis.name, `${name} ${entry.name}`).toBe(name);
         expect(back?.port.id.value).toBe(entry.name);
-        expect(entry.chassis.descr).toBe('Cumulus Linux version 4.3.0 running on QEMU Standard PC (i440FX + PIIX, 1996)');
+        expect(entry.chassis.descr).toMatch(/^Cumulus Linux version 4\.3\.0 running on (Mellanox Technologies Ltd\. MSN2700|Edgecore AS7326-56X)$/);
       }
     }
     // 2 spines x 4 leaves, both ends, plus two peerlink members per MLAG pair, both ends.
@@ -142,6 +153,7 @@ describe('Cumulus switches', () => {
     expect(addresses.find((entry) => entry.ifname === 'lo')?.addr_info.map((info) => `${info.local}/${info.prefixlen}`)).toEqual([
       '127.0.0.1/8',
       '10.10.10.1/32',
+      '10.0.1.1/32',
       '::1/128',
     ]);
     const links = await json<Array<{ ifname: string; operstate: string; linkinfo?: { info_kind: string } }>>('leaf01', 'ip -d -j link show');
@@ -162,13 +174,23 @@ describe('Cumulus switches', () => {
     const ospf = await json<{ neighbors: Record<string, Array<{ ifaceName: string; area: string }>> }>('leaf01', 'net show ospf neighbor json');
     expect(ospf.neighbors['10.10.10.2']?.[0]).toMatchObject({ ifaceName: 'peerlink.4094', area: '0.0.0.0' });
     const sensors = await json<Array<{ name: string; type: string; state: string }>>('leaf01', 'net show system sensors json');
-    expect(sensors.map((sensor) => `${sensor.type}:${sensor.name}`)).toEqual(['temp:Temp1', 'temp:Temp2', 'fan:Fan1', 'fan:Fan2', 'power:PSU1', 'power:PSU2']);
+    expect(sensors.map((sensor) => `${sensor.type}:${sensor.name}`)).toEqual([
+      'temp:Temp1', 'temp:Temp2', 'temp:Temp3', ...[1, 2, 3, 4, 5, 6].map((n) => `fan:Fan${n}`), 'power:PSU1', 'power:PSU2',
+    ]);
+    expect(await json<unknown[]>('spine01', 'net show system sensors json')).toHaveLength(3 + 8 + 2);
     const services = await json<Array<{ name: string; vrf: string; active: boolean }>>('leaf01', 'net show system services json');
     expect(services.find((service) => service.name === 'ssh')).toMatchObject({ vrf: 'mgmt', active: true });
     const units = await json<Array<{ unit: string; active: string }>>('leaf01', 'systemctl list-units --output=json');
     expect(units.find((unit) => unit.unit === 'frr.service')?.active).toBe('active');
     const node = await json<Record<string, unknown>>('leaf01', 'net show system json');
-    expect(node).toMatchObject({ hostname: 'leaf01', version: '4.3.0', platform: 'x86_64-cumulus_vx-r0' });
+    expect(node).toMatchObject({ hostname: 'leaf01', version: '4.3.0', platform: 'x86_64-accton_as7326_56x-r0', asic: { vendor: 'Broadcom' }, cpuArch: 'x86' });
+    // Every link kind of the document's table: swp, eth, loopback, bond (peerlink too), bridge, vlan, vrf, vxlan, macvlan.
+    const kinds = new Map(links.map((entry) => [entry.ifname, entry.linkinfo?.info_kind ?? 'none']));
+    expect(Object.fromEntries(['lo', 'eth0', 'mgmt', 'swp1', 'bond1', 'peerlink', 'peerlink.4094', 'bridge', 'vni10', 'vlan10', 'vlan10-v0'].map((n) => [n, kinds.get(n)]))).toEqual({
+      lo: 'none', eth0: 'none', mgmt: 'vrf', swp1: 'none', bond1: 'bond', peerlink: 'bond', 'peerlink.4094': 'vlan', bridge: 'bridge', vni10: 'vxlan', vlan10: 'vlan', 'vlan10-v0': 'macvlan',
+    });
+    const mgmtRoutes = await json<Array<{ dst: string }>>('leaf01', 'ip -j route show vrf mgmt');
+    expect(mgmtRoutes.map((route) => route.dst)).toContain('192.168.200.0/24');
     const interfaces = await json<Record<string, { linkstate: string; iface_obj: { lldp: Array<{ adj_hostname: string }> } }>>('leaf01', 'net show interface json');
     expect(interfaces.swp52?.iface_obj.lldp).toEqual([{ adj_hostname: 'spine02', adj_port: 'swp1' }]);
     const text = await run(target('leaf01'), 'net show bgp summary');
@@ -185,9 +207,14 @@ describe('Cumulus switches', () => {
 
   it('upgrades with onie-install and a reboot: new version, uptimes and sessions reset on both ends', async () => {
     const before = await json<{ uptimeSeconds: number }>('leaf02', 'net show system json');
+    // The configuration, kept off the switch (over SFTP) before the install wipes it.
+    const archived = await run(target('leaf02'), 'tar czf /var/backups/pre.tgz /etc/network /etc/frr /etc/hostname /etc/systemd');
+    expect(archived.code, archived.stderr).toBe(0);
+    const backup = await getFile(target('leaf02'), '/var/backups/pre.tgz');
+    expect(backup.toString('utf8')).toContain('etc/network/interfaces');
     const spineBefore = (await json<BgpSummary>('spine01', 'net show bgp summary json')).ipv4Unicast.peers.swp2;
     expect(spineBefore?.peerUptimeMsec).toBeGreaterThan(86_400_000);
-    const install = await run(target('leaf02'), 'sudo onie-install -a -i /var/images/cumulus-linux-4.4.0.bin');
+    const install = await run(target('leaf02'), `sudo onie-install -a -i ${STORE}/cumulus-linux-4.4.0-bcm-amd64.bin`);
     expect(install.code, install.stderr).toBe(0);
     expect(install.stdout).toContain('Cumulus Linux 4.4.0 will be installed on the next reboot');
     expect(lab.state('leaf02')).toMatchObject({ version: '4.3.0', pendingVersion: '4.4.0' });
@@ -201,10 +228,28 @@ describe('Cumulus switches', () => {
     expect(release).toContain('DISTRIB_RELEASE=4.4.0');
     expect(lab.state('leaf02')).toMatchObject({ version: '4.4.0', pendingVersion: null, up: true });
 
-    const after = await json<{ uptimeSeconds: number; version: string }>('leaf02', 'net show system json');
+    const after = await json<{ uptimeSeconds: number; version: string; hostname: string }>('leaf02', 'net show system json');
     expect(after.version).toBe('4.4.0');
     expect(after.uptimeSeconds).toBeLessThan(before.uptimeSeconds);
+    // A fresh install: the image's defaults until the configuration is restored.
+    expect(after.hostname).toBe('cumulus');
+    expect((await run(target('leaf02'), 'systemctl is-active frr clagd lldpd')).stdout).toBe('inactive\ninactive\nactive\n');
+    expect(await json('leaf02', 'net show bgp summary json')).toEqual({});
+    expect((await json<{ lldp: { interface: LldpInterface[] } }>('leaf02', 'net show lldp json')).lldp.interface.map((entry) => entry.name)).toEqual(['eth0']);
+    expect((await json<BgpSummary>('spine01', 'net show bgp summary json')).ipv4Unicast.peers.swp2?.state).toBe('Active');
+    expect((await run(target('leaf02'), 'ls /var/backups /var/images')).stdout).toBe('/var/backups:\n\n/var/images:\n');
+    expect(lab.state('leaf02')).toMatchObject({ configured: false, frr: false, clag: false });
+    // leaf01 keeps its side of the pair, alone.
+    expect((await json<{ status: { peerAlive: boolean } }>('leaf01', 'net show clag json')).status.peerAlive).toBe(false);
+    // Restored from the backup taken before, and the services started, the switch is back in the fabric.
+    expect((await run(target('leaf02'), 'test -f /home/lab/pre.tgz')).code).toBe(1);
+    await putFile(target('leaf02'), '/var/backups/pre.tgz', backup);
+    const restore = await run(target('leaf02'), 'tar xzf /var/backups/pre.tgz -C / && hostname -F /etc/hostname && ifreload -a && systemctl restart frr');
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(lab.state('leaf02')).toMatchObject({ configured: true, frr: true, clag: true, hostname: 'leaf02' });
     await until(async () => (await json<BgpSummary>('spine01', 'net show bgp summary json')).ipv4Unicast.peers.swp2?.state === 'Established');
+    expect((await json<{ status: { peerAlive: boolean } }>('leaf01', 'net show clag json')).status.peerAlive).toBe(true);
+    expect(lab.eventLog('leaf02').map((entry) => entry.event)).toEqual(['down', 'up', 'fresh-install', 'not-serving', 'serving']);
     const spineAfter = (await json<BgpSummary>('spine01', 'net show bgp summary json')).ipv4Unicast.peers.swp2;
     expect(spineAfter?.peerUptimeMsec).toBeLessThan(spineBefore?.peerUptimeMsec ?? 0);
     const neighbour = (await json<{ lldp: { interface: LldpInterface[] } }>('spine01', 'net show lldp json')).lldp.interface.find(
@@ -214,19 +259,27 @@ describe('Cumulus switches', () => {
   });
 
   it('refuses a missing image and fails an install when told to, once', async () => {
-    expect(await run(target('leaf04'), 'onie-install -a -i /var/images/cumulus-linux-9.9.9.bin')).toMatchObject({
+    expect(await run(target('leaf04'), 'onie-install -a -i /var/images/cumulus-linux-9.9.9-bcm-amd64.bin')).toMatchObject({
       code: 1,
-      stderr: 'onie-install: ERROR: image file not found: /var/images/cumulus-linux-9.9.9.bin\n',
+      stderr: 'onie-install: ERROR: image file not found: /var/images/cumulus-linux-9.9.9-bcm-amd64.bin\n',
     });
+    expect(await run(target('leaf04'), `onie-install -a -i ${STORE}/cumulus-linux-9.9.9-bcm-amd64.bin`)).toMatchObject({
+      code: 1,
+      stderr: `onie-install: ERROR: unable to fetch ${STORE}/cumulus-linux-9.9.9-bcm-amd64.bin: 404 Not Found\n`,
+    });
+    // An image for another platform is in the repository, and refused.
+    const wrong = await run(target('leaf04'), `onie-install -a -i ${STORE}/cumulus-linux-4.4.0-mlx-amd64.bin`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('Machine mismatch');
     // Without -a the image is only staged: the next reboot keeps the running version.
-    expect((await run(target('leaf04'), 'onie-install -i /var/images/cumulus-linux-4.4.0.bin')).stdout).toContain('onie-select -i');
+    expect((await run(target('leaf04'), `onie-install -i ${STORE}/cumulus-linux-4.4.0-bcm-amd64.bin`)).stdout).toContain('onie-select -i');
     expect(lab.state('leaf04').pendingVersion).toBeNull();
     await lab.injectFault('leaf04', { kind: 'installFails', times: 1 });
-    const failed = await run(target('leaf04'), 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin');
+    const failed = await run(target('leaf04'), `onie-install -a -i ${STORE}/cumulus-linux-4.4.0-bcm-amd64.bin`);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/checksum mismatch/);
     expect(lab.state('leaf04').pendingVersion).toBeNull();
-    expect((await run(target('leaf04'), 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin')).code).toBe(0);
+    expect((await run(target('leaf04'), `onie-install -a -i ${STORE}/cumulus-linux-4.4.0-bcm-amd64.bin`)).code).toBe(0);
     expect(lab.state('leaf04').pendingVersion).toBe('4.4.0');
   });
 
@@ -238,6 +291,8 @@ describe('Cumulus switches', () => {
       expect((await exec(client, 'ls /var/backups')).stdout).toBe('pre-upgrade.tgz\n');
       expect((await exec(client, 'test -f /var/backups/pre-upgrade.tgz')).code).toBe(0);
       expect((await exec(client, 'tar czf /var/backups/x.tgz /nope')).code).toBe(2);
+      expect((await exec(client, 'tar tzf /var/backups/pre-upgrade.tgz | grep -c frr.conf')).stdout).toBe('1\n');
+      expect((await exec(client, 'tar xzf /etc/hostname -C /')).stderr).toContain('does not look like a tar archive');
     } finally {
       client.end();
     }
@@ -288,7 +343,7 @@ describe('a Cumulus reboot on a clock the test drives', () => {
     });
     try {
       const leaf = { host: lab.device('leaf01').address, port: lab.device('leaf01').port };
-      expect((await run(leaf, 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin && reboot')).code).toBe(0);
+      expect((await run(leaf, `onie-install -a -i ${STORE}/cumulus-linux-4.4.0-bcm-amd64.bin && reboot`)).code).toBe(0);
       clock.advance(0);
       await lab.settled();
       expect((await connectError(leaf))?.code).toBe('ECONNREFUSED');

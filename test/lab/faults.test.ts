@@ -76,14 +76,14 @@ describe('injected faults', () => {
     await lab.injectFault('leaf01', { kind: 'dropConnection', command: 'onie-install', times: 1 });
     const client = await connect(target('leaf01'));
     const closed = new Promise((resolve) => client.on('close', () => resolve(undefined)));
-    const result = await exec(client, 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin');
+    const result = await exec(client, 'onie-install -a -i http://192.168.200.1/images/cumulus-linux-4.4.0-bcm-amd64.bin');
     await closed;
     expect(result.code).toBeNull();
     expect(result.stdout.length).toBeGreaterThan(0);
     expect(result.stdout).not.toContain('will be installed on the next reboot');
     // The device did the work: only the answer was lost.
     expect(lab.state('leaf01').pendingVersion).toBe('4.4.0');
-    expect(lab.commandLog('leaf01').at(-1)).toMatchObject({ command: 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin', code: 0, outcome: 'dropped' });
+    expect(lab.commandLog('leaf01').at(-1)).toMatchObject({ command: 'onie-install -a -i http://192.168.200.1/images/cumulus-linux-4.4.0-bcm-amd64.bin', code: 0, outcome: 'dropped' });
     expect((await run(target('leaf01'), 'hostname')).code).toBe(0);
   });
 
