@@ -94,7 +94,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       }
       const ownCaptures = isObject(step.capture) ? Object.keys(step.capture) : [];
       // The step's own captures are known to its expectations, not to its command.
-      for (const field of ['run', 'when', 'message', 'snapshot'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
+      for (const field of ['run', 'when', 'message', 'snapshot', 'remote', 'artifact'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
       if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured, ownCaptures);
       // The probe runs before the step (on resume): it knows only the values captured before it.
       if (isObject(step.completedWhen)) {
@@ -237,8 +237,11 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   const id = typeof step.id === 'string' ? `\`${step.id}\`` : String(Number(base[1]) + 1);
   const fail = (field: string, message: string) =>
     out.push(source.diagnose('RB1210', `step ${id}: ${message}`, field in step ? [...base, field] : base, field in step ? 'key' : 'value'));
-  const needsRun = !['approval', 'snapshot'].includes(kind);
+  const transfer = kind === 'fetch' || kind === 'put';
+  const needsRun = !['approval', 'snapshot', 'fetch', 'put'].includes(kind) && !('previousAttempts' in step);
   if (needsRun && typeof step.run !== 'string') fail('run', `a \`${kind}\` step needs \`run\`, the command to run`);
+  checkTransferFields(source, step, base, kind, id, out);
+  if (transfer && 'run' in step) out.push(source.diagnose('RB1252', `step ${id}: a \`${kind}\` step moves a file over SFTP and runs no command; remove \`run\``, [...base, 'run'], 'key'));
   if (kind === 'approval' && 'run' in step) fail('run', 'an approval step runs no command; remove `run` and say what to approve in `message`');
   if (kind === 'approval' && typeof step.message !== 'string') fail('message', 'an approval step needs `message`, what the operator is asked');
   if (kind !== 'approval' && 'message' in step) fail('message', '`message` belongs to approval steps');
@@ -251,7 +254,32 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
     fail('profile' in step ? 'profile' : 'snapshot', '`profile` and `snapshot` belong to snapshot steps');
   }
   if ('interval' in step && !('until' in step)) fail('interval', '`interval` needs `until`, the condition to poll for');
-  if (base[0] !== 'prechecks' && ('severity' in step || 'hint' in step)) fail('severity' in step ? 'severity' : 'hint', 'severity and hint belong to prechecks');
+  if (base[0] !== 'prechecks' && 'severity' in step && !['check', 'verify', 'wait'].includes(kind)) {
+    out.push(
+      source.diagnose(
+        'RB1250',
+        `step ${id}: \`severity\` is for pre-checks and read-only steps (check, verify, wait); a failed \`${kind}\` step must fail its host`,
+        [...base, 'severity'],
+        'key',
+      ),
+    );
+  }
+  if (base[0] !== 'prechecks' && 'hint' in step && !('severity' in step)) fail('hint', '`hint` goes with `severity` on a step (and on every pre-check)');
+}
+
+/** `remote`, `artifact` and `file` say what a fetch or put moves; elsewhere they are mistakes. */
+function checkTransferFields(source: YamlSource, step: Loose, base: PathSegment[], kind: string, id: string, out: Diagnostic[]) {
+  const at = (field: string): PathSegment[] => (field in step ? [...base, field] : base);
+  const diagnose = (field: string, message: string) => out.push(source.diagnose('RB1252', `step ${id}: ${message}`, at(field), field in step ? 'key' : 'value'));
+  if (kind !== 'fetch' && kind !== 'put') {
+    for (const field of ['remote', 'artifact', 'file']) if (field in step) diagnose(field, `\`${field}\` belongs to fetch and put steps`);
+    return;
+  }
+  if (typeof step.remote !== 'string') diagnose('remote', `a \`${kind}\` step needs \`remote\`, the path of the file on the host`);
+  if (kind === 'fetch' && 'file' in step) diagnose('file', 'a fetch saves into the run\'s artifacts; `file` (a repository file) is for put steps');
+  if (kind === 'put' && ('artifact' in step) === ('file' in step)) {
+    diagnose('artifact' in step ? 'file' : 'artifact', 'a put step needs exactly one source: `artifact` (fetched earlier in the run) or `file` (in the repository)');
+  }
 }
 
 function describeStep(doc: Loose, path: PathSegment[]): string {

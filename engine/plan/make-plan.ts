@@ -56,7 +56,7 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   ] as const;
   // When no command names a host field, a host's plan depends only on which steps select it: hosts
   // with the same selection share one frozen host plan, which the plan's JSON then serialises once.
-  const shared = sections.every(({ steps }) => steps.every((step) => [step.run, step.reconnect?.check, 'completedWhen' in step ? step.completedWhen?.run : undefined].every((t) => t === undefined || isHostIndependent(t))))
+  const shared = sections.every(({ steps }) => steps.every((step) => [step.run, step.reconnect?.check, (step as Step).completedWhen?.run, (step as Step).remote, (step as Step).artifact].every((t) => t === undefined || isHostIndependent(t))))
     ? new Map<string, HostPlan>()
     : undefined;
   for (const host of targets) {
@@ -271,7 +271,8 @@ function planStep(
     }
   };
   let command: string | undefined;
-  if (step.run !== undefined) {
+  if (kind === 'fetch' || kind === 'put') command = describeTransfer(step as Step, kind, context);
+  else if (step.run !== undefined) {
     command = commands.get(step.run);
     if (command === undefined) {
       command = renderCommand(step.run);
@@ -293,6 +294,16 @@ function planStep(
     mutating: !READ_ONLY_KINDS.includes(kind) && kind !== 'approval',
     when: step.when,
   };
+}
+
+/** What a fetch or put moves, for the plan: the remote path, and the artifact or repository file. */
+function describeTransfer(step: Step, kind: 'fetch' | 'put', context: TemplateContext): string {
+  const render = (source: string) => renderTemplate(source, withCapturesOf(source, context), { shell: false });
+  const remote = render(step.remote ?? '');
+  const artifact = step.artifact === undefined ? remote.slice(remote.lastIndexOf('/') + 1) : render(step.artifact);
+  // No host name here: hosts that select the same steps share one host plan.
+  if (kind === 'fetch') return `sftp get ${remote} -> artifact ${artifact}`;
+  return `sftp put ${step.file === undefined ? `artifact ${artifact}` : `file ${step.file}`} -> ${remote}`;
 }
 
 /** A template that names no host field (and nothing the analysis refused) renders the same for every host. */

@@ -50,6 +50,7 @@ export function buildRunReport(plan: Plan, result: RunResult, meta: RunReportMet
       captured: [...record.captured],
       severity: record.severity,
       hint: record.hint,
+      transfer: record.transfer,
     });
 
   const toHost = (name: string, host: HostResult | undefined): ReportHost => {

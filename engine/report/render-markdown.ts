@@ -64,6 +64,12 @@ function describeReport(report: RunReport, options: RenderReportOptions) {
         : precheckProblems.length === 0
           ? `All ${precheckCount} pre-check results passed.`
           : `${precheckProblems.length} of ${precheckCount} pre-check results did not pass; warnings are reported, errors stop the run before any change.`,
+    stepWarnings: Object.entries(report.hosts).flatMap(([name, host]) =>
+      [...host.steps, ...host.rollback].filter((step) => step.severity === 'warning' && step.status === 'failed').map((step) => ({ host: name, step })),
+    ),
+    transfers: Object.entries(report.hosts).flatMap(([name, host]) =>
+      [...host.steps, ...host.rollback].flatMap((step) => (step.transfer && step.status === 'succeeded' ? [{ host: name, step, transfer: step.transfer }] : [])),
+    ),
     snapshotSection: options.snapshotSection?.trim() || describeSnapshots(report),
     historySection: describeHistory(report),
     gantt: renderGantt(report, options.maxGanttBars ?? DEFAULT_MAX_GANTT_BARS),

@@ -42,6 +42,17 @@ export interface StepRecord {
   captured: string[];
   severity?: 'error' | 'warning';
   hint?: string;
+  /** A fetch or put: the file moved, where it is kept on the controller, its size and SHA-256. */
+  transfer?: FileTransfer;
+}
+
+export interface FileTransfer {
+  direction: 'fetch' | 'put';
+  remote: string;
+  /** The artifact (`artifacts/<host>/<name>`, relative to the run's folder) or the repository file. */
+  local: string;
+  bytes: number;
+  sha256: string;
 }
 
 interface At {

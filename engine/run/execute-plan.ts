@@ -291,6 +291,7 @@ class PlanExecution {
       exec: this.exec,
       stop: this.stop.signal,
       abort: options.abortCommands,
+      fetched: (artifact) => findFetched(this.hosts[name]!, artifact),
     };
   }
 
@@ -465,7 +466,8 @@ class PlanExecution {
       records.forEach((record, i) => {
         const name = targets[i]!.name;
         hosts[name]!.steps.push(record);
-        const failed = record.status === 'interrupted' || (record.status === 'failed' && step.onFailure !== 'continue');
+        // A step with `severity: warning` reports its failure; the host goes on.
+        const failed = record.status === 'interrupted' || (record.status === 'failed' && step.onFailure !== 'continue' && step.severity !== 'warning');
         if (failed) failures.set(name, record);
       });
       active = active.filter((name) => !failures.has(name));
@@ -569,6 +571,12 @@ class PlanExecution {
     }
     return 'rolled-back';
   }
+}
+
+/** The SHA-256 the last fetch of an artifact recorded on this host (resumed runs included). */
+function findFetched(result: HostResult, artifact: string): string | undefined {
+  const fetches = [...result.steps, ...result.rollback].filter((r) => r.status === 'succeeded' && r.transfer?.direction === 'fetch' && r.transfer.local.endsWith(`/${artifact}`));
+  return fetches.at(-1)?.transfer?.sha256;
 }
 
 function restoreHost(before: ResumeState['hosts'][string] | undefined): HostResult {

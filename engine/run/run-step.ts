@@ -44,8 +44,18 @@ export interface SnapshotRequest {
   exec: HostExec;
 }
 
+/** Where the files of fetch and put steps are on the controller; paths are absolute. */
+export interface FileHooks {
+  /** Where a fetched file of a host is kept, and how the report names it. */
+  artifact(host: string, name: string): { path: string; label: string };
+  /** A repository file a put step sends; undefined when the path leaves the repository. */
+  repositoryFile(file: string): { path: string; label: string } | undefined;
+}
+
 export interface StepHooks {
   approve(request: ApprovalRequest): Promise<boolean>;
+  /** File transfers; absent, fetch and put steps fail saying so. */
+  files?: FileHooks;
   /** Captures (and stores) a snapshot of the hosts. */
   takeSnapshot?(request: SnapshotRequest): Promise<{ ok: boolean; message?: string }>;
   /** Compares the run's snapshot before with the host as it is now (or with a named snapshot). */
@@ -77,6 +87,8 @@ export interface StepEnvironment {
   stop?: AbortSignal;
   /** The run is stopping at once: the command running is aborted too. */
   abort?: AbortSignal;
+  /** The SHA-256 a fetch step of this host recorded for an artifact, so a put sends it only unchanged. */
+  fetched?: (artifact: string) => string | undefined;
 }
 
 interface Attempt {
@@ -142,6 +154,7 @@ export async function runStep(
     stderr: '',
     captured: [],
     ...(section === 'precheck' ? { severity: (step as Precheck).severity ?? 'error', hint: (step as Precheck).hint } : {}),
+    ...(section !== 'precheck' && step.severity !== undefined ? { severity: step.severity, ...(step.hint ? { hint: step.hint } : {}) } : {}),
     ...fields,
   });
   const render = createRender(env);
@@ -158,6 +171,7 @@ export async function runStep(
   }
 
   if (planned.kind === 'approval') return runApproval(step, env, record, render);
+  if (planned.kind === 'fetch' || planned.kind === 'put') return runTransfer(step as Step, planned.kind, section, env, record, render);
 
   let command: string;
   let answers: PromptAnswer[] | undefined;
@@ -354,6 +368,72 @@ async function awaitReboot(
   }
   const done: ExecResult = result ?? { stdout: '', stderr: '', exitCode: 0, signal: null, durationMs: 0, timedOut: false };
   return finishAttempt(step, { ...done, exitCode: 0 }, render, external);
+}
+
+/** A fetch or put: the whole file, checksummed, with the step's retries (a read-back mismatch is retried too). */
+async function runTransfer(
+  step: Step,
+  kind: 'fetch' | 'put',
+  section: StepSection,
+  env: StepEnvironment,
+  record: (fields: Partial<StepRecord> & Pick<StepRecord, 'status'>) => StepRecord,
+  render: Render,
+): Promise<StepRecord> {
+  const { clock, emit, session } = env;
+  const files = env.hooks.files;
+  let remote: string;
+  let artifactName: string;
+  try {
+    remote = render(step.remote ?? '');
+    artifactName = step.artifact === undefined ? remote.slice(remote.lastIndexOf('/') + 1) : render(step.artifact);
+  } catch (error) {
+    if (error instanceof UnsafeValueError || error instanceof MissingValueError) return record({ status: 'failed', message: error.message });
+    throw error;
+  }
+  const command = kind === 'fetch' ? `sftp get ${remote}` : `sftp put ${remote}`;
+  if (files === undefined) return record({ status: 'failed', command, message: 'file transfers are not available in this run' });
+  if (!remote.startsWith('/')) return record({ status: 'failed', command, message: `\`remote\` must be an absolute path on the host, not ${JSON.stringify(remote)}` });
+  if (artifactName === '' || artifactName.includes('/') || artifactName === '.' || artifactName === '..') {
+    return record({ status: 'failed', command, message: `the artifact name ${JSON.stringify(artifactName)} must be a plain file name` });
+  }
+  const local = kind === 'put' && step.file !== undefined ? files.repositoryFile(step.file) : files.artifact(session.host, artifactName);
+  if (local === undefined) return record({ status: 'failed', command, message: `\`file\` ${step.file ?? ''} must be a path inside the repository` });
+  const expectedSha256 = kind === 'put' && step.file === undefined ? env.fetched?.(artifactName) : undefined;
+  const retries = step.retries ?? 0;
+  const backoffMs = parseDuration(step.backoff) ?? STEP_DEFAULTS.backoffMs;
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    emit({ type: 'step.started', at: clock.now(), host: session.host, section, stepId: step.id, kind, mutating: kind === 'put', attempt, command });
+    try {
+      await env.persist();
+    } catch (error) {
+      return record({ status: 'interrupted', message: `not started: ${(error as Error).message}`, command, attempts: attempt - 1 });
+    }
+    try {
+      const connection = await session.connection();
+      if (!connection.fetchFile || !connection.putFile) return record({ status: 'failed', command, attempts: attempt, message: 'this transport cannot transfer files' });
+      const moved =
+        kind === 'fetch'
+          ? await connection.fetchFile(remote, local.path, { signal: env.abort })
+          : await connection.putFile(local.path, remote, { signal: env.abort, ...(expectedSha256 ? { expectedSha256 } : {}) });
+      const transfer = { direction: kind, remote, local: local.label, bytes: moved.bytes, sha256: moved.sha256 };
+      const message = `${kind === 'fetch' ? `fetched ${remote} to ${local.label}` : `put ${local.label} to ${remote}, read back`} (${moved.bytes} bytes, sha256 ${moved.sha256})`;
+      return record({ status: 'succeeded', command, attempts: attempt, exitCode: 0, message, transfer });
+    } catch (error) {
+      if (!(error instanceof TransportError)) throw error;
+      const cutOff = error.code === 'ABORTED' || (error.code === 'CONNECTION_LOST' && kind === 'put');
+      if (error.code === 'CONNECTION_LOST') session.reset();
+      if (cutOff) return record({ status: 'interrupted', command, attempts: attempt, message: `interrupted: ${error.message}` });
+      if (error.nonRetryable || attempt > retries || env.stop?.aborted) {
+        return record({ status: 'failed', command, attempts: attempt, message: error.message, errorCode: error.code });
+      }
+      const delayMs = backoffMs * 2 ** (attempt - 1);
+      emit({ type: 'step.retried', at: clock.now(), host: session.host, section, stepId: step.id, attempt, delayMs, reason: error.message });
+      await clock.sleep(delayMs, env.stop);
+      if (env.stop?.aborted) return record({ status: 'interrupted', command, attempts: attempt, message: `not retried: the run was interrupted (${error.message})` });
+    }
+  }
 }
 
 async function runApproval(

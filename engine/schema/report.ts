@@ -68,8 +68,20 @@ export const ReportStep = defineObject(
     stdout: Type.Optional(OutputExcerpt),
     stderr: Type.Optional(OutputExcerpt),
     captured: Type.Array(Type.String(), { description: 'Names of the values captured (never the values).' }),
-    severity: Type.Optional(Type.Union([Type.Literal('error'), Type.Literal('warning')], { description: 'Pre-checks: error stops the run, warning is reported.' })),
+    severity: Type.Optional(Type.Union([Type.Literal('error'), Type.Literal('warning')], { description: 'Pre-checks: error stops the run, warning is reported. Read-only steps: warning reports a failure without failing the host.' })),
     hint: Type.Optional(Type.String({ description: 'Pre-checks: what to do when it fails.' })),
+    transfer: Type.Optional(
+      defineObject(
+        {
+          direction: Type.Union([Type.Literal('fetch'), Type.Literal('put')], { description: 'fetch: host to artifact; put: artifact or repository file to host.' }),
+          remote: Type.String({ description: 'The file on the host.' }),
+          local: Type.String({ description: 'The artifact (`artifacts/<host>/<name>` in the run folder, never committed) or the repository file.' }),
+          bytes: Type.Integer({ minimum: 0, description: 'Size of the file.' }),
+          sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the file, as fetched or as written and read back.' }),
+        },
+        { description: 'A file moved by a fetch or put step.' },
+      ),
+    ),
   },
   { description: 'One step as it ran on one host.' },
 );

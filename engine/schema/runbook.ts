@@ -227,6 +227,18 @@ const stepProperties = {
   snapshot: Type.Optional(
     Template('For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent.'),
   ),
+  remote: Type.Optional(
+    Template('For `kind: fetch` and `kind: put`: the absolute path of the file on the host, read or written over SFTP.', ['/var/backups/config.tgz']),
+  ),
+  artifact: Type.Optional(
+    Template(
+      'For `kind: fetch`: the name the file is saved under in the run\'s artifacts (`.runbook/runs/<run-id>/artifacts/<host>/<name>`; default the remote file\'s name). For `kind: put`: the artifact of this host, fetched earlier in the run, to write to `remote`.',
+      ['config-backup.tgz'],
+    ),
+  ),
+  file: Type.Optional(
+    Type.String({ description: 'For `kind: put`: a file of the repository (relative to its root) to write to `remote`.', minLength: 1, examples: ['files/motd'] }),
+  ),
 };
 
 export const CompletionProbe = defineObject(
@@ -245,7 +257,17 @@ export const CompletionProbe = defineObject(
 );
 
 export const Step = defineObject(
-  { ...stepProperties, completedWhen: Type.Optional(CompletionProbe) },
+  {
+    ...stepProperties,
+    completedWhen: Type.Optional(CompletionProbe),
+    severity: Type.Optional(
+      Type.Union([Type.Literal('error'), Type.Literal('warning')], {
+        description:
+          'For read-only steps (check, verify, wait): error (default) fails the host; warning reports the failure and the host goes on and may still succeed, as post-checks that only warn.',
+      }),
+    ),
+    hint: Type.Optional(Type.String({ description: 'What the operator should do when the step fails.' })),
+  },
   {
     description: 'One step, run on each targeted host.',
     examples: [{ id: 'install', kind: 'install', run: 'onie-install -a -i {{quote params.image}}', timeout: '20m', retries: 2 }],

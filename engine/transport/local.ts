@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile } from 'node:fs/promises';
+import { checkLocalSource, hashLocalFile, writeWhole } from './transfer.js';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_OUTPUT_CAP_BYTES, StreamCollector, createPromptResponder } from './output.js';
-import { TransportError, type ExecOptions, type ExecResult, type HostConnection, type Transport } from './types.js';
+import { TransportError, type ExecOptions, type ExecResult, type HostConnection, type TransferOptions, type TransferResult, type Transport } from './types.js';
 
 /** How long a timed-out command's output pipes may stay open after its shell is gone. */
 const PIPE_GRACE_MS = 1_000;
@@ -138,6 +140,33 @@ class LocalConnection implements HostConnection {
         }, options.timeoutMs);
       }
     });
+  }
+
+  /** The host is this machine: a fetch copies the file into the artifacts. */
+  async fetchFile(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
+    this.checkOpen(options);
+    return writeWhole(localPath, (partial) => copyFile(remotePath, partial)).catch((error: NodeJS.ErrnoException) => {
+      if (error instanceof TransportError) throw error;
+      throw new TransportError('TRANSFER_FAILED', this.hostName, `cannot read ${remotePath}: ${error.code === 'ENOENT' ? 'no such file or directory' : error.message}`);
+    });
+  }
+
+  async putFile(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
+    this.checkOpen(options);
+    const local = await checkLocalSource(this.hostName, localPath, options.expectedSha256);
+    try {
+      await copyFile(localPath, remotePath);
+    } catch (error) {
+      throw new TransportError('TRANSFER_FAILED', this.hostName, `cannot write ${remotePath}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (error as Error).message}`);
+    }
+    const written = await hashLocalFile(remotePath);
+    if (written.sha256 !== local.sha256) throw new TransportError('TRANSFER_FAILED', this.hostName, `${remotePath} does not read back as written`);
+    return local;
+  }
+
+  private checkOpen(options: TransferOptions): void {
+    if (this.ended) throw new TransportError('CONNECTION_LOST', this.hostName, 'cannot transfer a file: the connection is closed');
+    if (options.signal?.aborted) throw new TransportError('ABORTED', this.hostName, 'the transfer was not started: the run was stopped');
   }
 
   async close(): Promise<void> {

@@ -34,8 +34,29 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
+/** A file moved whole between the controller and a host: its size and SHA-256 (hex). */
+export interface TransferResult {
+  bytes: number;
+  sha256: string;
+}
+
+export interface TransferOptions {
+  /** Aborting stops the transfer and rejects with `ABORTED`. */
+  signal?: AbortSignal;
+  /** For `putFile`: the local file must have this SHA-256, or nothing is written. */
+  expectedSha256?: string;
+}
+
 export interface HostConnection {
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Copies a file of the host to a local path (its folders made), whole or not at all: the local
+   * file appears only once complete. Fails with `TRANSFER_FAILED` when the host has no such file or
+   * serves no SFTP.
+   */
+  fetchFile?(remotePath: string, localPath: string, options?: TransferOptions): Promise<TransferResult>;
+  /** Writes a local file to a path on the host, then reads it back: the checksums must agree. */
+  putFile?(localPath: string, remotePath: string, options?: TransferOptions): Promise<TransferResult>;
   close(): Promise<void>;
   /** True once the connection has ended, for whatever reason. */
   readonly closed: boolean;
@@ -79,6 +100,8 @@ export const TRANSPORT_ERROR_CODES = [
   'CREDENTIALS_MISSING',
   /** The operator stopped the run at once (a second signal): the command was cut off. */
   'ABORTED',
+  /** A file could not be read or written on the host, or did not read back as it was sent. */
+  'TRANSFER_FAILED',
 ] as const;
 export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number];
 
