@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { DEFAULT_SNAPSHOT_FOLDER, loadSnapshot, readProfile, saveSnapshot, snapshotPath } from '../io/snapshot-store.js';
+import { DEFAULT_SNAPSHOT_FOLDER, loadSnapshot, readProfile, replaceSnapshot, saveSnapshot, snapshotPath } from '../io/snapshot-store.js';
 import type { Clock } from '../run/clock.js';
 import type { HostExec, StepHooks } from '../run/run-step.js';
 import type { Plan } from '../schema/plan.js';
 import { evaluateDiffAssertions } from '../snapshot/assertions.js';
 import { captureSnapshot } from '../snapshot/capture.js';
 import { compareSnapshots } from '../snapshot/compare.js';
-import { restrictSnapshot } from '../snapshot/restrict.js';
+import { mergeSnapshots, restrictSnapshot } from '../snapshot/restrict.js';
 import { ENGINE_VERSION } from '../version.js';
 
 /**
@@ -26,14 +26,17 @@ export function createSnapshotHooks(plan: Plan, root: string, runId: string, clo
       engineVersion: ENGINE_VERSION,
     });
   return {
-    async takeSnapshot({ name, hosts, profile, exec }) {
+    async takeSnapshot({ name, hosts, profile, exec, extend }) {
       try {
-        const snapshot = await capture(name, hosts, profile, exec);
-        saveSnapshot(folder, snapshot);
+        const captured = await capture(name, hosts, profile, exec);
+        const earlier = extend && existsSync(snapshotPath(folder, name)) ? loadSnapshot(folder, name) : undefined;
+        const snapshot = earlier ? mergeSnapshots(earlier, captured) : captured;
+        if (earlier) replaceSnapshot(folder, snapshot);
+        else saveSnapshot(folder, snapshot);
         const missing = Object.entries(snapshot.elements).filter(([, e]) => e.status !== 'collected').map(([type]) => type);
         return {
           ok: true,
-          message: `snapshot ${name}: ${hosts.length} host(s)${missing.length > 0 ? `; not collected everywhere: ${missing.join(', ')}` : ''}`,
+          message: `snapshot ${name}: ${snapshot.hosts.length} host(s)${missing.length > 0 ? `; not collected everywhere: ${missing.join(', ')}` : ''}`,
         };
       } catch (error) {
         return { ok: false, message: `snapshot ${name}: ${(error as Error).message}` };

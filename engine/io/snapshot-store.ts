@@ -58,6 +58,21 @@ export function saveSnapshot(folder: string, snapshot: Snapshot): string {
   return path;
 }
 
+/** Replaces a snapshot this run took (a later batch adds its hosts): written aside, then renamed over it. */
+export function replaceSnapshot(folder: string, snapshot: Snapshot): string {
+  const path = snapshotPath(folder, snapshot.name);
+  const temporary = join(folder, `.${snapshot.name}.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(temporary, 'wx');
+  try {
+    for (const piece of serializeSnapshot(snapshot)) writeSync(fd, piece);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+  return path;
+}
+
 // link() fails when the target exists, so two writers of one name cannot both win.
 function publish(temporary: string, path: string, name: string): void {
   try {

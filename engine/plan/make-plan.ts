@@ -45,7 +45,9 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   const inventoryHosts = resolveHosts(inventory);
   const targets = selectPlanTargets(runbook, inventoryHosts);
   const strategy = resolveStrategy(runbook);
-  const stages = arrangeStages(targets, strategy.order, strategy.batchSize);
+  // A runbook that changes nothing takes no host down: its batches are not split for MLAG pairs.
+  const changing = [...runbook.steps, ...(runbook.rollback ?? [])].some((step) => isChanging(step.kind ?? 'command'));
+  const stages = arrangeStages(targets, strategy.order, strategy.batchSize, changing);
 
   const hostPlans: Plan['hostPlans'] = {};
   const commands = new Map<string, string>();
@@ -180,14 +182,28 @@ function resolvePolicy(runbook: Runbook, inventory: Inventory): Plan['policy'] {
  * Stages by role in `order`; hosts whose role is not listed form a last stage. Within a stage, one peer of
  * every MLAG pair goes before all second peers, so that batches never take both peers of a pair down at once.
  */
-function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[], batchSize: number): Plan['stages'] {
+function isChanging(kind: StepKind): boolean {
+  return !READ_ONLY_KINDS.includes(kind) && kind !== 'approval';
+}
+
+function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[], batchSize: number, changing: boolean): Plan['stages'] {
   const stages = order.map((role) => ({ name: role, hosts: hosts.filter((h) => h.role === role).map((h) => h.name) }));
   const rest = hosts.filter((h) => h.role === undefined || !order.includes(h.role)).map((h) => h.name);
   if (rest.length > 0) stages.push({ name: NO_ROLE_STAGE, hosts: rest });
   const byName = new Map(hosts.map((h) => [h.name, h]));
   return stages
     .filter((s) => s.hosts.length > 0)
-    .map((s) => ({ name: s.name, batches: cutBatches(spreadMlagPeers(s.hosts.map((n) => byName.get(n)!)).map((n) => byName.get(n)!), batchSize) }));
+    .map((s) => {
+      const members = s.hosts.map((n) => byName.get(n)!);
+      if (!changing) return { name: s.name, batches: chunk(s.hosts, batchSize) };
+      return { name: s.name, batches: cutBatches(spreadMlagPeers(members).map((n) => byName.get(n)!), batchSize) };
+    });
+}
+
+function chunk(names: readonly string[], size: number): string[][] {
+  const batches: string[][] = [];
+  for (let i = 0; i < names.length; i += size) batches.push(names.slice(i, i + size));
+  return batches;
 }
 
 /** Batches of at most `batchSize`, a batch closed early rather than holding a host and its MLAG peer. */

@@ -495,7 +495,14 @@ class PlanExecution {
     try {
       await this.persist();
       taken = this.deps.takeSnapshot
-        ? await this.deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? this.plan.strategy.snapshot.profile, exec: this.exec })
+        ? await this.deps.takeSnapshot({
+            name,
+            hosts: targets.map((t) => t.name),
+            profile: step.profile ?? this.plan.strategy.snapshot.profile,
+            exec: this.exec,
+            // An earlier batch took this snapshot: one snapshot spans the run's targets, whatever the batches.
+            extend: this.names.some((n) => this.hosts[n]!.steps.some((r) => r.id === step.id && r.status === 'succeeded')),
+          })
         : { ok: false, message: 'snapshots are not available in this run' };
     } catch (error) {
       taken = { ok: false, interrupted: true, message: `not started: ${(error as Error).message}` };

@@ -42,6 +42,8 @@ export interface SnapshotRequest {
   hosts: string[];
   profile: string;
   exec: HostExec;
+  /** Add these hosts to the snapshot an earlier batch of the run took under this name. */
+  extend?: boolean;
 }
 
 /** Where the files of fetch and put steps are on the controller; paths are absolute. */
