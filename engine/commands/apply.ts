@@ -27,6 +27,7 @@ import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
 import { createFileHooks } from './run-files.js';
+import { createPreviousRunsHook } from './previous-runs.js';
 import { checkPlanSecrets } from './secrets.js';
 import { RUN_META_FILE, RUN_PLAN_FILE, type RunMeta } from './runs.js';
 import { readCurrentUser } from '../shared/current-user.js';
@@ -316,6 +317,7 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
     approve: (request) => (options.yes ? Promise.resolve(true) : askOneAtATime(() => askApproval(request))),
     ...createSnapshotHooks(plan, run.context.root, runId, clock),
     ...createFileHooks(run.context.root, runId),
+    ...createPreviousRunsHook(run.context.root, plan.runbook.name),
   };
   try {
     return await executePlan(plan, deps, {

@@ -13,6 +13,7 @@ import type { Plan } from '../schema/plan.js';
 import type { Runbook } from '../schema/runbook.js';
 import { ENGINE_VERSION } from '../version.js';
 import { checkPlanSecrets } from './secrets.js';
+import { loadCommittedTopology } from '../git/committed-topology.js';
 
 export interface PlanRequest {
   runbookPath: string;
@@ -44,6 +45,7 @@ export async function planFromFiles(request: PlanRequest): Promise<PlanDocument>
     params: parseParamArgs(request.params),
     commit: repository?.head ?? null,
     engineVersion: ENGINE_VERSION,
+    ...(runbook.value.strategy?.isolation ? { topology: await loadCommittedTopology(repository?.head ? repository.root : undefined) } : {}),
   });
 }
 
@@ -105,15 +107,17 @@ function writePlanFile(path: string, content: Buffer): void {
 /** The dry run's `--check`: only the pre-checks, which are read-only, on every targeted host. */
 async function runPrechecksOnly(plan: Plan, inventoryDir: string, options: PlanCommandOptions): Promise<RunResult> {
   // Loaded here: a plain dry run never opens a connection, and SSH and the executor cost start-up time.
-  const [{ executePlan }, { createHostAccess }, { systemClock }] = await Promise.all([
+  const [{ executePlan }, { createHostAccess }, { systemClock }, { createPreviousRunsHook }] = await Promise.all([
     import('../run/execute-plan.js'),
     import('./host-access.js'),
     import('../run/clock.js'),
+    import('./previous-runs.js'),
   ]);
   return executePlan(
     plan,
     {
       ...createHostAccess(plan, inventoryDir, options.env ?? process.env),
+      ...createPreviousRunsHook(dirname(resolve(options.runbookPath)), plan.runbook.name),
       clock: systemClock,
       emit: () => {},
       // Pre-checks never ask; a check-only run has no approval steps to reach.

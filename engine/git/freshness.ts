@@ -4,6 +4,7 @@ import { RunbookError, createInputError } from '../errors.js';
 import { loadDocument } from '../load/load-document.js';
 import { hashSha256, toCanonicalJson } from '../plan/canonical-json.js';
 import { makePlan } from '../plan/make-plan.js';
+import { loadCommittedTopology } from './committed-topology.js';
 import { resolveParams, type ParamValue } from '../plan/params.js';
 import type { Inventory } from '../schema/inventory.js';
 import type { Plan } from '../schema/plan.js';
@@ -87,6 +88,8 @@ export async function checkPlanFreshness(plan: Plan, root: string, options: Fres
       params: given,
       commit: source.commit,
       engineVersion,
+      // The topology as committed where the inputs are read: the plan was made from the same.
+      ...(runbook.strategy?.isolation ? { topology: await loadCommittedTopology(source.commit ? root : undefined, source.commit ?? 'HEAD') } : {}),
     });
   } catch (error) {
     if (error instanceof RunbookError) throw stale([...changes, `planning from ${source.label} fails: ${error.message}`], error.diagnostics);

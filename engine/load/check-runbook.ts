@@ -184,7 +184,23 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       ownCaptures.forEach((name) => captured.add(name));
     });
   }
+  checkPreviousAttempts(source, doc, ids, out);
   return out;
+}
+
+/** A `previousAttempts` pre-check reads history instead of running a command, and names steps this runbook has. */
+function checkPreviousAttempts(source: YamlSource, doc: Loose, ids: ReadonlyMap<string, PathSegment[]>, out: Diagnostic[]) {
+  asArray(doc.prechecks).forEach((step, index) => {
+    if (!isObject(step) || !isObject(step.previousAttempts)) return;
+    const base: PathSegment[] = ['prechecks', index];
+    if ('run' in step) out.push(source.diagnose('RB1251', 'a `previousAttempts` pre-check reads the committed run reports and runs no command; remove `run`', [...base, 'run'], 'key'));
+    asArray(step.previousAttempts.steps).forEach((id, i) => {
+      const at = ids.get(String(id));
+      if (typeof id === 'string' && (at === undefined || at[0] === 'prechecks')) {
+        out.push(source.diagnose('RB1251', `\`previousAttempts\` names \`${id}\`, which is not a step or rollback step of this runbook`, [...base, 'previousAttempts', 'steps', i]));
+      }
+    });
+  });
 }
 
 function checkParamDefault(source: YamlSource, name: string, param: Loose, declared: string[], out: Diagnostic[]) {

@@ -6,6 +6,7 @@ import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import { hashSha256, joinCanonicalFields, toCanonicalFields, toCanonicalJson } from './canonical-json.js';
 import { matchesSelector, resolveHosts, selectTargets, type ResolvedHost } from './inventory.js';
 import { resolveParams, type ParamValue } from './params.js';
+import { createIsolationRule, type IsolationRule, type Topology } from './isolation.js';
 import { RuntimeValue, UnsafeValueError, analyseTemplateOnce, hasTemplate, renderTemplate, type TemplateContext } from './template.js';
 
 export const NO_ROLE_STAGE = '(no role)';
@@ -25,6 +26,8 @@ export interface PlanInputs {
   params: Record<string, string>;
   commit: string | null;
   engineVersion: string;
+  /** LLDP links for `strategy.isolation`, from the latest committed snapshot; absent or source null when none. */
+  topology?: Topology;
 }
 
 export interface PlanDocument {
@@ -47,7 +50,8 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   const strategy = resolveStrategy(runbook);
   // A runbook that changes nothing takes no host down: its batches are not split for MLAG pairs.
   const changing = [...runbook.steps, ...(runbook.rollback ?? [])].some((step) => isChanging(step.kind ?? 'command'));
-  const stages = arrangeStages(targets, strategy.order, strategy.batchSize, changing);
+  const isolation = planIsolation(runbook, inputs.topology, inventoryHosts, changing);
+  const stages = arrangeStages(targets, strategy.order, strategy.batchSize, changing, isolation);
 
   const hostPlans: Plan['hostPlans'] = {};
   const commands = new Map<string, string>();
@@ -98,7 +102,8 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
     hosts: Object.fromEntries(targets.map((host) => [host.name, describeHost(host)])),
     stages,
     hostPlans,
-    checks: checkPlan(targets, strategy.order, inventoryHosts),
+    checks: [...checkPlan(targets, strategy.order, inventoryHosts), ...(isolation?.findings ?? [])],
+    ...(isolation ? { topology: isolation.topology } : {}),
   };
   const fields = toCanonicalFields(withoutHash, ['hosts', 'hostPlans']);
   const hash = formatPlanHash(joinCanonicalFields(fields));
@@ -155,6 +160,7 @@ function resolveStrategy(runbook: Runbook): Plan['strategy'] {
     maxFailures: s.maxFailures ?? 0,
     maxParallel: s.maxParallel ?? batchSize,
     rollbackOnFailure: s.rollbackOnFailure ?? false,
+    ...(s.isolation ? { isolation: s.isolation } : {}),
     snapshot: {
       before: s.snapshot?.before ?? false,
       after: s.snapshot?.after ?? false,
@@ -186,7 +192,37 @@ function isChanging(kind: StepKind): boolean {
   return !READ_ONLY_KINDS.includes(kind) && kind !== 'approval';
 }
 
-function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[], batchSize: number, changing: boolean): Plan['stages'] {
+interface IsolationPlan {
+  rule?: IsolationRule;
+  severity: 'error' | 'warning';
+  topology: NonNullable<Plan['topology']>;
+  findings: PlanCheck[];
+}
+
+/** `strategy.isolation`: batches are cut so that no neighbour is isolated, by the topology the plan names. */
+function planIsolation(runbook: Runbook, topology: Topology | undefined, hosts: readonly ResolvedHost[], changing: boolean): IsolationPlan | undefined {
+  const severity = runbook.strategy?.isolation;
+  if (severity === undefined || !changing) return undefined;
+  const source = topology?.source ?? null;
+  if (source === null || topology === undefined) {
+    return {
+      severity,
+      topology: { snapshot: null },
+      findings: [
+        {
+          code: 'RB2051',
+          severity: 'warning',
+          message: 'no LLDP topology: no committed snapshot holds LLDP records of these hosts, so the batches are not checked for isolated neighbours',
+          hint: 'Take a snapshot of the fabric and commit it (runbook apply runbooks/network-snapshot.yaml), then plan again.',
+          hosts: [],
+        },
+      ],
+    };
+  }
+  return { severity, rule: createIsolationRule(topology, hosts), topology: { snapshot: source.snapshot, createdAt: source.createdAt, links: topology.links.length }, findings: [] };
+}
+
+function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[], batchSize: number, changing: boolean, isolation?: IsolationPlan): Plan['stages'] {
   const stages = order.map((role) => ({ name: role, hosts: hosts.filter((h) => h.role === role).map((h) => h.name) }));
   const rest = hosts.filter((h) => h.role === undefined || !order.includes(h.role)).map((h) => h.name);
   if (rest.length > 0) stages.push({ name: NO_ROLE_STAGE, hosts: rest });
@@ -196,7 +232,7 @@ function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[],
     .map((s) => {
       const members = s.hosts.map((n) => byName.get(n)!);
       if (!changing) return { name: s.name, batches: chunk(s.hosts, batchSize) };
-      return { name: s.name, batches: cutBatches(spreadMlagPeers(members).map((n) => byName.get(n)!), batchSize) };
+      return { name: s.name, batches: cutBatches(spreadMlagPeers(members).map((n) => byName.get(n)!), batchSize, isolation) };
     });
 }
 
@@ -206,15 +242,23 @@ function chunk(names: readonly string[], size: number): string[][] {
   return batches;
 }
 
-/** Batches of at most `batchSize`, a batch closed early rather than holding a host and its MLAG peer. */
-function cutBatches(hosts: readonly ResolvedHost[], batchSize: number): string[][] {
+/**
+ * Batches of at most `batchSize`, a batch closed early rather than holding a host and its MLAG peer,
+ * or hosts that together would leave a neighbour isolated. A host that isolates a neighbour on its
+ * own goes in a batch alone, and the plan says so.
+ */
+function cutBatches(hosts: readonly ResolvedHost[], batchSize: number, isolation?: IsolationPlan): string[][] {
   const batches: string[][] = [];
   let current: string[] = [];
   let members = new Set<string>();
   let named = new Set<string>();
+  const rule = isolation?.rule;
   for (const host of hosts) {
     const peer = host.labels.mlagPeer;
-    if (current.length >= batchSize || named.has(host.name) || (peer !== undefined && members.has(peer))) {
+    const alone = rule?.isolatedBy(new Set([host.name])) ?? [];
+    if (alone.length > 0) reportIsolation(isolation!, host.name, alone);
+    const isolates = rule !== undefined && current.length > 0 && (alone.length > 0 || rule.isolatedBy(new Set([...members, host.name])).length > 0);
+    if (current.length >= batchSize || named.has(host.name) || (peer !== undefined && members.has(peer)) || isolates) {
       batches.push(current);
       current = [];
       members = new Set();
@@ -226,6 +270,17 @@ function cutBatches(hosts: readonly ResolvedHost[], batchSize: number): string[]
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+function reportIsolation(isolation: IsolationPlan, host: string, isolated: ReadonlyArray<{ host: string; role: string }>): void {
+  const names = isolated.map((entry) => entry.host);
+  isolation.findings.push({
+    code: 'RB2050',
+    severity: isolation.severity,
+    message: `\`${host}\` cannot be changed without isolating ${names.map((n) => `\`${n}\``).join(', ')}, its neighbour(s) with no other ${[...new Set(isolated.map((e) => e.role))].join(' or ')} (LLDP)`,
+    hint: `Give ${names.join(', ')} a redundant link to another ${[...new Set(isolated.map((e) => e.role))].join(' or ')}, or accept losing them while ${host} is changed (strategy.isolation: warning).`,
+    hosts: [host, ...names],
+  });
 }
 
 function spreadMlagPeers(hosts: readonly ResolvedHost[]): string[] {

@@ -53,6 +53,9 @@ function renderHeader(plan: Plan): string {
     ['Steps', `${plan.runbook.prechecks.length} pre-check(s); ${plan.runbook.steps.length} step(s), ${mutating} of them changing the host (first host); ${plan.runbook.rollback.length} rollback step(s)`],
     ['Failures', `stop after ${s.maxFailures + 1} failed host(s)${s.rollbackOnFailure ? '; failed hosts are rolled back' : ''}`],
     ['Snapshots', s.snapshot.before || s.snapshot.after ? `${[s.snapshot.before && 'before', s.snapshot.after && 'after'].filter(Boolean).join(' and ')} (profile \`${s.snapshot.profile}\`)` : 'none'],
+    ...(plan.topology
+      ? ([['Topology', plan.topology.snapshot === null ? 'none available: batches not checked for isolated neighbours (RB2051)' : `LLDP of snapshot \`${plan.topology.snapshot}\` taken ${plan.topology.createdAt ?? '?'} (${plan.topology.links ?? 0} links); batches cut so that no neighbour is isolated`]] as Array<[string, string]>)
+      : []),
     ['Params', params || 'none'],
     ['Policy', policy.join('; ')],
   ];

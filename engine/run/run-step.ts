@@ -54,8 +54,17 @@ export interface FileHooks {
   repositoryFile(file: string): { path: string; label: string } | undefined;
 }
 
+/** A run of the same runbook, as its committed report has it: what each host's steps came to. */
+export interface PreviousRun {
+  runId: string;
+  startedAt: string;
+  hosts: Record<string, Array<{ id: string; status: string; message?: string }>>;
+}
+
 export interface StepHooks {
   approve(request: ApprovalRequest): Promise<boolean>;
+  /** Earlier runs of this runbook, oldest first, for `previousAttempts` pre-checks. */
+  previousRuns?(): Promise<PreviousRun[]>;
   /** File transfers; absent, fetch and put steps fail saying so. */
   files?: FileHooks;
   /** Captures (and stores) a snapshot of the hosts. */
@@ -173,6 +182,7 @@ export async function runStep(
   }
 
   if (planned.kind === 'approval') return runApproval(step, env, record, render);
+  if (section === 'precheck' && (step as Precheck).previousAttempts) return checkPreviousAttempts(step as Precheck, env, record);
   if (planned.kind === 'fetch' || planned.kind === 'put') return runTransfer(step as Step, planned.kind, section, env, record, render);
 
   let command: string;
@@ -370,6 +380,26 @@ async function awaitReboot(
   }
   const done: ExecResult = result ?? { stdout: '', stderr: '', exitCode: 0, signal: null, durationMs: 0, timedOut: false };
   return finishAttempt(step, { ...done, exitCode: 0 }, render, external);
+}
+
+/**
+ * A pre-check with no command: the last earlier run of this runbook that worked on the host, from
+ * its committed report; it fails (as its severity says) when one of the named steps failed there.
+ */
+async function checkPreviousAttempts(
+  step: Precheck,
+  env: StepEnvironment,
+  record: (fields: Partial<StepRecord> & Pick<StepRecord, 'status'>) => StepRecord,
+): Promise<StepRecord> {
+  const watched = step.previousAttempts?.steps ?? [];
+  env.emit({ type: 'step.started', at: env.clock.now(), host: env.session.host, section: 'precheck', stepId: step.id, kind: 'check', mutating: false, attempt: 1 });
+  const runs = env.hooks.previousRuns ? await env.hooks.previousRuns() : [];
+  const last = runs.filter((run) => (run.hosts[env.session.host] ?? []).length > 0).at(-1);
+  if (last === undefined) return record({ status: 'succeeded', attempts: 1, message: 'no earlier run of this runbook worked on this host' });
+  const failed = (last.hosts[env.session.host] ?? []).filter((s) => watched.includes(s.id) && (s.status === 'failed' || s.status === 'interrupted'));
+  if (failed.length === 0) return record({ status: 'succeeded', attempts: 1, message: `last run ${last.runId}: ${watched.join(', ')} did not fail` });
+  const what = failed.map((s) => `\`${s.id}\` ${s.status}${s.message ? ` (${s.message})` : ''}`).join('; ');
+  return record({ status: 'failed', attempts: 1, message: `in the previous run ${last.runId} (${last.startedAt}): ${what}` });
 }
 
 /** A fetch or put: the whole file, checksummed, with the step's retries (a read-back mismatch is retried too). */

@@ -124,6 +124,7 @@ export const Plan = defineObject(
         maxFailures: Type.Integer({ description: 'Failed hosts tolerated.' }),
         maxParallel: Type.Integer({ description: 'Hosts worked on at once.' }),
         rollbackOnFailure: Type.Boolean({ description: 'Roll failed hosts back.' }),
+        isolation: Type.Optional(Type.Union([Type.Literal('error'), Type.Literal('warning')], { description: 'Batches cut to isolate no neighbour; present when the runbook asks.' })),
         snapshot: defineObject(
           {
             before: Type.Boolean({ description: 'Snapshot before.' }),
@@ -139,6 +140,16 @@ export const Plan = defineObject(
     stages: Type.Array(Stage, { description: 'Stages in order.' }),
     hostPlans: defineMap(HostPlan, { description: 'What runs on each host.', keyPattern: '^.+$' }),
     checks: Type.Array(PlanCheck, { description: 'Planner findings.' }),
+    topology: Type.Optional(
+      defineObject(
+        {
+          snapshot: Type.Union([Type.String(), Type.Null()], { description: 'The committed snapshot whose LLDP records gave the links; null when none was available.' }),
+          createdAt: Type.Optional(Type.String({ description: 'When that snapshot was taken.' })),
+          links: Type.Optional(Type.Integer({ minimum: 0, description: 'How many LLDP links between inventory hosts it holds.' })),
+        },
+        { description: 'The topology `strategy.isolation` cut the batches by.' },
+      ),
+    ),
   },
   {
     $id: 'https://runbook.dev/schemas/plan.schema.json',

@@ -283,6 +283,21 @@ export const Precheck = defineObject(
       }),
     ),
     hint: Type.Optional(Type.String({ description: 'What the operator should do when the check fails.' })),
+    previousAttempts: Type.Optional(
+      defineObject(
+        {
+          steps: Type.Array(Type.String({ pattern: IDENTIFIER_PATTERN }), {
+            description: 'Step ids (main or rollback) of this runbook; the check fails when one failed on the host in its last run.',
+            minItems: 1,
+          }),
+        },
+        {
+          description:
+            'Instead of a command: read the run reports committed in reports/runs/ and check the last earlier run of this runbook that worked on the host.',
+          examples: [{ steps: ['fetch-backup'] }],
+        },
+      ),
+    ),
   },
   { description: 'A read-only check run on every target before any change.' },
 );
@@ -351,6 +366,12 @@ export const Strategy = defineObject(
     ),
     rollbackOnFailure: Type.Optional(Type.Boolean({ description: 'Run the `rollback` steps on a host that fails.' })),
     snapshot: Type.Optional(SnapshotStrategy),
+    isolation: Type.Optional(
+      Type.Union([Type.Literal('error'), Type.Literal('warning')], {
+        description:
+          'Cut batches so that none leaves a host outside it with no LLDP neighbour up in a role it depends on (a leaf with both its spines in one batch), by the latest committed snapshot. A host that isolates a neighbour on its own is reported with this severity (error: the plan must not be applied).',
+      }),
+    ),
   },
   { description: 'How the targets are ordered and batched.' },
 );

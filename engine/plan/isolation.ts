@@ -1,0 +1,54 @@
+import type { ResolvedHost } from './inventory.js';
+
+/**
+ * The document's "switch order" pre-check (shared/seeds/000_4b255f1ae4f79528.txt, Cumulus Linux
+ * Upgrade, pre-check table, "(1) Switch Order"): a batch must not leave a switch outside it with no
+ * neighbour up in a role it depends on, as a leaf whose two spines go down together. The neighbours
+ * come from LLDP, as a committed snapshot recorded them.
+ */
+
+/** Who is cabled to whom, and where that was learnt. */
+export interface Topology {
+  /** The snapshot the links come from; null when none was available. */
+  source: { snapshot: string; createdAt: string } | null;
+  /** Pairs of host names that see each other over LLDP. */
+  links: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface IsolationRule {
+  /** The hosts a batch holding `batch` would isolate, each with the role it loses. */
+  isolatedBy(batch: ReadonlySet<string>): Array<{ host: string; role: string }>;
+}
+
+/**
+ * Between inventory hosts with a role: a host depends on each role of its neighbours other than its
+ * own (a leaf on the spines; MLAG peers, of one role, are the MLAG rule's business).
+ */
+export function createIsolationRule(topology: Topology, hosts: readonly ResolvedHost[]): IsolationRule {
+  const roles = new Map(hosts.flatMap((h) => (h.role ? [[h.name, h.role] as const] : [])));
+  const dependencies = new Map<string, Map<string, Set<string>>>();
+  const add = (host: string, neighbour: string) => {
+    const own = roles.get(host);
+    const role = roles.get(neighbour);
+    if (own === undefined || role === undefined || role === own) return;
+    const byRole = dependencies.get(host) ?? new Map<string, Set<string>>();
+    dependencies.set(host, byRole);
+    byRole.set(role, (byRole.get(role) ?? new Set()).add(neighbour));
+  };
+  for (const [a, b] of topology.links) {
+    add(a, b);
+    add(b, a);
+  }
+  return {
+    isolatedBy(batch) {
+      const isolated: Array<{ host: string; role: string }> = [];
+      for (const [host, byRole] of dependencies) {
+        if (batch.has(host)) continue;
+        for (const [role, neighbours] of byRole) {
+          if ([...neighbours].every((n) => batch.has(n))) isolated.push({ host, role });
+        }
+      }
+      return isolated.sort((x, y) => x.host.localeCompare(y.host));
+    },
+  };
+}
