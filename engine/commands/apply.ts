@@ -141,8 +141,10 @@ export async function runApply(options: ApplyOptions): Promise<number> {
     // A report is owed from here on: said in the same fsync as the run's end, so that a kill before
     // the report is committed leaves a run that `runs` and `--resume` know to finish.
     if (isReported(result)) journal.append({ type: 'report.started', at: clock.now(), commit: options.commit !== false });
-    // The run's end is on disk before its hosts are let go.
-    await journal.persist().catch(() => undefined);
+    // The run's end is on disk before its hosts are let go; a journal that failed on its last
+    // events makes the run a stopped one, whatever its steps did: its end is not on record.
+    const failure = await journal.persist().then(() => journal!.failure, (error: Error) => error);
+    if (failure && result.stopped?.cause !== 'journal') result = { ...result, stopped: { cause: 'journal', reason: `the journal could not be written: ${failure.message}` } };
   } catch (error) {
     await journal?.close();
     throw error;
@@ -161,6 +163,11 @@ async function concludeRun(run: StartedRun, result: RunResult, options: ApplyOpt
   const { runId } = run;
   options.writeError(`run ${runId} ${result.outcome}${result.message ? `: ${result.message}` : ''}\n`);
   if (result.stopped) {
+    if (run.unjournaled.length > 0) {
+      options.writeError(
+        `these steps finished after the journal stopped and are not in it (a resume sees them cut off): ${run.unjournaled.join(', ')}; say so on resume with --mark-done or --mark-failed\n`,
+      );
+    }
     const advice = result.stopped.cause === 'journal' ? 'make room (or repair the disk), then ' : '';
     options.writeError(`its hosts are unlocked; ${advice}continue with \`runbook apply --resume ${runId}\`\n`);
     return result.stopped.signal ? signalExitCode(result.stopped.signal) : EXIT_CODES.failed;
@@ -236,6 +243,8 @@ interface StartedRun {
   decisions?: OperatorDecisions;
   /** On resume: whether the process that last worked on the run may still be alive. */
   writerMayLive: boolean;
+  /** `host:step (status)` of steps that finished after the journal stopped taking events. */
+  unjournaled: string[];
   /** Written to the run's folder once its locks are held (a resume records its own process). */
   meta: RunMeta;
 }
@@ -264,7 +273,7 @@ async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<Start
     startedAt: new Date(clock.now()).toISOString(),
     maxParallel: options.maxParallel,
   };
-  return { plan, inventoryDir, runId, folder, context, meta, events: [], history: createRunHistory(), writerMayLive: false };
+  return { plan, inventoryDir, runId, folder, context, meta, events: [], history: createRunHistory(), writerMayLive: false, unjournaled: [] };
 }
 
 /** `--resume RUN_ID`: the plan and options the run was started with, what its journal says it did, and the operator's decisions. */
@@ -293,6 +302,7 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
     history,
     decisions,
     writerMayLive: meta.machine !== hostname() || isProcessAlive(meta.pid),
+    unjournaled: [],
     meta: { ...meta, pid: process.pid, machine: hostname(), user: readCurrentUser(), maxParallel: options.maxParallel ?? meta.maxParallel },
   };
 }
@@ -301,12 +311,18 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
   const { plan, inventoryDir, runId } = run;
   const progress = selectProgress({ format: options.format, noProgress: options.noProgress, isTty: options.isTty, write: options.write, stream: process.stdout });
   const askOneAtATime = createLimiter(1);
+  const journalStop = new AbortController();
   const deps: ExecutorDeps = {
     ...createHostAccess(plan, inventoryDir, options.env),
     clock,
     emit: (event) => {
       // The journal first: `persist` then puts it on disk before the step it announces runs.
       journal.append(event);
+      if (journal.failure) {
+        // No command starts once an event could not be written, and what still finishes is named.
+        if (!journalStop.signal.aborted) journalStop.abort(journal.failure);
+        if (event.type === 'step.finished' && event.record.status !== 'skipped') run.unjournaled.push(`${event.host}:${event.record.id} (${event.record.status})`);
+      }
       run.history.add(event);
       progress.handle(event);
       options.onEvent?.(event);
@@ -320,7 +336,7 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
       runId,
       // A resume keeps the --max-parallel its run was started with, unless given again.
       maxParallel: run.meta.maxParallel,
-      signal: options.signal,
+      signal: options.signal ? AbortSignal.any([options.signal, journalStop.signal]) : journalStop.signal,
       abortCommands: options.abortCommands,
       resume: run.resume,
       decisions: run.decisions,
@@ -346,12 +362,18 @@ function writeRunFile(path: string, text: string): void {
 }
 
 
-async function askApproval(request: ApprovalRequest): Promise<boolean> {
-  const readline = createInterface({ input: process.stdin, output: process.stderr });
+/** Asks on the terminal whether to approve a step; `terminal` is the process's own unless a test gives one. */
+export async function askApproval(request: ApprovalRequest, terminal: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream } = { input: process.stdin, output: process.stderr }): Promise<boolean> {
+  const readline = createInterface({ ...terminal, terminal: Boolean((terminal.input as { isTTY?: boolean }).isTTY) });
   try {
     const question = `\n${request.host}: ${request.message}\nApprove step ${request.stepId}? [y/N] `;
     const answer = await readline.question(question, request.signal ? { signal: request.signal } : {});
     return /^y(es)?$/i.test(answer.trim());
+  } catch (error) {
+    // At the prompt the terminal is raw: Ctrl-C reaches readline, not the process. Made the
+    // signal it stands for, it stops the run as any SIGINT does.
+    if (!request.signal?.aborted) process.emit('SIGINT', 'SIGINT');
+    throw error;
   } finally {
     readline.close();
   }

@@ -14,6 +14,8 @@ export function runFolder(stateDir: string, runId: string): string {
 
 export interface Journal {
   readonly path: string;
+  /** Set once a write or an fsync failed: nothing more is written. */
+  readonly failure: JournalWriteError | undefined;
   /** Writes the event; it is on disk once a later `persist` resolves. Never throws: see `persist`. */
   append(event: RunEvent): void;
   /**
@@ -49,7 +51,7 @@ export class JournalWriteError extends RunbookError {
  */
 export function openJournal(folder: string, options: JournalOptions = {}): Journal {
   const fsyncFile = options.fsync ?? fsync;
-  const write = options.write ?? ((fd: number, text: string) => writeSync(fd, text));
+  const write = options.write ?? writeWhole;
   mkdirSync(folder, { recursive: true });
   const path = join(folder, JOURNAL_FILE);
   // Read as well as append: a line cut off by a crash is found and dropped first.
@@ -76,6 +78,9 @@ export function openJournal(folder: string, options: JournalOptions = {}): Journ
   };
   return {
     path,
+    get failure() {
+      return failure;
+    },
     append(event) {
       if (!open || failure) return;
       try {
@@ -112,6 +117,12 @@ export function openJournal(folder: string, options: JournalOptions = {}): Journ
       }
     },
   };
+}
+
+/** Writes all of `text`: a short write (a disk filling up) is continued until it completes or throws. */
+function writeWhole(fd: number, text: string): void {
+  const bytes = Buffer.from(text, 'utf8');
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
 }
 
 /** `ENOSPC: no space left on device`, however the error spelled it. */
