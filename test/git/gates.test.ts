@@ -239,7 +239,7 @@ describe('signed approvals', () => {
   async function approveSignedAs(identity: Identity, key: string, planPath: string) {
     await repo.git.addConfig('user.signingkey', join(keys, key));
     try {
-      return await approveAs(identity, planPath);
+      return await approveAs(identity, planPath, { base: 'main' });
     } finally {
       await repo.git.raw(['config', '--unset', 'user.signingkey']);
     }
@@ -248,7 +248,7 @@ describe('signed approvals', () => {
   it('refuses an unsigned approval commit', async () => {
     const { plan, path } = await setUpSigned();
     await commitApprovalFile(plan, REVIEWER, REVIEWER.name);
-    const error = await rejection(apply({ target: path }));
+    const error = await rejection(apply({ target: path, base: 'main' }));
     expect(error.exitCode).toBe(2);
     expect(error.code).toBe('RB4011');
     expect(error.message).toContain('not signed');
@@ -261,7 +261,7 @@ describe('signed approvals', () => {
     expect(approved.out).toContain('signature');
     // The key added to the working tree's copy of the file does not count: the committed one does.
     writeFileSync(join(repo.root, '.gitops', 'allowed_signers'), `${REVIEWER.email} namespaces="git" ${publicKey('bob')}\n${REVIEWER.email} namespaces="git" ${publicKey('eve')}\n`);
-    const error = await rejection(apply({ target: path }));
+    const error = await rejection(apply({ target: path, base: 'main' }));
     expect(error.code).toBe('RB4011');
   });
 
@@ -272,16 +272,39 @@ describe('signed approvals', () => {
     repo.write(`approvals/${plan.hash.slice('sha256:'.length)}.json`, `${JSON.stringify({ planHash: plan.hash, commit: null, approver: COLLEAGUE.name, approvedAt: '2026-11-24T10:00:00.000Z', runbook: { name: 'demo-upgrade', version: '1.2.0' } })}\n`);
     await repo.git.add(['-A']);
     await repo.git.raw(['commit', '-q', '-S', '-m', 'approve', `--author=${COLLEAGUE.name} <${COLLEAGUE.email}>`]);
-    const error = await rejection(apply({ target: path }));
+    const error = await rejection(apply({ target: path, base: 'main' }));
     expect(error.code).toBe('RB4011');
     expect(error.message).toContain(REVIEWER.email);
+  });
+
+  it('reads the allowed signers as they were before the change: a key the change adds is not trusted', async () => {
+    const { plan, path } = await setUpSigned();
+    await repo.git.raw(['checkout', '-q', '-b', 'change']);
+    // On her branch Alice lists her own key under Bob's name, then signs an approval committed as Bob.
+    repo.write('.gitops/allowed_signers', `${REVIEWER.email} namespaces="git" ${publicKey('bob')}\n${REVIEWER.email} namespaces="git" ${publicKey('eve')}\n`);
+    await repo.commitAll('trust one more key', AUTHOR);
+    await repo.git.addConfig('user.signingkey', join(keys, 'eve'));
+    repo.write(`approvals/${plan.hash.slice('sha256:'.length)}.json`, `${JSON.stringify({ planHash: plan.hash, commit: null, approver: REVIEWER.name, approvedAt: '2026-11-24T10:00:00.000Z', runbook: { name: 'demo-upgrade', version: '1.2.0' } })}\n`);
+    await repo.git.add(['-A']);
+    await repo.git.raw(['commit', '-q', '-S', '-m', 'approve', `--author=${REVIEWER.name} <${REVIEWER.email}>`]);
+    const error = await rejection(apply({ target: path, base: 'main' }));
+    expect(error.code).toBe('RB4011');
+    expect(error.message).toContain('before the change');
+  });
+
+  it('cannot check a signature with no start of the change to read the allowed signers at, and says to give --base', async () => {
+    const { path } = await setUpSigned();
+    await approveSignedAs(REVIEWER, 'bob', path);
+    const error = await rejection(apply({ target: path }));
+    expect(error.code).toBe('RB4011');
+    expect(error.message).toContain('--base');
   });
 
   it('accepts an approval signed by the approver with a key in the allowed-signers file', async () => {
     const { path } = await setUpSigned();
     const approved = await approveSignedAs(REVIEWER, 'bob', path);
     expect(approved.exitCode, approved.out).toBe(0);
-    const { exitCode, stderr } = await apply({ target: path });
+    const { exitCode, stderr } = await apply({ target: path, base: 'main' });
     expect(exitCode, stderr).toBe(0);
   });
 });
