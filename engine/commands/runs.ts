@@ -29,6 +29,7 @@ export type RunStatus = 'running' | 'succeeded' | 'failed' | 'crashed' | 'interr
 export interface RunSummary {
   runId: string;
   runbook: string;
+  planHash: string;
   status: RunStatus;
   startedAt: string;
   hosts: Record<string, number>;
@@ -148,7 +149,7 @@ function summariseRun(runId: string, folder: string, machine: string): RunSummar
     hosts[key] = (hosts[key] ?? 0) + 1;
   }
   const reportPending = isReportPending(state) && !alive;
-  return { runId, runbook: meta.value.runbook, status, startedAt: meta.value.startedAt, hosts, ...(reportPending ? { reportPending } : {}) };
+  return { runId, runbook: meta.value.runbook, planHash: meta.value.planHash, status, startedAt: meta.value.startedAt, hosts, ...(reportPending ? { reportPending } : {}) };
 }
 
 export function runRuns(options: { stateDir: string; machine: string; format: 'text' | 'json'; write: (text: string) => void }): ExitCode {
@@ -174,4 +175,11 @@ export function runRuns(options: { stateDir: string; machine: string; format: 't
   for (const r of runs) if (r.status === 'unreadable') options.write(`run ${r.runId} is unreadable: ${r.path}: ${r.reason}\n`);
   for (const r of runs.filter((run) => run.status !== 'unreadable' && run.reportPending)) options.write(`finish the report of ${r.runId} with: runbook apply --resume ${r.runId}\n`);
   return EXIT_CODES.ok;
+}
+
+/** Runs of a plan hash that have not reached their end here (crashed, interrupted or still running). */
+export function findUnfinishedRuns(stateDir: string, planHash: string, machine: string): RunSummary[] {
+  return summariseRuns(stateDir, machine).filter(
+    (run): run is RunSummary => run.status !== 'unreadable' && run.planHash === planHash && (run.status === 'crashed' || run.status === 'interrupted' || run.status === 'running'),
+  );
 }

@@ -8,6 +8,7 @@ import { runApprove } from '../../engine/commands/approve.js';
 import { planFromFiles, renderPlanJson } from '../../engine/commands/plan.js';
 import { main } from '../../engine/cli.js';
 import { RunbookError } from '../../engine/errors.js';
+import { computePlanHash } from '../../engine/plan/make-plan.js';
 import type { Plan } from '../../engine/schema/plan.js';
 import type { RunReport } from '../../engine/schema/report.js';
 import { AUTHOR, COLLEAGUE, INVENTORY_PATH, REVIEWER, RUNBOOK_PATH, createInventoryYaml, createRunbookYaml, createTempRepository, type Identity, type TempRepository } from './temp-repository.js';
@@ -402,7 +403,16 @@ steps:
     writeFileSync(join(folder, 'journal.jsonl'), [...journal, started].map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 
-  const admission = (plan: Plan, approvalCommit: string | null) => ({ type: 'run.admitted', at: Date.UTC(2026, 10, 24, 10), runId: RUN_ID, planHash: plan.hash, approvalRequired: true, approvalCommit, allowDirty: false });
+  const admission = (plan: Plan, approvalCommit: string | null, inputsCommit?: string) => ({
+    type: 'run.admitted',
+    at: Date.UTC(2026, 10, 24, 10),
+    runId: RUN_ID,
+    planHash: plan.hash,
+    approvalRequired: true,
+    approvalCommit,
+    allowDirty: false,
+    ...(inputsCommit ? { inputsCommit } : {}),
+  });
 
   it('refuses a forged run folder: no admission, an admission naming no commit, one naming a commit that does not approve the plan, or a self-approval', async () => {
     const marker = join(repo.root, 'ran.txt');
@@ -410,12 +420,14 @@ steps:
     const { plan } = await makePlanFile();
     const notAnApproval = await head();
     const selfApproval = await commitApprovalFile(plan, AUTHOR, 'Somebody Else');
+    const inputs = notAnApproval;
     const cases: Array<[string, object[], string]> = [
       ['no admission', [], 'no admission'],
-      ['a commit that does not exist', [admission(plan, 'f'.repeat(40))], 'not in the history'],
-      ['a commit with no approval of the plan', [admission(plan, notAnApproval)], 'does not approve'],
-      ['no commit at all', [admission(plan, null)], 'names no approval commit'],
-      ['a self-approval', [admission(plan, selfApproval)], 'forbids self-approval'],
+      ['no commit of the inputs', [admission(plan, selfApproval)], 'names no commit of the history of HEAD'],
+      ['a commit that does not exist', [admission(plan, 'f'.repeat(40), inputs)], 'not in the history'],
+      ['a commit with no approval of the plan', [admission(plan, notAnApproval, inputs)], 'does not approve'],
+      ['no commit at all', [admission(plan, null, inputs)], 'names no approval commit'],
+      ['a self-approval', [admission(plan, selfApproval, inputs)], 'forbids self-approval'],
     ];
     for (const [label, journal, message] of cases) {
       forgeRunFolder(plan, journal);
@@ -426,6 +438,20 @@ steps:
       expect(existsSync(marker), label).toBe(false);
       rmSync(join(repo.root, '.runbook'), { recursive: true, force: true });
     }
+  });
+
+  it('refuses a forged plan that turns its own approval off: the plan must be what the admitted inputs make', async () => {
+    const marker = join(repo.root, 'ran.txt');
+    await setUp({ requireApproval: true, forbidSelfApproval: true }, createTracingRunbook(marker));
+    const { plan } = await makePlanFile();
+    const forged = structuredClone(plan) as Plan;
+    forged.policy.requireApproval = false;
+    forged.hash = computePlanHash(forged);
+    forgeRunFolder(forged, [{ ...admission(forged, null, await head()), approvalRequired: false }]);
+    const error = await rejection(apply({ resume: RUN_ID, root: repo.root }));
+    expect(error.code).toBe('RB4012');
+    expect(error.message).toContain('is not what its runbook and inventory at');
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('resumes a run it admitted, with the approval it relied on', async () => {
@@ -478,5 +504,35 @@ describe('the ledger of applied plans is git history', () => {
     await repo.git.raw(['rm', '-r', '-q', 'reports/runs']);
     await repo.commitAll('drop the run reports');
     expect((await apply({ target: stopped.path })).exitCode).toBe(1);
+  });
+
+  it('refuses to apply a plan again while a run of it is unfinished, and names the run to resume', async () => {
+    await setUp();
+    const { plan, path } = await makePlanFile();
+    const controller = new AbortController();
+    const stopped = await apply({ target: path, signal: controller.signal, onEvent: (event) => event.type === 'step.finished' && event.record.id === 'backup-config' && controller.abort() });
+    const runId = /continue with `runbook apply --resume (\S+)`/.exec(stopped.stderr)?.[1];
+    expect(runId, stopped.stderr).toBeDefined();
+    const again = await rejection(apply({ target: path }));
+    expect(again.code).toBe('RB4005');
+    // In this process its pid is alive: `runs` would say running; from a new shell, interrupted.
+    expect(again.message).toMatch(new RegExp(`plan ${plan.hash} has a run that has not finished: ${runId} \\((interrupted|running)\\)`));
+    expect(again.message).toContain(`runbook apply --resume ${runId}`);
+    expect((await apply({ target: path, allowReapply: true })).exitCode).toBe(0);
+  });
+
+  it('refuses to resume a run whose journal was cut back after its report, and to decide steps of a run that ended', async () => {
+    await setUp();
+    const { path } = await makePlanFile();
+    const done = await apply({ target: path });
+    expect(done.exitCode, done.stderr).toBe(0);
+    const runId = readdirSync(join(repo.root, '.runbook', 'runs'))[0]!;
+    const decided = await rejection(apply({ resume: runId, root: repo.root, markDone: ['spine01:install'] }));
+    expect(decided.code).toBe('RB3012');
+    const journal = join(repo.root, '.runbook', 'runs', runId, 'journal.jsonl');
+    writeFileSync(journal, `${readFileSync(journal, 'utf8').split('\n').slice(0, 2).join('\n')}\n`);
+    const replayed = await rejection(apply({ resume: runId, root: repo.root }));
+    expect(replayed.code).toBe('RB4005');
+    expect(replayed.message).toContain('the journal was cut back');
   });
 });
