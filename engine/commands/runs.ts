@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { displayPath } from '../io/files.js';
 import { escapeControlCharacters } from '../shared/control-characters.js';
-import { JOURNAL_FILE, listRunIds, runFolder } from '../io/journal.js';
+import { JOURNAL_FILE, listRunIds, parseJournalFile, runFolder } from '../io/journal.js';
 import type { RunEvent } from '../run/events.js';
 import { isProcessAlive } from '../io/locks.js';
 import { isReportPending, rebuildRunState, type ResumeState } from '../run/resume-state.js';
@@ -72,39 +72,12 @@ function parseRunMeta(path: string): Read<RunMeta | undefined> {
   return { ok: true, value: meta as RunMeta };
 }
 
-/**
- * The journal's events. A last line that is not JSON was cut off by a crash and is ignored, as
- * readJournal does; a damaged line before it would hide the events after it, so it makes the
- * journal unreadable here.
- */
-function parseJournal(path: string): Read<RunEvent[]> {
-  if (!existsSync(path)) return { ok: true, value: [] };
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const last = lines.findLastIndex((line) => line.trim() !== '');
-  const events: RunEvent[] = [];
-  for (let i = 0; i <= last; i++) {
-    if (lines[i]!.trim() === '') continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(lines[i]!);
-    } catch {
-      if (i === last) break;
-      return { ok: false, reason: `line ${i + 1} is not JSON` };
-    }
-    if (event === null || typeof event !== 'object' || typeof (event as { type?: unknown }).type !== 'string') {
-      return { ok: false, reason: `line ${i + 1} is not a run event` };
-    }
-    events.push(event as RunEvent);
-  }
-  return { ok: true, value: events };
-}
-
 /** A run's journal and what it says the run did, for `--resume`; a damaged journal is an input error (exit 2) naming it. */
 export function readRunJournal(folder: string): { events: RunEvent[]; state: ResumeState | undefined } {
   const path = join(folder, JOURNAL_FILE);
   const unreadable = (reason: string) =>
     createInputError('RB3009', `${displayPath(path)} is unreadable: ${reason}; this run cannot be resumed (\`runbook runs\` lists the others)`);
-  const events = parseJournal(path);
+  const events = parseJournalFile(path);
   if (!events.ok) throw unreadable(events.reason);
   try {
     return { events: events.value, state: rebuildRunState(events.value) };
@@ -124,7 +97,7 @@ function summariseRun(runId: string, folder: string, machine: string): RunSummar
   const journalPath = join(folder, JOURNAL_FILE);
   const meta = parseRunMeta(metaPath);
   if (!meta.ok) return unreadable(metaPath, meta.reason);
-  const events = parseJournal(journalPath);
+  const events = parseJournalFile(journalPath);
   if (!events.ok) return unreadable(journalPath, events.reason);
   if (!meta.value) return events.value.length > 0 ? unreadable(metaPath, 'it is missing') : undefined;
   let state: ResumeState | undefined;

@@ -153,20 +153,40 @@ function dropCutLine(fd: number): void {
   if (size > 0) ftruncateSync(fd, 0);
 }
 
-/** The events of a journal; a last line cut off by a crash is ignored. */
-export function readJournal(folder: string): RunEvent[] {
-  const path = join(folder, JOURNAL_FILE);
-  if (!existsSync(path)) return [];
+/** A journal read back: its events, or why it cannot be trusted. */
+export type JournalRead = { ok: true; value: RunEvent[] } | { ok: false; reason: string };
+
+/**
+ * The journal's events. A last line that is not JSON was cut off by a crash and is ignored; a damaged
+ * line before it would hide the events after it, so it makes the journal unreadable.
+ */
+export function parseJournalFile(path: string): JournalRead {
+  if (!existsSync(path)) return { ok: true, value: [] };
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const last = lines.findLastIndex((line) => line.trim() !== '');
   const events: RunEvent[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
+  for (let i = 0; i <= last; i++) {
+    if (lines[i]!.trim() === '') continue;
+    let event: unknown;
     try {
-      events.push(JSON.parse(line) as RunEvent);
+      event = JSON.parse(lines[i]!);
     } catch {
-      break;
+      if (i === last) break;
+      return { ok: false, reason: `line ${i + 1} is not JSON` };
     }
+    if (event === null || typeof event !== 'object' || typeof (event as { type?: unknown }).type !== 'string') {
+      return { ok: false, reason: `line ${i + 1} is not a run event` };
+    }
+    events.push(event as RunEvent);
   }
-  return events;
+  return { ok: true, value: events };
+}
+
+/** The events of a run's journal (a last line cut off by a crash is ignored); throws on a damaged one. */
+export function readJournal(folder: string): RunEvent[] {
+  const read = parseJournalFile(join(folder, JOURNAL_FILE));
+  if (!read.ok) throw new Error(`${join(folder, JOURNAL_FILE)} is damaged: ${read.reason}`);
+  return read.value;
 }
 
 export function listRunIds(stateDir: string): string[] {
