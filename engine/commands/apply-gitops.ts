@@ -240,7 +240,9 @@ export async function reportRun(plan: Plan, result: RunResult, context: ApplyCon
     warn(`the report was not committed: ${root} is not in a git repository. It is in ${where}`);
     return { report, files };
   }
-  const paths = [written.markdownPath, written.jsonPath, ...[before, after].filter((p): p is string => p !== undefined)].map(portable);
+  // Snapshots taken by the run's snapshot steps are committed with it, like those around it.
+  const taken = (result.snapshots.steps ?? []).map(snapshotFile);
+  const paths = [written.markdownPath, written.jsonPath, ...[before, after, ...taken].filter((p): p is string => p !== undefined)].map(portable);
   const outcome = await commitRunReport(root, report, paths, { push: options.push });
   if (!outcome.committed) {
     warn(`the report was not committed (${outcome.reason}). It is in ${where}; commit it with \`git add ${paths.join(' ')} && git commit\``);

@@ -343,6 +343,7 @@ function planStep(
   };
   let command: string | undefined;
   if (kind === 'fetch' || kind === 'put') command = describeTransfer(step as Step, kind, context);
+  else if ('previousAttempts' in step && step.previousAttempts) command = describePreviousAttempts(step.previousAttempts.steps);
   else if (step.run !== undefined) {
     command = commands.get(step.run);
     if (command === undefined) {
@@ -365,6 +366,11 @@ function planStep(
     mutating: !READ_ONLY_KINDS.includes(kind) && kind !== 'approval',
     when: step.when,
   };
+}
+
+/** A `previousAttempts` pre-check runs no command: what it reads instead, for plans and reports. */
+export function describePreviousAttempts(steps: readonly string[]): string {
+  return `read reports/runs: did ${steps.join(', ')} fail in the last run?`;
 }
 
 /** What a fetch or put moves, for the plan: the remote path, and the artifact or repository file. */

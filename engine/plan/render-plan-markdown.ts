@@ -1,4 +1,5 @@
 import type { Plan, PlannedStep } from '../schema/plan.js';
+import { describePreviousAttempts } from './make-plan.js';
 
 /** GitHub refuses comments over 65,536 characters; stay well under with room for a CI preamble. */
 export const MARKDOWN_LIMIT = 60_000;
@@ -95,7 +96,7 @@ function renderPrechecks(plan: Plan): string {
     '| check | severity | command | hint |',
     '| --- | --- | --- | --- |',
     ...plan.runbook.prechecks.map(
-      (p) => `| \`${p.id}\` | ${p.severity ?? 'error'} | ${codeCell(p.run ?? '')} | ${escapeCell(p.hint ?? '')} |`,
+      (p) => `| \`${p.id}\` | ${p.severity ?? 'error'} | ${codeCell(p.previousAttempts ? describePreviousAttempts(p.previousAttempts.steps) : (p.run ?? ''))} | ${escapeCell(p.hint ?? '')} |`,
     ),
     '',
   ].join('\n');

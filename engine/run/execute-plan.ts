@@ -73,7 +73,7 @@ export interface RunResult {
   finishedAt: number;
   hosts: Record<string, HostResult>;
   /** Snapshot names taken around the run, when the strategy asks for them. */
-  snapshots: { before?: string; after?: string };
+  snapshots: { before?: string; after?: string; /** Taken by `kind: snapshot` steps. */ steps?: string[] };
   /** Set when the run stopped before its end (a signal, an unwritable journal): resume it. */
   stopped?: RunStop;
 }
@@ -522,6 +522,7 @@ class PlanExecution {
     } catch (error) {
       taken = { ok: false, interrupted: true, message: `not started: ${(error as Error).message}` };
     }
+    if (taken.ok && !this.snapshots.steps?.includes(name)) (this.snapshots.steps ??= []).push(name);
     return targets.map(({ name: host, planned }) => {
       const record: StepRecord = {
         ...skippedRecord(planned, 'step', at, taken.message ?? `snapshot ${name}`),

@@ -34,7 +34,7 @@ describe('runbook plan --check', () => {
   it('exits 1 and shows the hint when an error pre-check fails', async () => {
     const failed = await plan('5.9.1');
     expect(failed.code).toBe(1);
-    expect(failed.stdout).toMatch(/\| `leaf01` \| `same-major` \| error \| ❌ failed \| version 4\.3\.0 is not in the same major release as 5\.9\.1 \| Upgrades across a major release need a fresh install/);
+    expect(failed.stdout).toMatch(/\| `leaf01` \| `same-major` \| error \| ❌ failed \| version 4\.3\.0 is not in the same major release as 5\.9\.1 \| Lifecycle upgrades stay within one major release .*a fresh ONIE install/);
     expect(failed.stderr).toContain('pre-checks failed');
   });
 });

@@ -24,9 +24,9 @@ const started = (events: RunEvent[], host: string, section: string, stepId: stri
   events.some((e) => e.type === 'step.started' && e.host === host && e.section === section && e.stepId === stepId);
 const commandsOn = (host: string, pattern: RegExp) => repo.testLab.lab.commandLog(host).filter((e) => pattern.test(e.command) && e.outcome === 'completed');
 
-/** spine01's install fails on all three attempts; the run is killed with SIGKILL as its rollback reboot starts. */
+/** spine01's install fails on all five attempts; the run is killed with SIGKILL as its rollback reboot starts. */
 async function killDuringRollbackReboot(): Promise<string> {
-  await repo.testLab.lab.injectFault('spine01', { kind: 'installFails', times: 3 });
+  await repo.testLab.lab.injectFault('spine01', { kind: 'installFails', times: 5 });
   await repo.testLab.lab.injectFault('spine01', { kind: 'slow', command: '^reboot$', delayMs: 30_000, times: 1 });
   const first = repo.spawn(APPLY);
   const runId = await waitFor(() => repo.runIds()[0], 'the run folder');
@@ -41,8 +41,8 @@ describe('a run killed while a failed host rolls back, then resumed', () => {
   it('never runs a finished rollback step again, and leaves the cut-off one to the operator', async () => {
     const runId = await killDuringRollbackReboot();
     const rolledBackOnce = commandsOn('spine01', /^onie-install /).length;
-    // Three failed attempts, then the rollback's reinstall of the release it ran.
-    expect(rolledBackOnce).toBe(4);
+    // Five failed attempts, then the rollback's reinstall of the release it ran.
+    expect(rolledBackOnce).toBe(6);
 
     const waiting = await runbook(['apply', '--resume', runId, '--yes', '--no-progress', '--no-commit']);
     expect(waiting.code).toBe(1);
@@ -66,6 +66,8 @@ describe('a run killed while a failed host rolls back, then resumed', () => {
     expect(report.hosts.spine01!.rollback.map((s) => [s.id, s.status, s.attempts])).toEqual([
       ['reinstall-previous', 'succeeded', 1],
       ['reboot-previous', 'succeeded', 1],
+      ['put-backup-previous', 'succeeded', 1],
+      ['restore-config-previous', 'succeeded', 1],
       ['previous-version', 'succeeded', 1],
     ]);
     expect(report.snapshots.comparison).toBeDefined();
