@@ -200,7 +200,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--exclude <field>', 'also ignore this field or element.field (repeatable)', collect, [])
     .option('--no-default-exclusions', 'compare volatile fields (uptimes, counters, timers, ages) too')
     .option('--tolerance <rule>', 'element.field=RULE, RULE like 10%, +5 or -5% (repeatable)', collect, [])
-    .action(async (a: string, b: string, options: { format: 'markdown' | 'json'; element: string[]; exclude: string[]; defaultExclusions: boolean; tolerance: string[] }) => {
+    .option('--only <kind>', 'only added, removed or changed records (repeatable)', collect, [])
+    .option('--host <host>', 'only the records of this host (repeatable)', collect, [])
+    .option('--exit-code', 'exit 1 when a difference is left after the filters', false)
+    .action(async (a: string, b: string, options: { format: 'markdown' | 'json'; element: string[]; exclude: string[]; defaultExclusions: boolean; tolerance: string[]; only: string[]; host: string[]; exitCode: boolean }) => {
       const { runDiff } = await import('./commands/diff.js');
       exitCode = runDiff(a, b, {
         format: options.format,
@@ -208,6 +211,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         exclude: options.exclude,
         defaultExclusions: options.defaultExclusions,
         tolerances: options.tolerance,
+        only: options.only,
+        hosts: options.host,
+        exitCode: options.exitCode,
         folder: await findSnapshotFolder(),
         write: io.stdout,
       });

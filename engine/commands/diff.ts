@@ -3,6 +3,7 @@ import { DEFAULT_SNAPSHOT_FOLDER, resolveSnapshot } from '../io/snapshot-store.j
 import type { SnapshotDiff } from '../schema/snapshot.js';
 import { compareSnapshots, type CompareOptions } from '../snapshot/compare.js';
 import { parseElementType } from '../snapshot/element-model.js';
+import { DIFF_KINDS, filterDiff, hasDifferences, type DiffKind } from '../snapshot/filter-diff.js';
 import { renderDiffJson, renderDiffMarkdown } from '../snapshot/render-diff.js';
 
 export interface DiffCommandOptions {
@@ -15,6 +16,12 @@ export interface DiffCommandOptions {
   defaultExclusions?: boolean;
   /** `--tolerance element.field=RULE` (repeatable), RULE like `10%`, `+5`, `-5%`. */
   tolerances?: readonly string[];
+  /** `--only added|removed|changed` (repeatable, or comma-separated): only these kinds of difference. */
+  only?: readonly string[];
+  /** `--host H` (repeatable, or comma-separated): only the records of these hosts. */
+  hosts?: readonly string[];
+  /** `--exit-code`: exit 1 when a difference is left after the filters. */
+  exitCode?: boolean;
   /** Rows per section in Markdown. */
   maxRows?: number;
   /** Folder snapshot names are looked up in; default reports/snapshots. */
@@ -24,12 +31,24 @@ export interface DiffCommandOptions {
 
 /**
  * `runbook diff A B`: A is before, B is after; each a snapshot name or a path to a snapshot file.
- * Exit 0 whatever the differences (asserting on them is `snapshotDiff`'s job); 2 for bad input.
+ * Exit 0 whatever the differences, unless `exitCode` (then 1 when any is left after the filters,
+ * for CI); 2 for bad input.
  */
 export function runDiff(before: string, after: string, options: DiffCommandOptions): ExitCode {
-  const diff = diffSnapshots(before, after, options);
+  const diff = filterDiff(diffSnapshots(before, after, options), { only: parseKinds(options.only), hosts: splitList(options.hosts) });
   options.write(options.format === 'json' ? renderDiffJson(diff) : renderDiffMarkdown(diff, options.maxRows === undefined ? {} : { maxRows: options.maxRows }));
-  return EXIT_CODES.ok;
+  return options.exitCode && hasDifferences(diff) ? EXIT_CODES.failed : EXIT_CODES.ok;
+}
+
+function splitList(values: readonly string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function parseKinds(values: readonly string[] | undefined): DiffKind[] {
+  return splitList(values).map((kind) => {
+    if ((DIFF_KINDS as readonly string[]).includes(kind)) return kind as DiffKind;
+    throw createInputError('RB1510', `--only ${kind}: write one of ${DIFF_KINDS.join(', ')}`);
+  });
 }
 
 /** Loads both snapshots and compares them with the command-line options. */

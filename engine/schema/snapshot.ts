@@ -394,6 +394,17 @@ export const SnapshotDiff = defineObject(
           keyPattern: '^.+$',
           description: '`element.field` to its numeric tolerance rules.',
         }),
+        filter: Type.Optional(
+          defineObject(
+            {
+              only: Type.Array(Type.Union([Type.Literal('added'), Type.Literal('removed'), Type.Literal('changed')]), {
+                description: 'The kinds of difference kept.',
+              }),
+              hosts: Type.Optional(Type.Array(Type.String(), { description: 'The hosts whose records were kept.' })),
+            },
+            { description: 'Present when the comparison was narrowed (`diff --only`, `--host`): added, removed and changed count what is left.' },
+          ),
+        ),
       },
       { description: 'How the snapshots were compared.' },
     ),

@@ -11,6 +11,9 @@ export const SNAPSHOT_ERROR_CODES = {
   RB1506: 'invalid snapshot name',
   RB1507: 'profile not found',
   RB1508: 'unknown target host',
+  RB1510: 'unknown kind of difference in diff --only',
+  RB1511: 'no snapshot committed at or before a time',
+  RB1512: 'unknown group in snapshot create --group',
 } as const;
 
 export type SnapshotErrorCode = keyof typeof SNAPSHOT_ERROR_CODES;

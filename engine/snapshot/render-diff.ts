@@ -67,6 +67,8 @@ function describeOptions(diff: SnapshotDiff): string {
   if (diff.options.exclude.length > 0) parts.push(`Also left out: ${diff.options.exclude.map((f) => `\`${f}\``).join(', ')}.`);
   const tolerances = Object.entries(diff.options.tolerances);
   if (tolerances.length > 0) parts.push(`Tolerances: ${tolerances.map(([f, rules]) => `\`${f}\` ${rules.join(' ')}`).join(', ')}.`);
+  const filter = diff.options.filter;
+  if (filter) parts.push(`Filtered: only ${filter.only.join(', ')}${filter.hosts ? ` of ${filter.hosts.map((h) => `\`${h}\``).join(', ')}` : ''} (before and after count every record).`);
   return parts.join(' ');
 }
 

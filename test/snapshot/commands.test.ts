@@ -87,6 +87,34 @@ describe('runbook diff', () => {
     expect(JSON.parse(output).elements.route.counts).toMatchObject({ changed: 0, tolerated: 1 });
   });
 
+  it('filters by kind of difference (--only) and by host (--host); the counts before and after stay whole', () => {
+    saveExamplePair();
+    runDiff('pre', 'post', { format: 'json', folder, write, only: ['removed'] });
+    const removedOnly = JSON.parse(output);
+    expect(removedOnly.elements.bgp).toMatchObject({ counts: { before: 3, after: 3, added: 0, removed: 1, changed: 0 }, added: [], changed: [] });
+    expect(removedOnly.elements.bgp.removed.map((r: { peer: string }) => r.peer)).toEqual(['swp52']);
+    expect(removedOnly.totals).toMatchObject({ added: 0, removed: 1, changed: 0 });
+    expect(removedOnly.options.filter).toEqual({ only: ['removed'] });
+    output = '';
+    runDiff('pre', 'post', { format: 'json', folder, write, only: ['added,changed'], hosts: ['leaf02'] });
+    const leaf02 = JSON.parse(output);
+    expect(leaf02.elements.bgp.added.map((r: { peer: string }) => `${r.peer}`)).toEqual(['swp53']);
+    expect(leaf02.elements.bgp.changed).toEqual([]);
+    expect(leaf02.elements.route.counts.changed).toBe(0);
+    output = '';
+    runDiff('pre', 'post', { format: 'markdown', folder, write, only: ['changed'], hosts: ['leaf01'] });
+    expect(output).toContain('Filtered: only changed of `leaf01`');
+    expect(output).toContain('| bgp | 3 | 3 | 0 | 0 | 1 |');
+  });
+
+  it('--exit-code exits 1 when a difference is left after the filters, 0 otherwise', () => {
+    saveExamplePair();
+    expect(runDiff('pre', 'post', { format: 'json', folder, write })).toBe(0);
+    expect(runDiff('pre', 'post', { format: 'json', folder, write, exitCode: true })).toBe(1);
+    expect(runDiff('pre', 'post', { format: 'json', folder, write, exitCode: true, only: ['added'], hosts: ['leaf01'] })).toBe(0);
+    expect(runDiff('pre', 'pre', { format: 'markdown', folder, write, exitCode: true })).toBe(0);
+  });
+
   it('refuses a misspelt element, an unknown snapshot and a malformed tolerance as bad input', () => {
     saveExamplePair();
     const failure = (action: () => unknown) => {
@@ -100,6 +128,7 @@ describe('runbook diff', () => {
     expect(failure(() => runDiff('pre', 'post', { format: 'markdown', folder, write, elements: ['bpg'] }))).toMatchObject({ exitCode: 2, message: expect.stringContaining('did you mean `bgp`?') });
     expect(failure(() => runDiff('pre', 'psot', { format: 'markdown', folder, write }))).toMatchObject({ code: 'RB1502', message: expect.stringContaining('did you mean `post`?') });
     expect(failure(() => runDiff('pre', 'post', { format: 'markdown', folder, write, tolerances: ['metric'] }))).toMatchObject({ code: 'RB1505' });
+    expect(failure(() => runDiff('pre', 'post', { format: 'markdown', folder, write, only: ['gone'] }))).toMatchObject({ code: 'RB1510', exitCode: 2 });
   });
 
   it('caps the rows of a huge diff and points to the JSON export', () => {
