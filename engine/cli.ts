@@ -151,12 +151,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .requiredOption('-i, --inventory <file>', 'inventory file')
     .option('--profile <profile>', 'collection profile (name or file)', 'fabric')
     .option('--targets <hosts...>', 'only these hosts (names, or one comma-separated list)')
-    .action(async (name: string, options: { inventory: string; profile: string; targets?: string[] }) => {
+    .option('--group <group>', 'only the hosts of this inventory group')
+    .option('--note <text>', 'a note kept with the snapshot (shown by list, show and diff)')
+    .action(async (name: string, options: { inventory: string; profile: string; targets?: string[]; group?: string; note?: string }) => {
       const [{ runSnapshotCreate }, { createInventoryExec }] = await Promise.all([import('./commands/snapshot.js'), import('./commands/host-access.js')]);
       exitCode = await runSnapshotCreate(name, {
         inventoryPath: options.inventory,
         profile: options.profile,
         targets: options.targets,
+        group: options.group,
+        note: options.note,
         folder: await findSnapshotFolder(),
         createExec: (hosts, context) => createInventoryExec(hosts, context.inventoryPath, process.env),
         write: io.stdout,

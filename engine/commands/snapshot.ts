@@ -55,10 +55,11 @@ export function runSnapshotList(options: SnapshotListOptions): ExitCode {
           s.profile,
           ELEMENT_TYPES.filter((t) => s.counts[t] !== null).map((t) => `${t} ${s.counts[t]}`).join(', '),
           s.incomplete.length === 0 ? '' : s.incomplete.join(', '),
+          s.note ?? '',
         ]
-      : [s.name, '-', '-', '-', `unreadable: ${s.error}`, ''],
+      : [s.name, '-', '-', '-', `unreadable: ${s.error}`, '', ''],
   );
-  options.write(formatTextTable(['NAME', 'CREATED', 'HOSTS', 'PROFILE', 'RECORDS', 'NOT COLLECTED EVERYWHERE'], rows));
+  options.write(formatTextTable(['NAME', 'CREATED', 'HOSTS', 'PROFILE', 'RECORDS', 'NOT COLLECTED EVERYWHERE', 'NOTE'], rows));
   return EXIT_CODES.ok;
 }
 
@@ -79,6 +80,7 @@ export function runSnapshotShow(name: string, options: SnapshotShowOptions): Exi
   }
   const out: string[] = [
     `snapshot ${snapshot.name}: taken ${snapshot.createdAt} in ${snapshot.durationMs} ms with profile ${snapshot.profile}, ${snapshot.hosts.length} host(s): ${snapshot.hosts.map((h) => h.name).join(', ')}`,
+    ...(snapshot.note === undefined ? [] : [`note: ${snapshot.note}`]),
     '',
   ];
   for (const type of types) out.push(...describeElement(type, snapshot.elements[type]), '');
@@ -128,6 +130,10 @@ export interface SnapshotCreateOptions extends Output {
   profile?: string;
   /** Host names (or one comma-separated string); default every host of the inventory. */
   targets?: readonly string[];
+  /** `--group G`: only the hosts of this inventory group (with `targets`, both must hold). */
+  group?: string;
+  /** `--note TEXT`: a description kept with the snapshot, shown by list, show and diff. */
+  note?: string;
   createExec: ExecFactory;
   writeError?: (text: string) => void;
   clock?: CaptureClock;
@@ -146,7 +152,7 @@ export async function runSnapshotCreate(name: string, options: SnapshotCreateOpt
   const folder = options.folder ?? DEFAULT_SNAPSHOT_FOLDER;
   // Refuse before connecting to anything: a capture can take minutes.
   assertSnapshotAbsent(folder, name);
-  const hosts = selectHosts(loadInventory(options.inventoryPath), options.targets ?? [], options.inventoryPath);
+  const hosts = selectGroup(selectHosts(loadInventory(options.inventoryPath), options.targets ?? [], options.inventoryPath), options.group, options.inventoryPath);
   const profile = options.profile === undefined ? readProfile(DEFAULT_PROFILE, options.profileFolders) : readProfile(options.profile, options.profileFolders);
   const session = await options.createExec(hosts, { inventoryPath: options.inventoryPath });
   let snapshot: Snapshot;
@@ -164,14 +170,22 @@ export async function runSnapshotCreate(name: string, options: SnapshotCreateOpt
   } finally {
     await session.close?.();
   }
+  if (options.note !== undefined && options.note.trim() !== '') snapshot = { ...snapshot, note: options.note.trim() };
   const saved = saveSnapshot(folder, snapshot);
   const counts = ELEMENT_TYPES.filter((t) => snapshot.elements[t].status !== 'notCollected').map((t) => `${t} ${snapshot.elements[t].records.length}`);
   options.write(`saved snapshot ${name} to ${displayPath(saved)}: ${snapshot.hosts.length} host(s); ${counts.join(', ') || 'no records'}\n`);
   let failed = 0;
   const report = options.writeError ?? options.write;
+  // A host the profile has no collector for at all is one line, not one per element.
+  const uncovered = snapshot.hosts.filter((h) => ELEMENT_TYPES.every((t) => isNoCollector(snapshot.elements[t].hosts[h.name])));
+  if (uncovered.length > 0) {
+    const described = uncovered.map((h) => `${h.name} (${h.platform ?? 'no platform'})`).join(', ');
+    report(`note: profile ${snapshot.profile} has no collector for the platform of ${uncovered.length} host(s), so nothing was collected there: ${described}\n`);
+  }
+  const skipped = new Set(uncovered.map((h) => h.name));
   for (const type of ELEMENT_TYPES) {
     for (const [host, status] of Object.entries(snapshot.elements[type].hosts)) {
-      if (status.status !== 'notCollected') continue;
+      if (status.status !== 'notCollected' || skipped.has(host)) continue;
       if (status.cause !== 'noCollector') failed++;
       report(`${status.cause === 'noCollector' ? 'note' : 'warning'}: ${type} not collected on ${host} (${status.cause}): ${status.reason}\n`);
     }
@@ -184,6 +198,22 @@ function loadInventory(path: string): Inventory {
   const doc = loadDocument(displayPath(path), readText(path), 'Inventory');
   if (!doc.ok) throw createInputError(doc.diagnostics[0]?.code ?? 'RB1003', `${displayPath(path)} is not a valid inventory; fix the problems above`, doc.diagnostics);
   return doc.value as Inventory;
+}
+
+function isNoCollector(status: SnapshotElement['hosts'][string] | undefined): boolean {
+  return status?.status === 'notCollected' && status.cause === 'noCollector';
+}
+
+function selectGroup(hosts: ResolvedHost[], group: string | undefined, inventoryPath: string): ResolvedHost[] {
+  if (group === undefined) return hosts;
+  const selected = hosts.filter((h) => h.groups.includes(group));
+  if (selected.length > 0) return selected;
+  const groups = [...new Set(hosts.flatMap((h) => h.groups))].sort();
+  const suggestion = suggestName(group, groups);
+  throw createInputError(
+    'RB1512',
+    `--group: no host of group \`${group}\` in ${displayPath(inventoryPath)}${suggestion ? `; did you mean \`${suggestion}\`?` : `; groups: ${groups.join(', ') || 'none'}`}`,
+  );
 }
 
 function selectHosts(inventory: Inventory, targets: readonly string[], inventoryPath: string): ResolvedHost[] {

@@ -22,6 +22,8 @@ export type SnapshotSummary =
       file: string;
       createdAt: string;
       profile: string;
+      /** The snapshot's note, when it has one. */
+      note?: string;
       hosts: string[];
       /** Records per element; null when the element was not collected on any host. */
       counts: Record<ElementType, number | null>;
@@ -169,6 +171,7 @@ export function summarizeSnapshot(snapshot: Snapshot, file: string): SnapshotSum
     file,
     createdAt: snapshot.createdAt,
     profile: snapshot.profile,
+    ...(snapshot.note === undefined ? {} : { note: snapshot.note }),
     hosts: snapshot.hosts.map((h) => h.name),
     counts,
     incomplete,

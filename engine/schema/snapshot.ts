@@ -116,6 +116,7 @@ export const Snapshot = defineObject(
       description: 'When the capture started, ISO 8601 in UTC.',
     }),
     durationMs: Type.Integer({ minimum: 0, description: 'How long the capture took.' }),
+    note: Type.Optional(Type.String({ minLength: 1, description: 'What the snapshot is for (`snapshot create --note`).' })),
     engineVersion: Type.String({ description: 'The engine version that captured it.' }),
     profile: Type.String({ description: 'The name of the collection profile.' }),
     hosts: Type.Array(SnapshotHost, { description: 'The hosts the snapshot covers, in inventory order.' }),
@@ -376,6 +377,9 @@ const SnapshotRef = defineObject(
   {
     name: Type.String({ description: 'The snapshot name.' }),
     createdAt: Type.String({ description: 'When it was captured.' }),
+    note: Type.Optional(Type.String({ description: 'Its note, when it has one.' })),
+    commit: Type.Optional(Type.String({ description: 'The commit it was read from, for a snapshot found in git history (`NAME@TIME`, `@TIME`).' })),
+    live: Type.Optional(Type.Boolean({ description: 'Captured for this comparison, not stored (`live`).' })),
   },
   { description: 'A compared snapshot.' },
 );

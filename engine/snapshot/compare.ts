@@ -152,8 +152,8 @@ export function compareSnapshots(before: Snapshot, after: Snapshot, options: Com
   return {
     apiVersion: 'runbook/v1',
     kind: 'SnapshotDiff',
-    before: { name: before.name, createdAt: before.createdAt },
-    after: { name: after.name, createdAt: after.createdAt },
+    before: describeSide(before),
+    after: describeSide(after),
     options: { defaultExclusions: options.defaultExclusions !== false, exclude: [...(options.exclude ?? [])], tolerances },
     elements,
     totals: {
@@ -164,6 +164,10 @@ export function compareSnapshots(before: Snapshot, after: Snapshot, options: Com
       duplicates: sum(diffs.map(([, d]) => d.duplicates.length)),
     },
   };
+}
+
+function describeSide(snapshot: Snapshot): SnapshotDiff['before'] {
+  return { name: snapshot.name, createdAt: snapshot.createdAt, ...(snapshot.note === undefined ? {} : { note: snapshot.note }) };
 }
 
 function sum(values: number[]): number {

@@ -18,7 +18,7 @@ export function renderDiffMarkdown(diff: SnapshotDiff, options: RenderDiffOption
   const out: string[] = [];
   out.push(`${h} Snapshot comparison: \`${diff.before.name}\` → \`${diff.after.name}\``, '');
   out.push(
-    `Before (A): \`${diff.before.name}\`, taken ${diff.before.createdAt}. After (B): \`${diff.after.name}\`, taken ${diff.after.createdAt}. ` +
+    `Before (A): ${describeSide(diff.before)}. After (B): ${describeSide(diff.after)}. ` +
       'Added means only in B, removed only in A; records are matched by identity key.',
     '',
   );
@@ -55,6 +55,11 @@ export function renderDiffMarkdown(diff: SnapshotDiff, options: RenderDiffOption
 
 export function renderDiffJson(diff: SnapshotDiff): string {
   return `${JSON.stringify(diff, null, 2)}\n`;
+}
+
+function describeSide(side: SnapshotDiff['before']): string {
+  const origin = side.live ? ', captured live (not stored)' : side.commit ? `, as committed in ${side.commit.slice(0, 12)}` : '';
+  return `\`${side.name}\`, taken ${side.createdAt}${origin}${side.note ? ` (note: ${escapeInline(side.note)})` : ''}`;
 }
 
 function describeOptions(diff: SnapshotDiff): string {

@@ -147,7 +147,7 @@ describe('runbook snapshot list, show and delete', () => {
     saveExamplePair();
     runSnapshotList({ folder, format: 'text', write });
     const lines = output.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME +CREATED +HOSTS +PROFILE +RECORDS +NOT COLLECTED EVERYWHERE$/);
+    expect(lines[0]).toMatch(/^NAME +CREATED +HOSTS +PROFILE +RECORDS +NOT COLLECTED EVERYWHERE +NOTE$/);
     expect(lines[1]).toMatch(/^post +2024-05-01T11:00:00.000Z +2 +fabric +bgp 3, clag 0, .*route 2.* +lldp$/);
     expect(lines[2]).toMatch(/^pre +2024-05-01T10:00:00.000Z +2 +fabric +bgp 3, clag 0, interface 0, address 0, link 0, lldp 0,/);
     output = '';
@@ -189,9 +189,9 @@ describe('runbook snapshot create', () => {
         'kind: Inventory',
         'defaults: { platform: cumulus, user: lab }',
         'hosts:',
-        '  leaf01: { address: 127.0.0.1 }',
-        '  leaf02: { address: 127.0.0.2 }',
-        '  oob: { address: 127.0.0.3, platform: linux }',
+        '  leaf01: { address: 127.0.0.1, groups: [fabric] }',
+        '  leaf02: { address: 127.0.0.2, groups: [fabric] }',
+        '  oob: { address: 127.0.0.3, platform: linux, groups: [oob] }',
       ].join('\n'),
     );
     return path;
@@ -266,9 +266,35 @@ describe('runbook snapshot create', () => {
     expect(existsSync(join(folder, 'new.json'))).toBe(false);
   });
 
-  it('exits 0 when every collector the profile has for a host succeeded', async () => {
+  it('exits 0 when every collector the profile has for a host succeeded; a host it covers not at all is one line', async () => {
     const code = await runSnapshotCreate('ok', { folder, inventoryPath: inventory(), profile: profile(), targets: ['leaf01', 'oob'], createExec: factory, write });
     expect(code).toBe(0);
-    expect(output).toContain('note: node not collected on oob (noCollector)');
+    expect(output).toContain('note: profile mini has no collector for the platform of 1 host(s), so nothing was collected there: oob (linux)\n');
+    expect(output).not.toContain('not collected on oob');
+  });
+
+  it('selects the hosts of a group (--group), and refuses an unknown group with a suggestion', async () => {
+    const code = await runSnapshotCreate('leaves', { folder, inventoryPath: inventory(), profile: profile(), group: 'fabric', targets: ['leaf01,oob'], createExec: factory, write });
+    expect(code).toBe(0);
+    expect(loadSnapshot(folder, 'leaves').hosts.map((h) => h.name)).toEqual(['leaf01']);
+    await expect(runSnapshotCreate('x', { folder, inventoryPath: inventory(), profile: profile(), group: 'fabirc', createExec: factory, write })).rejects.toMatchObject({
+      code: 'RB1512',
+      exitCode: 2,
+      message: expect.stringContaining('did you mean `fabric`?'),
+    });
+  });
+
+  it('keeps a note, shown by list, show and diff', async () => {
+    await runSnapshotCreate('noted', { folder, inventoryPath: inventory(), profile: profile(), targets: ['leaf01'], note: 'before the VLAN change', createExec: factory, write });
+    expect(loadSnapshot(folder, 'noted').note).toBe('before the VLAN change');
+    output = '';
+    runSnapshotList({ folder, format: 'text', write });
+    expect(output).toMatch(/NOTE\n.*noted .*before the VLAN change\n/s);
+    output = '';
+    runSnapshotShow('noted', { folder, format: 'text', write });
+    expect(output).toContain('\nnote: before the VLAN change\n');
+    output = '';
+    runDiff('noted', 'noted', { format: 'markdown', folder, write });
+    expect(output).toContain('(note: before the VLAN change)');
   });
 });

@@ -6,7 +6,8 @@ import { captureSnapshot, type ExecFunction } from '../../engine/snapshot/captur
 import { compareSnapshots } from '../../engine/snapshot/compare.js';
 import { ELEMENT_TYPES } from '../../engine/snapshot/element-model.js';
 import { parseSnapshot, serializeSnapshotText } from '../../engine/snapshot/snapshot-file.js';
-import { startLab, type Lab } from '../../lab/index.js';
+import { IMAGE_STORE_URL, startLab, type Lab } from '../../lab/index.js';
+import { getFile, putFile, run, until } from '../helpers/ssh-client.js';
 
 /** A small exec over real SSH: one connection per host, opened on first use; nothing checked but the password. */
 function createSshExec(lab: Lab): { exec: ExecFunction; close(): void } {
@@ -85,11 +86,22 @@ describe('snapshots of the embedded lab over SSH', () => {
 
   it('shows an upgrade of a leaf as the changes a real one makes, and nothing else', async () => {
     const before = await snapshotLab(lab, 'lab-before');
+    // As the document's upgrade job does it: back up, install (a fresh install), restore.
+    const leaf01 = { host: lab.device('leaf01').address, port: lab.device('leaf01').port };
+    expect((await run(leaf01, 'tar czf /var/backups/pre.tgz /etc/network /etc/frr /etc/hostname /etc/systemd')).code).toBe(0);
+    const backup = await getFile(leaf01, '/var/backups/pre.tgz');
     const ssh = createSshExec(lab);
-    const install = await ssh.exec('leaf01', 'onie-install -a -i /var/images/cumulus-linux-4.4.0.bin && reboot', { timeoutMs: 10_000 });
+    const install = await ssh.exec('leaf01', `onie-install -a -i ${IMAGE_STORE_URL}/cumulus-linux-4.4.0-bcm-amd64.bin && reboot`, { timeoutMs: 10_000 });
     ssh.close();
     expect(install.exitCode).toBe(0);
     await waitUntilVersion(lab, 'leaf01', '4.4.0');
+    await putFile(leaf01, '/var/backups/pre.tgz', backup);
+    const restore = await run(leaf01, 'tar xzf /var/backups/pre.tgz -C / && hostname -F /etc/hostname && ifreload -a && systemctl restart frr');
+    expect(restore.code, restore.stderr).toBe(0);
+    await until(async () => {
+      const summary = await run(leaf01, 'net show bgp summary json');
+      return (JSON.parse(summary.stdout) as { ipv4Unicast?: { failedPeers: number } }).ipv4Unicast?.failedPeers === 0;
+    });
     const after = await snapshotLab(lab, 'lab-after');
     const diff = compareSnapshots(before, after);
     expect(diff.totals).toMatchObject({ added: 0, removed: 0, notCollected: [] });
