@@ -178,12 +178,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   snapshot
     .command('show')
     .description('Show a snapshot, or one element of it')
-    .argument('<name>', 'the snapshot name')
+    .argument('<name>', 'the snapshot name, NAME@TIME or @TIME (as committed then)')
     .option('--element <element>', 'only this element (bgp, lldp, route, ...)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (name: string, options: { element?: string; format: 'text' | 'json' }) => {
-      const { runSnapshotShow } = await import('./commands/snapshot.js');
-      exitCode = runSnapshotShow(name, { folder: await findSnapshotFolder(), element: options.element, format: options.format, write: io.stdout });
+      const [{ runSnapshotShow }, { isTimeReference, resolveTimeReference }] = await Promise.all([import('./commands/snapshot.js'), import('./commands/snapshot-sources.js')]);
+      const folder = await findSnapshotFolder();
+      const committed = isTimeReference(name) ? await resolveTimeReference(name, folder) : undefined;
+      exitCode = runSnapshotShow(name, { folder, element: options.element, format: options.format, write: io.stdout, ...(committed ? { committed } : {}) });
     });
   snapshot
     .command('delete')
@@ -197,8 +199,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   program
     .command('diff')
     .description('Compare two snapshots (A is before, B is after): counts, added, removed, changed')
-    .argument('<a>', 'snapshot name or file (before)')
-    .argument('<b>', 'snapshot name or file (after)')
+    .argument('<a>', 'snapshot name or file, NAME@TIME or @TIME (as committed then), or live (before)')
+    .argument('<b>', 'snapshot name or file, NAME@TIME or @TIME, or live (after)')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
     .option('--element <element>', 'only this element (repeatable)', collect, [])
     .option('--exclude <field>', 'also ignore this field or element.field (repeatable)', collect, [])
@@ -207,9 +209,22 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--only <kind>', 'only added, removed or changed records (repeatable)', collect, [])
     .option('--host <host>', 'only the records of this host (repeatable)', collect, [])
     .option('--exit-code', 'exit 1 when a difference is left after the filters', false)
-    .action(async (a: string, b: string, options: { format: 'markdown' | 'json'; element: string[]; exclude: string[]; defaultExclusions: boolean; tolerance: string[]; only: string[]; host: string[]; exitCode: boolean }) => {
-      const { runDiff } = await import('./commands/diff.js');
-      exitCode = runDiff(a, b, {
+    .option('-i, --inventory <file>', 'inventory, for a `live` side')
+    .option('--profile <profile>', 'collection profile of a `live` side', 'fabric')
+    .action(async (a: string, b: string, options: { format: 'markdown' | 'json'; element: string[]; exclude: string[]; defaultExclusions: boolean; tolerance: string[]; only: string[]; host: string[]; exitCode: boolean; inventory?: string; profile: string }) => {
+      const [{ runDiff }, { resolveDiffSides }, { createInventoryExec }] = await Promise.all([
+        import('./commands/diff.js'),
+        import('./commands/snapshot-sources.js'),
+        import('./commands/host-access.js'),
+      ]);
+      const folder = await findSnapshotFolder();
+      const [before, after] = await resolveDiffSides(a, b, {
+        folder,
+        inventoryPath: options.inventory,
+        profile: options.profile,
+        createExec: (hosts, context) => createInventoryExec(hosts, context.inventoryPath, process.env),
+      });
+      exitCode = runDiff(before, after, {
         format: options.format,
         elements: options.element,
         exclude: options.exclude,
@@ -218,7 +233,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         only: options.only,
         hosts: options.host,
         exitCode: options.exitCode,
-        folder: await findSnapshotFolder(),
+        folder,
         write: io.stdout,
       });
     });

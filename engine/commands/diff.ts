@@ -5,6 +5,7 @@ import { compareSnapshots, type CompareOptions } from '../snapshot/compare.js';
 import { parseElementType } from '../snapshot/element-model.js';
 import { DIFF_KINDS, filterDiff, hasDifferences, type DiffKind } from '../snapshot/filter-diff.js';
 import { renderDiffJson, renderDiffMarkdown } from '../snapshot/render-diff.js';
+import type { SnapshotSource } from './snapshot-sources.js';
 
 export interface DiffCommandOptions {
   format: 'markdown' | 'json';
@@ -34,7 +35,7 @@ export interface DiffCommandOptions {
  * Exit 0 whatever the differences, unless `exitCode` (then 1 when any is left after the filters,
  * for CI); 2 for bad input.
  */
-export function runDiff(before: string, after: string, options: DiffCommandOptions): ExitCode {
+export function runDiff(before: SnapshotSource, after: SnapshotSource, options: DiffCommandOptions): ExitCode {
   const diff = filterDiff(diffSnapshots(before, after, options), { only: parseKinds(options.only), hosts: splitList(options.hosts) });
   options.write(options.format === 'json' ? renderDiffJson(diff) : renderDiffMarkdown(diff, options.maxRows === undefined ? {} : { maxRows: options.maxRows }));
   return options.exitCode && hasDifferences(diff) ? EXIT_CODES.failed : EXIT_CODES.ok;
@@ -52,10 +53,15 @@ function parseKinds(values: readonly string[] | undefined): DiffKind[] {
 }
 
 /** Loads both snapshots and compares them with the command-line options. */
-export function diffSnapshots(before: string, after: string, options: Omit<DiffCommandOptions, 'format' | 'write'>): SnapshotDiff {
+export function diffSnapshots(before: SnapshotSource, after: SnapshotSource, options: Omit<DiffCommandOptions, 'format' | 'write'>): SnapshotDiff {
   const compareOptions = parseCompareArgs(options);
   const folder = options.folder ?? DEFAULT_SNAPSHOT_FOLDER;
-  return compareSnapshots(resolveSnapshot(folder, before), resolveSnapshot(folder, after), compareOptions);
+  const load = (source: SnapshotSource) => (typeof source === 'string' ? resolveSnapshot(folder, source) : source.snapshot);
+  const diff = compareSnapshots(load(before), load(after), compareOptions);
+  // Where a side came from, when not from the snapshot folder: the output names it.
+  const origin = (source: SnapshotSource) =>
+    typeof source === 'string' ? {} : { ...(source.commit ? { commit: source.commit } : {}), ...(source.live ? { live: true } : {}) };
+  return { ...diff, before: { ...diff.before, ...origin(before) }, after: { ...diff.after, ...origin(after) } };
 }
 
 export function parseCompareArgs(options: Pick<DiffCommandOptions, 'elements' | 'exclude' | 'defaultExclusions' | 'tolerances'>): CompareOptions {

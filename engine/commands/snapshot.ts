@@ -68,11 +68,14 @@ export function runSnapshotList(options: SnapshotListOptions): ExitCode {
 export interface SnapshotShowOptions extends Output {
   element?: string;
   format: 'text' | 'json';
+  /** The snapshot, already read from history (`NAME@TIME`, `@TIME`), and its commit. */
+  committed?: { snapshot: Snapshot; commit?: string };
 }
 
 /** `runbook snapshot show NAME [--element E]`: the records, per element, with what was not collected. */
 export function runSnapshotShow(name: string, options: SnapshotShowOptions): ExitCode {
-  const snapshot = loadSnapshot(options.folder ?? DEFAULT_SNAPSHOT_FOLDER, name);
+  const snapshot = options.committed?.snapshot ?? loadSnapshot(options.folder ?? DEFAULT_SNAPSHOT_FOLDER, name);
+  const commit = options.committed?.commit;
   const types = options.element === undefined ? ELEMENT_TYPES : [parseElementType(options.element, '--element: ')];
   if (options.format === 'json') {
     options.write(`${JSON.stringify(options.element === undefined ? snapshot : snapshot.elements[types[0]!], null, 2)}\n`);
@@ -80,6 +83,7 @@ export function runSnapshotShow(name: string, options: SnapshotShowOptions): Exi
   }
   const out: string[] = [
     `snapshot ${snapshot.name}: taken ${snapshot.createdAt} in ${snapshot.durationMs} ms with profile ${snapshot.profile}, ${snapshot.hosts.length} host(s): ${snapshot.hosts.map((h) => h.name).join(', ')}`,
+    ...(commit === undefined ? [] : [`as committed in ${commit}`]),
     ...(snapshot.note === undefined ? [] : [`note: ${snapshot.note}`]),
     '',
   ];
@@ -192,6 +196,35 @@ export async function runSnapshotCreate(name: string, options: SnapshotCreateOpt
   }
   if (failed > 0) report(`${failed} element collection(s) failed; the snapshot records them as not collected, never as empty\n`);
   return failed > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
+}
+
+export interface LiveCaptureOptions {
+  inventoryPath: string;
+  profile?: string;
+  /** The hosts to capture (those of the other side of the comparison); default every inventory host. */
+  hosts?: readonly string[];
+  createExec: ExecFactory;
+  profileFolders?: readonly string[];
+}
+
+/** `live` in `runbook diff`: the hosts captured now, compared, never stored. */
+export async function captureLiveSnapshot(options: LiveCaptureOptions): Promise<Snapshot> {
+  const inventory = resolveHosts(loadInventory(options.inventoryPath));
+  const hosts = options.hosts === undefined ? inventory : inventory.filter((h) => options.hosts!.includes(h.name));
+  if (hosts.length === 0) throw createInputError('RB1508', `live: none of ${options.hosts?.join(', ')} is in ${displayPath(options.inventoryPath)}`);
+  const profile = readProfile(options.profile ?? DEFAULT_PROFILE, options.profileFolders);
+  const session = await options.createExec(hosts, { inventoryPath: options.inventoryPath });
+  try {
+    return await captureSnapshot({
+      name: 'live',
+      profile,
+      hosts: hosts.map((h) => (h.platform === undefined ? { name: h.name } : { name: h.name, platform: h.platform })),
+      exec: session.exec,
+      engineVersion: ENGINE_VERSION,
+    });
+  } finally {
+    await session.close?.();
+  }
 }
 
 function loadInventory(path: string): Inventory {

@@ -14,6 +14,8 @@ export const SNAPSHOT_ERROR_CODES = {
   RB1510: 'unknown kind of difference in diff --only',
   RB1511: 'no snapshot committed at or before a time',
   RB1512: 'unknown group in snapshot create --group',
+  RB1513: 'not a time in NAME@TIME',
+  RB1514: 'live side without an inventory',
 } as const;
 
 export type SnapshotErrorCode = keyof typeof SNAPSHOT_ERROR_CODES;
