@@ -1,5 +1,6 @@
 // `npm run demo`: the whole GitOps loop against the embedded lab, in a scratch git repository
-// (never this checkout): plan, approve, apply the fabric upgrade with snapshots before and after,
+// (never this checkout): a committed network snapshot, then plan, approve, apply the fabric
+// upgrade with snapshots before and after,
 // commit the report, show where it is and the commit that holds it.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,9 @@ try {
 
   say('validate');
   if ((await run(['validate', 'runbooks', 'inventories'])) !== 0) throw new Error('validation failed');
+  say('network snapshot, committed (the planner orders the switches by its LLDP neighbours)');
+  const baseline = ['apply', 'runbooks/network-snapshot.yaml', '-i', 'inventories/lab.yaml', '--param', 'name=baseline', '--yes', '--no-progress'];
+  if ((await run(baseline)) !== 0) throw new Error('the network snapshot failed');
   say('plan (what CI posts on the pull request)');
   const plan = ['plan', 'runbooks/fabric-upgrade.yaml', '-i', 'inventories/lab.yaml', '--param', 'targetVersion=4.4.0', '--out', 'plans/fabric-upgrade.json'];
   if ((await run(plan, 24)) !== 0) throw new Error('planning failed');

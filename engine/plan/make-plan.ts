@@ -219,7 +219,10 @@ function planIsolation(runbook: Runbook, topology: Topology | undefined, hosts: 
       ],
     };
   }
-  return { severity, rule: createIsolationRule(topology, hosts), topology: { snapshot: source.snapshot, createdAt: source.createdAt, links: topology.links.length }, findings: [] };
+  // Servers and the management switch are LLDP neighbours too; only links between inventory hosts count.
+  const names = new Set(hosts.map((h) => h.name));
+  const links = topology.links.filter(([a, b]) => names.has(a) && names.has(b)).length;
+  return { severity, rule: createIsolationRule(topology, hosts), topology: { snapshot: source.snapshot, createdAt: source.createdAt, links }, findings: [] };
 }
 
 function arrangeStages(hosts: readonly ResolvedHost[], order: readonly string[], batchSize: number, changing: boolean, isolation?: IsolationPlan): Plan['stages'] {

@@ -90,7 +90,8 @@ describe('fabric-upgrade', () => {
     ]);
     const plan = JSON.parse(readFileSync(join(testLab.dir, '.runbook', 'runs', run.runId, 'plan.json'), 'utf8')) as Plan;
     expect(plan.topology).toMatchObject({ snapshot: 'baseline' });
-    expect(renderPlanMarkdown(plan)).toMatch(/LLDP of snapshot `baseline` taken \S+ \(\d+ links\)/);
+    // Two spines to four leaves, and the two MLAG peer links; servers and the management switch are not hosts.
+    expect(renderPlanMarkdown(plan)).toMatch(/LLDP of snapshot `baseline` taken \S+ \(10 links\)/);
 
     expect(versions()).toEqual(Object.fromEntries(SWITCHES.map((name) => [name, '4.4.0'])));
     for (const name of SWITCHES) {
