@@ -14,11 +14,14 @@ import type { Runbook } from '../schema/runbook.js';
 import { ENGINE_VERSION } from '../version.js';
 import { checkPlanSecrets } from './secrets.js';
 import { loadCommittedTopology } from '../git/committed-topology.js';
+import type { Topology } from '../plan/isolation.js';
 
 export interface PlanRequest {
   runbookPath: string;
   inventoryPath: string;
   params: readonly string[];
+  /** For `strategy.isolation`: these links instead of the latest committed snapshot's (`--check` reads them live). */
+  topology?: Topology;
 }
 
 function loadOrThrow<K extends DocumentKind>(path: string, kind: K) {
@@ -45,7 +48,7 @@ export async function planFromFiles(request: PlanRequest): Promise<PlanDocument>
     params: parseParamArgs(request.params),
     commit: repository?.head ?? null,
     engineVersion: ENGINE_VERSION,
-    ...(runbook.value.strategy?.isolation ? { topology: await loadCommittedTopology(repository?.head ? repository.root : undefined) } : {}),
+    ...(runbook.value.strategy?.isolation ? { topology: request.topology ?? (await loadCommittedTopology(repository?.head ? repository.root : undefined)) } : {}),
   });
 }
 
@@ -75,11 +78,17 @@ export async function runPlan(options: PlanCommandOptions): Promise<ExitCode> {
     options.writeError(`wrote plan ${plan.hash} to ${options.out}\n`);
   }
   const checked = options.check ? await runPrechecksOnly(plan, dirname(resolve(options.inventoryPath)), options) : undefined;
+  const live = options.check && plan.strategy.isolation ? await checkLiveTopology(plan, options) : undefined;
+  const checkSections = (checked ? renderPrecheckResults(checked) : '') + (live ? `\n${live.markdown}` : '');
   if (options.format === 'json') {
     options.write(planFile().toString('utf8'));
-    if (checked) options.writeError(renderPrecheckResults(checked));
+    if (checked) options.writeError(checkSections);
   } else {
-    options.write(renderPlanMarkdown(plan) + (checked ? `\n${renderPrecheckResults(checked)}` : ''));
+    options.write(renderPlanMarkdown(plan) + (checked ? `\n${checkSections}` : ''));
+  }
+  if (live?.failed) {
+    options.writeError('the live LLDP neighbours give other batches than the plan, or isolate a host (see "Topology, live")\n');
+    return EXIT_CODES.failed;
   }
   const errors = plan.checks.filter((c) => c.severity === 'error');
   if (errors.length > 0) {
@@ -102,6 +111,55 @@ function writePlanFile(path: string, content: Buffer): void {
     if (code === undefined) throw error;
     throw createInputError('RB2009', `--out ${displayPath(path)}: the plan cannot be written there (${code}); give the path of a file in a folder you can write to`);
   }
+}
+
+/**
+ * `--check` with `strategy.isolation`: the LLDP neighbours read now on the targets, the plan made
+ * again with them, and whether its batches and findings agree with the plan's (from a snapshot).
+ */
+async function checkLiveTopology(plan: Plan, options: PlanCommandOptions): Promise<{ markdown: string; failed: boolean }> {
+  const [{ createInventoryExec }, { readProfile }, { captureSnapshot }, { resolveHosts }, { createTopology }] = await Promise.all([
+    import('./host-access.js'),
+    import('../io/snapshot-store.js'),
+    import('../snapshot/capture.js'),
+    import('../plan/inventory.js'),
+    import('../plan/isolation.js'),
+  ]);
+  const hosts = resolveHosts(loadOrThrow(options.inventoryPath, 'Inventory').value).filter((h) => plan.hosts[h.name] !== undefined);
+  const profile = readProfile(plan.strategy.snapshot.profile);
+  const session = createInventoryExec(hosts, options.inventoryPath, options.env ?? process.env);
+  let snapshot;
+  try {
+    snapshot = await captureSnapshot({
+      name: 'live-lldp',
+      profile: { ...profile, collectors: profile.collectors.filter((c) => c.element === 'lldp') },
+      hosts: hosts.map((h) => (h.platform === undefined ? { name: h.name } : { name: h.name, platform: h.platform })),
+      exec: session.exec,
+      engineVersion: ENGINE_VERSION,
+    });
+  } finally {
+    await session.close?.();
+  }
+  const lldp = snapshot.elements.lldp;
+  const unread = Object.entries(lldp.hosts).flatMap(([host, status]) => (status.status === 'notCollected' ? [`${host} (${status.reason})`] : []));
+  const topology = createTopology({ snapshot: 'live', createdAt: snapshot.createdAt }, lldp.records);
+  const { plan: livePlan } = await planFromFiles({ ...options, topology });
+  const same = toCanonicalJson(livePlan.stages) === toCanonicalJson(plan.stages);
+  const findings = livePlan.checks.filter((c) => c.code === 'RB2050');
+  const from = plan.topology?.snapshot ? `snapshot \`${plan.topology.snapshot}\`` : 'no topology';
+  const describeStages = (p: Plan) => p.stages.map((s) => `${s.name}: ${s.batches.map((b) => `[${b.join(', ')}]`).join(' ')}`).join('; ');
+  const lines = [
+    '### Topology, live (--check)',
+    '',
+    `LLDP read now on ${hosts.length - unread.length} of ${hosts.length} host(s): ${livePlan.topology?.links ?? 0} link(s) between inventory hosts.${unread.length > 0 ? ` Not read on: ${unread.join(', ')}.` : ''}`,
+    '',
+    same
+      ? `The batches planned from ${from} stand with the live neighbours.`
+      : `${plan.strategy.isolation === 'error' ? '❌' : '⚠️'} With the live neighbours the batches would be ${describeStages(livePlan)}; planned from ${from}: ${describeStages(plan)}. Take a snapshot of the fabric now, commit it, and plan again.`,
+    ...findings.map((c) => `- ${c.severity === 'error' ? '❌' : '⚠️'} ${c.code} ${c.message}. ${c.hint}`),
+    '',
+  ];
+  return { markdown: lines.join('\n'), failed: plan.strategy.isolation === 'error' && (!same || findings.some((c) => c.severity === 'error')) };
 }
 
 /** The dry run's `--check`: only the pre-checks, which are read-only, on every targeted host. */

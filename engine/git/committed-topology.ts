@@ -1,6 +1,6 @@
 import { DEFAULT_SNAPSHOT_FOLDER } from '../io/snapshot-store.js';
 import { listCommittedFiles, readCommittedFiles } from './committed-files.js';
-import type { Topology } from '../plan/isolation.js';
+import { createTopology, type Topology } from '../plan/isolation.js';
 import { parseSnapshot } from '../snapshot/snapshot-file.js';
 
 /**
@@ -23,15 +23,7 @@ export async function loadCommittedTopology(root: string | undefined, ref = 'HEA
     }
     const records = snapshot.elements.lldp.records;
     if (records.length === 0 || snapshot.createdAt <= bestAt) continue;
-    const links = new Map<string, readonly [string, string]>();
-    for (const record of records) {
-      const a = String(record.host);
-      const b = typeof record.peerHostname === 'string' ? record.peerHostname : undefined;
-      if (b === undefined || a === b) continue;
-      const pair = [a, b].sort() as [string, string];
-      links.set(pair.join('\n'), pair);
-    }
-    best = { source: { snapshot: snapshot.name, createdAt: snapshot.createdAt }, links: [...links.values()].sort((x, y) => x.join().localeCompare(y.join())) };
+    best = createTopology({ snapshot: snapshot.name, createdAt: snapshot.createdAt }, records);
     bestAt = snapshot.createdAt;
   }
   return best ?? { source: null, links: [] };

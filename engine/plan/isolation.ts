@@ -52,3 +52,16 @@ export function createIsolationRule(topology: Topology, hosts: readonly Resolved
     },
   };
 }
+
+/** The links LLDP records describe (a host and the neighbour it names), each pair once, sorted. */
+export function createTopology(source: Topology['source'], records: ReadonlyArray<Record<string, unknown>>): Topology {
+  const links = new Map<string, readonly [string, string]>();
+  for (const record of records) {
+    const a = String(record.host);
+    const b = typeof record.peerHostname === 'string' ? record.peerHostname : undefined;
+    if (b === undefined || a === b) continue;
+    const pair = [a, b].sort() as [string, string];
+    links.set(pair.join('\n'), pair);
+  }
+  return { source, links: [...links.values()].sort((x, y) => x.join().localeCompare(y.join())) };
+}

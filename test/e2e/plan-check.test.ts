@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../engine/cli.js';
@@ -14,10 +15,10 @@ afterAll(async () => {
   await testLab.stop();
 });
 
-async function plan(targetVersion: string) {
+async function plan(targetVersion: string, runbook = join(REPO_ROOT, 'runbooks', 'fabric-upgrade.yaml')) {
   let stdout = '';
   let stderr = '';
-  const args = ['plan', join(REPO_ROOT, 'runbooks', 'fabric-upgrade.yaml'), '-i', testLab.inventoryPath, '--param', `targetVersion=${targetVersion}`, '--check'];
+  const args = ['plan', runbook, '-i', testLab.inventoryPath, '--param', `targetVersion=${targetVersion}`, '--check'];
   const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
   return { code, stdout, stderr };
 }
@@ -36,5 +37,23 @@ describe('runbook plan --check', () => {
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/\| `leaf01` \| `same-major` \| error \| ❌ failed \| version 4\.3\.0 is not in the same major release as 5\.9\.1 \| Lifecycle upgrades stay within one major release .*a fresh ONIE install/);
     expect(failed.stderr).toContain('pre-checks failed');
+  });
+
+  it('reads the LLDP neighbours live: batches planned without a topology are shown to isolate the leaves', async () => {
+    // No snapshot is committed where this runbook lies: the plan could not order the spines.
+    const warned = await plan('4.4.0');
+    expect(warned.stdout).toContain('RB2051');
+    expect(warned.stdout).toContain('### Topology, live (--check)');
+    expect(warned.stdout).toContain('LLDP read now on 6 of 6 host(s): 10 link(s) between inventory hosts.');
+    expect(warned.stdout).toContain('⚠️ With the live neighbours the batches would be spine: [spine01] [spine02]; leaf: [leaf01, leaf03] [leaf02, leaf04]');
+    // The runbook's severity is the document's (a warning): the check still passes.
+    expect(warned.code).toBe(0);
+    // A runbook that makes isolation an error fails the check.
+    const strict = join(testLab.dir, 'fabric-upgrade-strict.yaml');
+    writeFileSync(strict, readFileSync(join(REPO_ROOT, 'runbooks', 'fabric-upgrade.yaml'), 'utf8').replace('isolation: warning', 'isolation: error'));
+    const failed = await plan('4.4.0', strict);
+    expect(failed.stdout).toContain('❌ With the live neighbours the batches would be');
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('the live LLDP neighbours give other batches than the plan');
   });
 });
