@@ -81,6 +81,12 @@ describe('snapshots of the embedded lab over SSH', () => {
     );
     expect(snapshot.elements.clag.records).toEqual([expect.objectContaining({ host: 'leaf01', sysmac: '44:38:39:ff:00:01', role: 'primary', peerAlive: true })]);
     expect(snapshot.elements.node.records).toContainEqual(expect.objectContaining({ host: 'leaf01', version: '4.3.0' }));
+    // Every link kind the document lists for the Links element, as the leaf reports them.
+    const kinds = new Set(snapshot.elements.link.records.filter((r) => r.host === 'leaf01').map((r) => r.kind));
+    expect([...kinds].sort()).toEqual(['bond', 'bridge', 'eth', 'loopback', 'macvlan', 'swp', 'vlan', 'vrf', 'vxlan']);
+    expect(snapshot.elements.link.records).toContainEqual(expect.objectContaining({ host: 'leaf01', ifname: 'peerlink.4094', kind: 'vlan' }));
+    // Routes of both VRFs.
+    expect(new Set(snapshot.elements.route.records.map((r) => r.vrf))).toEqual(new Set(['default', 'mgmt']));
     expect(parseSnapshot(serializeSnapshotText(snapshot), 'lab-pre.json')).toEqual(snapshot);
   });
 
