@@ -122,6 +122,25 @@ describe('reporting every problem at once', () => {
     expect(positions).toEqual(sorted);
   });
 
+  it('refuses severity on a changing step, a previousAttempts pre-check with a command or an unknown step, and a put with a command', () => {
+    const text = [
+      'apiVersion: runbook/v1',
+      'kind: Runbook',
+      'metadata: { name: rules, version: 1.0.0 }',
+      'targets: { group: fabric }',
+      'prechecks:',
+      '  - id: before',
+      '    run: hostname',
+      '    previousAttempts: { steps: [install, nope] }',
+      'steps:',
+      '  - { id: install, kind: install, run: x, severity: warning }',
+      '  - { id: back, kind: put, run: x, remote: /tmp/x, artifact: a }',
+      '',
+    ].join('\n');
+    const found = loadDocument('rules.yaml', text).diagnostics.map((d) => `${d.code} ${d.line}`);
+    expect(found).toEqual(expect.arrayContaining(['RB1251 7', 'RB1251 8', 'RB1250 10', 'RB1252 11']));
+  });
+
   it('reports every YAML problem of a file that does not parse, not only the first', () => {
     const text = 'apiVersion: runbook/v1\nkind: Runbook\nsteps:\n\t- id: a\nmetadata:\n  name: x\n  name: y\n';
     const loaded = loadDocument('yaml.yaml', text);

@@ -238,6 +238,25 @@ describe('executePlan', () => {
     expect(existsSync(join(work, 'changed'))).toBe(true);
   });
 
+  it('reports a read-only step with severity warning that fails as a warning: the host goes on, succeeds and is not rolled back', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [
+          { id: 'install', kind: 'install', run: 'touch {{params.dir}}/installed' },
+          { id: 'post-check', kind: 'verify', run: 'echo inactive', expect: [{ match: '^active$' }], severity: 'warning', hint: 'wait for the service' },
+          { id: 'after', kind: 'command', run: 'touch {{params.dir}}/after' },
+        ],
+        rollback: [{ id: 'undo', run: 'touch {{params.dir}}/rolled-back' }],
+      }),
+    );
+    expect(result.outcome).toBe('succeeded');
+    expect(result.hosts.h1!.state).toBe('succeeded');
+    expect(result.hosts.h1!.steps.find((s) => s.id === 'post-check')).toMatchObject({ status: 'failed', severity: 'warning', hint: 'wait for the service' });
+    expect(existsSync(join(work, 'after'))).toBe(true);
+    expect(existsSync(join(work, 'rolled-back'))).toBe(false);
+  });
+
   it('skips a step whose `when` renders false and continues past a failure marked `continue`', async () => {
     const { result } = await execute(
       createRunbook({
