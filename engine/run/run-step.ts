@@ -394,7 +394,8 @@ async function checkPreviousAttempts(
   const watched = step.previousAttempts?.steps ?? [];
   env.emit({ type: 'step.started', at: env.clock.now(), host: env.session.host, section: 'precheck', stepId: step.id, kind: 'check', mutating: false, attempt: 1 });
   const runs = env.hooks.previousRuns ? await env.hooks.previousRuns() : [];
-  const last = runs.filter((run) => (run.hosts[env.session.host] ?? []).length > 0).at(-1);
+  // A run that never reached the host (stopped by its pre-checks, or the host skipped) says nothing about it.
+  const last = runs.filter((run) => (run.hosts[env.session.host] ?? []).some((s) => s.status !== 'skipped' && s.status !== 'pending')).at(-1);
   if (last === undefined) return record({ status: 'succeeded', attempts: 1, message: 'no earlier run of this runbook worked on this host' });
   const failed = (last.hosts[env.session.host] ?? []).filter((s) => watched.includes(s.id) && (s.status === 'failed' || s.status === 'interrupted'));
   if (failed.length === 0) return record({ status: 'succeeded', attempts: 1, message: `last run ${last.runId}: ${watched.join(', ')} did not fail` });
