@@ -257,6 +257,30 @@ describe('executePlan', () => {
     expect(existsSync(join(work, 'rolled-back'))).toBe(false);
   });
 
+  it('a previousAttempts pre-check names the last run that reached the host, and a run that never did hides nothing', async () => {
+    const runbook = createRunbook({
+      prechecks: [{ id: 'previous-upgrade', previousAttempts: { steps: ['install'] }, severity: 'warning', hint: 'read that report' }],
+      steps: [{ id: 'install', kind: 'install', run: 'true' }],
+    });
+    const failedThenSkipped = async () => [
+      { runId: 'run-a', startedAt: '2026-01-01T00:00:00Z', hosts: { h1: [{ id: 'install', status: 'failed', message: 'checksum mismatch' }] } },
+      { runId: 'run-b', startedAt: '2026-01-02T00:00:00Z', hosts: { h1: [{ id: 'install', status: 'skipped' }] } },
+    ];
+    const warned = await execute(runbook, ['h1'], { previousRuns: failedThenSkipped });
+    expect(warned.result.outcome).toBe('succeeded');
+    expect(warned.result.hosts.h1!.prechecks[0]).toMatchObject({
+      status: 'failed',
+      severity: 'warning',
+      message: 'in the previous run run-a (2026-01-01T00:00:00Z): `install` failed (checksum mismatch)',
+    });
+    const fixed = async () => [
+      ...(await failedThenSkipped()),
+      { runId: 'run-c', startedAt: '2026-01-03T00:00:00Z', hosts: { h1: [{ id: 'install', status: 'succeeded' }] } },
+    ];
+    expect((await execute(runbook, ['h1'], { previousRuns: fixed })).result.hosts.h1!.prechecks[0]).toMatchObject({ status: 'succeeded' });
+    expect((await execute(runbook, ['h1'])).result.hosts.h1!.prechecks[0]).toMatchObject({ status: 'succeeded', message: expect.stringContaining('no earlier run') });
+  });
+
   it('skips a step whose `when` renders false and continues past a failure marked `continue`', async () => {
     const { result } = await execute(
       createRunbook({
