@@ -18,6 +18,8 @@ export interface Topology {
 export interface IsolationRule {
   /** The hosts a batch holding `batch` would isolate, each with the role it loses. */
   isolatedBy(batch: ReadonlySet<string>): Array<{ host: string; role: string }>;
+  /** Whether adding `host` to `batch`, which isolates no one, would isolate someone: only its dependents can be. */
+  isolatesWith(batch: ReadonlySet<string>, host: string): boolean;
 }
 
 /**
@@ -39,18 +41,34 @@ export function createIsolationRule(topology: Topology, hosts: readonly Resolved
     add(a, b);
     add(b, a);
   }
+  // Who depends on each host: a batch can only isolate the dependents of its members (large fabrics).
+  const dependents = new Map<string, Set<string>>();
+  for (const [host, byRole] of dependencies) {
+    for (const neighbours of byRole.values()) for (const n of neighbours) dependents.set(n, (dependents.get(n) ?? new Set()).add(host));
+  }
+  const cutOff = (candidates: Iterable<string>, down: (name: string) => boolean) => {
+    const isolated: Array<{ host: string; role: string }> = [];
+    for (const host of candidates) {
+      if (down(host)) continue;
+      for (const [role, neighbours] of dependencies.get(host)!) {
+        if (allDown(neighbours, down)) isolated.push({ host, role });
+      }
+    }
+    return isolated.sort((x, y) => x.host.localeCompare(y.host));
+  };
   return {
     isolatedBy(batch) {
-      const isolated: Array<{ host: string; role: string }> = [];
-      for (const [host, byRole] of dependencies) {
-        if (batch.has(host)) continue;
-        for (const [role, neighbours] of byRole) {
-          if ([...neighbours].every((n) => batch.has(n))) isolated.push({ host, role });
-        }
-      }
-      return isolated.sort((x, y) => x.host.localeCompare(y.host));
+      return cutOff(new Set([...batch].flatMap((member) => [...(dependents.get(member) ?? [])])), (name) => batch.has(name));
+    },
+    isolatesWith(batch, added) {
+      return cutOff(dependents.get(added) ?? [], (name) => name === added || batch.has(name)).length > 0;
     },
   };
+}
+
+function allDown(neighbours: ReadonlySet<string>, down: (name: string) => boolean): boolean {
+  for (const name of neighbours) if (!down(name)) return false;
+  return true;
 }
 
 /** The links LLDP records describe (a host and the neighbour it names), each pair once, sorted. */

@@ -251,6 +251,7 @@ function chunk(names: readonly string[], size: number): string[][] {
  * own goes in a batch alone, and the plan says so.
  */
 function cutBatches(hosts: readonly ResolvedHost[], batchSize: number, isolation?: IsolationPlan): string[][] {
+  if (isolation?.rule) return packBatches(hosts, batchSize, isolation, isolation.rule);
   const batches: string[][] = [];
   let current: string[] = [];
   let members = new Set<string>();
@@ -273,6 +274,41 @@ function cutBatches(hosts: readonly ResolvedHost[], batchSize: number, isolation
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/**
+ * With isolation: each host goes into the first open batch it fits in (room left, not its MLAG
+ * peer, isolating no neighbour together with its members), else a new one; so the first spine of
+ * every pod shares a batch and the second spines follow, instead of a batch per spine.
+ */
+function packBatches(hosts: readonly ResolvedHost[], batchSize: number, isolation: IsolationPlan, rule: IsolationRule): string[][] {
+  const batches: Array<{ names: string[]; members: Set<string>; named: Set<string>; closed: boolean }> = [];
+  const open = (name: string, peer: string | undefined, closed: boolean) =>
+    batches.push({ names: [name], members: new Set([name]), named: new Set(peer === undefined ? [] : [peer]), closed });
+  for (const host of hosts) {
+    const peer = host.labels.mlagPeer;
+    const alone = rule.isolatedBy(new Set([host.name]));
+    if (alone.length > 0) {
+      reportIsolation(isolation, host.name, alone);
+      open(host.name, peer, true);
+      continue;
+    }
+    const fits = (batch: (typeof batches)[number]) =>
+      !batch.closed &&
+      !(peer !== undefined && batch.members.has(peer)) &&
+      !batch.named.has(host.name) &&
+      !rule.isolatesWith(batch.members, host.name);
+    const found = batches.find(fits);
+    if (found === undefined) {
+      open(host.name, peer, batchSize <= 1);
+      continue;
+    }
+    found.names.push(host.name);
+    found.members.add(host.name);
+    if (peer !== undefined) found.named.add(peer);
+    if (found.names.length >= batchSize) found.closed = true;
+  }
+  return batches.map((batch) => batch.names);
 }
 
 function reportIsolation(isolation: IsolationPlan, host: string, isolated: ReadonlyArray<{ host: string; role: string }>): void {

@@ -111,6 +111,35 @@ describe('strategy.isolation', () => {
     expect(renderPlanMarkdown(result)).toContain('none available: batches not checked for isolated neighbours (RB2051)');
   });
 
+  it('packs the first spine of every pod into one batch and the second spines into the next, not a batch per spine', () => {
+    const hosts: Inventory['hosts'] = {};
+    const links: Array<[string, string]> = [];
+    for (const pod of [1, 2, 3]) {
+      for (const spine of [1, 2]) hosts[`p${pod}-spine${spine}`] = { address: '10.0.0.1', role: 'spine' };
+      for (const leaf of [1, 2]) {
+        hosts[`p${pod}-leaf${leaf}`] = { address: '10.0.1.1', role: 'leaf' };
+        for (const spine of [1, 2]) links.push([`p${pod}-leaf${leaf}`, `p${pod}-spine${spine}`]);
+      }
+    }
+    const result = makePlan({
+      runbook: { ...createRunbook('error'), strategy: { order: ['spine', 'leaf'], batchSize: 4, isolation: 'error' } },
+      inventory: { ...inventory, hosts },
+      files: { runbook: { path: 'r.yaml', sha256: 'a'.repeat(64) }, inventory: { path: 'i.yaml', sha256: 'b'.repeat(64) } },
+      params: {},
+      commit: null,
+      engineVersion: '0.1.0',
+      topology: { source: { snapshot: 'pods', createdAt: '2026-12-01T10:00:00.000Z' }, links },
+    });
+    expect(result.stages[0]).toEqual({
+      name: 'spine',
+      batches: [
+        ['p1-spine1', 'p2-spine1', 'p3-spine1'],
+        ['p1-spine2', 'p2-spine2', 'p3-spine2'],
+      ],
+    });
+    expect(result.checks).toEqual([]);
+  });
+
   it('does not apply to a runbook that changes nothing', () => {
     const result = plan(createRunbook('error', [{ id: 'look', kind: 'check', run: 'hostname' }]), fullMesh, noSpine03);
     expect(result.stages[0]).toEqual({ name: 'spine', batches: [['spine01', 'spine02']] });
