@@ -26,9 +26,9 @@ export function createSnapshotHooks(plan: Plan, root: string, runId: string, clo
       engineVersion: ENGINE_VERSION,
     });
   return {
-    async takeSnapshot({ name, hosts, profile, exec, extend }) {
+    async takeSnapshot({ name, hosts, profile, exec, extend, note }) {
       try {
-        const captured = await capture(name, hosts, profile, exec);
+        const captured = { ...(await capture(name, hosts, profile, exec)), ...(note?.trim() ? { note: note.trim() } : {}) };
         const earlier = extend && existsSync(snapshotPath(folder, name)) ? loadSnapshot(folder, name) : undefined;
         const snapshot = earlier ? mergeSnapshots(earlier, captured) : captured;
         if (earlier) replaceSnapshot(folder, snapshot);

@@ -94,7 +94,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       }
       const ownCaptures = isObject(step.capture) ? Object.keys(step.capture) : [];
       // The step's own captures are known to its expectations, not to its command.
-      for (const field of ['run', 'when', 'message', 'snapshot', 'remote', 'artifact'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
+      for (const field of ['run', 'when', 'message', 'snapshot', 'note', 'remote', 'artifact'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
       if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured, ownCaptures);
       // The probe runs before the step (on resume): it knows only the values captured before it.
       if (isObject(step.completedWhen)) {
@@ -266,8 +266,8 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
     fail('completedWhen', `\`completedWhen\` tells whether a changing step cut off by a crash completed; a \`${kind}\` step is simply run again`);
   }
   if (kind === 'snapshot' && base[0] !== 'steps') fail('kind', 'snapshot steps belong under `steps` (strategy.snapshot takes snapshots around the run)');
-  if (kind !== 'snapshot' && ('profile' in step || 'snapshot' in step)) {
-    fail('profile' in step ? 'profile' : 'snapshot', '`profile` and `snapshot` belong to snapshot steps');
+  if (kind !== 'snapshot' && ('profile' in step || 'snapshot' in step || 'note' in step)) {
+    fail('profile' in step ? 'profile' : 'snapshot' in step ? 'snapshot' : 'note', '`profile`, `snapshot` and `note` belong to snapshot steps');
   }
   if ('interval' in step && !('until' in step)) fail('interval', '`interval` needs `until`, the condition to poll for');
   if (base[0] !== 'prechecks' && 'severity' in step && !['check', 'verify', 'wait'].includes(kind)) {

@@ -514,6 +514,7 @@ class PlanExecution {
             name,
             hosts: targets.map((t) => t.name),
             profile: step.profile ?? this.plan.strategy.snapshot.profile,
+            ...(step.note !== undefined ? { note: renderTemplate(step.note, this.stepEnvironment(first).context()) } : {}),
             exec: this.exec,
             // An earlier batch took this snapshot: one snapshot spans the run's targets, whatever the batches.
             extend: this.names.some((n) => this.hosts[n]!.steps.some((r) => r.id === step.id && r.status === 'succeeded')),

@@ -44,6 +44,8 @@ export interface SnapshotRequest {
   exec: HostExec;
   /** Add these hosts to the snapshot an earlier batch of the run took under this name. */
   extend?: boolean;
+  /** The snapshot step's note. */
+  note?: string;
 }
 
 /** Where the files of fetch and put steps are on the controller; paths are absolute. */

@@ -227,6 +227,7 @@ const stepProperties = {
   snapshot: Type.Optional(
     Template('For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent.'),
   ),
+  note: Type.Optional(Template('For `kind: snapshot`: a note kept with the snapshot, as `snapshot create --note`.', ['before the VLAN change'])),
   remote: Type.Optional(
     Template('For `kind: fetch` and `kind: put`: the absolute path of the file on the host, read or written over SFTP.', ['/var/backups/config.tgz']),
   ),

@@ -25,9 +25,17 @@ describe('network-snapshot', () => {
     const started = run.events.find((e) => e.type === 'run.started');
     expect(started?.type === 'run.started' ? started.stages.flatMap((s) => s.batches) : []).toHaveLength(1);
     const snapshot = loadSnapshot(folder(), 'baseline');
+    expect(snapshot.note).toBeUndefined();
     expect(snapshot.hosts.map((h) => h.name).sort()).toEqual(SWITCHES);
     expect(snapshot.elements.lldp.status).toBe('collected');
     expect(new Set(snapshot.elements.bgp.records.map((r) => r.host))).toEqual(new Set(SWITCHES));
+  });
+
+  it('keeps the optional note the document offers', async () => {
+    const run = await applyRunbook('network-snapshot.yaml', testLab.inventoryPath, ['name=noted', 'note=before the VLAN change'], { root: testLab.dir });
+    expect(run.exitCode).toBe(0);
+    expect(loadSnapshot(folder(), 'noted').note).toBe('before the VLAN change');
+    expect(loadSnapshot(folder(), 'noted').hosts).toHaveLength(6);
   });
 
   it('a snapshot step in a changing runbook spans all its batches', async () => {
