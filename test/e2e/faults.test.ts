@@ -171,10 +171,10 @@ describe('against the embedded lab', () => {
       // The lab saw each hung command abandoned: the client closed its channel when the timeout hit.
       const installs = testLab.lab.commandLog('leaf01').filter((e) => e.command.startsWith('onie-install'));
       expect(installs.map((e) => [e.command, e.outcome, e.code])).toEqual([
-        ['onie-install -a -i /var/images/cumulus-linux-4.4.0.bin', 'abandoned', null],
-        ['onie-install -a -i /var/images/cumulus-linux-4.4.0.bin', 'abandoned', null],
-        ['onie-install -a -i /var/images/cumulus-linux-4.4.0.bin', 'abandoned', null],
-        ['onie-install -a -i /var/images/cumulus-linux-4.3.0.bin', 'completed', 0],
+        ['onie-install -a -i http://192.168.200.1/images/cumulus-linux-4.4.0-bcm-amd64.bin', 'abandoned', null],
+        ['onie-install -a -i http://192.168.200.1/images/cumulus-linux-4.4.0-bcm-amd64.bin', 'abandoned', null],
+        ['onie-install -a -i http://192.168.200.1/images/cumulus-linux-4.4.0-bcm-amd64.bin', 'abandoned', null],
+        ['onie-install -a -i http://192.168.200.1/images/cumulus-linux-4.3.0-bcm-amd64.bin', 'completed', 0],
       ]);
       expect(run.steps.leaf01!.filter((r) => r.section === 'rollback').map((r) => [r.id, r.status])).toEqual([
         ['reinstall-previous', 'succeeded'],
