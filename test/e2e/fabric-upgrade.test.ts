@@ -29,8 +29,9 @@ afterEach(async () => {
   await testLab.stop();
 });
 
-async function apply(runbook: string, params: string[]) {
+async function apply(runbook: string, params: string[], onEvent?: (event: RunEvent) => void) {
   const run = await applyInProcess({
+    ...(onEvent ? { onEvent } : {}),
     target: join(testLab.dir, 'runbooks', runbook),
     inventory: testLab.inventoryPath,
     params,
@@ -145,6 +146,22 @@ describe('fabric-upgrade', () => {
     expect(again.steps.leaf03!.find((s) => s.id === 'previous-backup')).toMatchObject({ status: 'succeeded' });
     expect(again.exitCode).toBe(0);
     expect(testLab.lab.state('leaf03').version).toBe('4.4.0');
+  });
+
+  it('does not roll back a switch whose backup failed: nothing was installed, and a reinstall would wipe a configuration no one kept', async () => {
+    await takeBaseline();
+    // leaf03 stops answering as it starts to fetch its backup.
+    const run = await apply('fabric-upgrade.yaml', ['targetVersion=4.4.0'], (event) => {
+      if (event.type === 'step.started' && event.host === 'leaf03' && event.stepId === 'fetch-backup') void testLab.lab.injectFault('leaf03', { kind: 'unreachable' });
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.states.leaf03).toBe('failed');
+    expect(run.steps.leaf03!.find((s) => s.id === 'fetch-backup')).toMatchObject({ status: 'failed' });
+    expect(run.steps.leaf03!.filter((s) => s.section === 'rollback')).toEqual([]);
+    await testLab.lab.clearFaults('leaf03');
+    expect(testLab.lab.commandLog('leaf03').filter((e) => /^onie-install|^reboot/.test(e.command))).toEqual([]);
+    expect(testLab.lab.state('leaf03').version).toBe('4.3.0');
+    expect(configured('leaf03')).toEqual(expectedConfig('leaf03'));
   });
 
   it('stops before any change when a pre-check fails: no image for the platform in the repository', async () => {
