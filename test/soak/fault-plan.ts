@@ -20,9 +20,11 @@ export type SoakFaultKind = (typeof SOAK_FAULT_KINDS)[number];
 
 /**
  * Faults that leave a leaf's spines short of a BGP session for good: a spine checked after them
- * fails (rightly, the fabric is degraded). Leaves only, then, since spines go first.
+ * fails (rightly, the fabric is degraded). Leaves only, then, since spines go first. A wrong
+ * password after the reboot is one: the fresh install left the switch without its configuration,
+ * and nothing can log in to restore it.
  */
-const DEGRADES_POD: ReadonlySet<SoakFaultKind> = new Set(['neverReturns', 'bgpSessionDrop']);
+const DEGRADES_POD: ReadonlySet<SoakFaultKind> = new Set(['neverReturns', 'bgpSessionDrop', 'wrongPassword']);
 
 /** Whether a spine of the pod would fail its BGP check if it were upgraded now. */
 export const degradesPod = (kind: SoakFaultKind): boolean => DEGRADES_POD.has(kind);
@@ -78,9 +80,11 @@ function commandFault(kind: 'hang' | 'dropConnection', variant: CommandVariant, 
 
 /**
  * What each fault does to the soak upgrade, read off the runbook: `still-reachable` (check, one
- * retry), `backup-config`, `install` (one retry), `reboot` (8 s to come back), `version`,
- * `services-up`, `bgp-peers-back` (5 s); rollback `reinstall-previous`, `reboot-previous`,
- * `previous-version`. Commands time out after 3 s. Faults strike right after the pre-checks.
+ * retry), `backup-config`, `fetch-backup`, `install` (one retry), `reboot` (8 s to come back),
+ * `version`, `put-backup`, `restore-config`, `services-up`, `bgp-peers-back` (5 s); from `install`
+ * on a failure rolls the switch back: `reinstall-previous`, `reboot-previous`, `put-backup-previous`,
+ * `restore-config-previous`, `previous-version`. Commands time out after 3 s. Faults strike right
+ * after the pre-checks.
  */
 const RECIPES: Record<SoakFaultKind, (random: () => number, host: FleetHost) => FaultRecipe> = {
   installFails: (random) => {
@@ -100,17 +104,19 @@ const RECIPES: Record<SoakFaultKind, (random: () => number, host: FleetHost) => 
       evidence: { log: { command: /^onie-install /, code: 1 } },
     };
   },
-  // The port closes under the run: nothing more can be done on the switch, rollback included.
-  unreachable: () => ({ kind: 'unreachable', label: 'unreachable', fault: { kind: 'unreachable' }, expected: 'rollback-failed', state: { version: OLD, listening: false } }),
-  // The open session lives on; the reconnection after the reboot is refused, and so is the rollback.
-  wrongPassword: () => ({ kind: 'wrongPassword', label: 'wrongPassword', fault: { kind: 'wrongPassword' }, expected: 'rollback-failed', state: { version: NEW, bootCount: 2 } }),
+  // The port closes under the run: the first step fails before anything changed, so no rollback.
+  unreachable: () => ({ kind: 'unreachable', label: 'unreachable', fault: { kind: 'unreachable' }, expected: 'failed', state: { version: OLD, listening: false } }),
+  // Leaves only (see DEGRADES_POD): a leaf's first connection after the pre-checks is refused, so its
+  // first step fails before anything changed, and it is not rolled back.
+  wrongPassword: () => ({ kind: 'wrongPassword', label: 'wrongPassword', fault: { kind: 'wrongPassword' }, expected: 'failed', state: { version: OLD, bootCount: 1 } }),
   hang: (random) =>
     commandFault(
       'hang',
       pick(random, [
         { label: 'hang onie-install once', command: INSTALL, times: 1, expected: 'succeeded', version: NEW },
         { label: 'hang onie-install', command: INSTALL, expected: 'rollback-failed', version: OLD },
-        { label: 'hang tar', command: '^tar ', expected: 'rolled-back', version: OLD },
+        // The backup fails before anything changed: no rollback (a reinstall would wipe the configuration).
+        { label: 'hang tar', command: '^tar ', expected: 'failed', version: OLD },
         // The version check fails, and so does the rollback's own version check (after its reboot).
         { label: 'hang lsb-release', command: 'lsb-release', expected: 'rollback-failed', version: OLD },
       ] as const satisfies readonly CommandVariant[]),
@@ -129,12 +135,12 @@ const RECIPES: Record<SoakFaultKind, (random: () => number, host: FleetHost) => 
         evidence: { log: { command: /^onie-install /, outcome: 'completed', minDurationMs: delayMs } },
       };
     }
-    // Past the backup's 3 s timeout: the backup fails before anything changed; the rollback runs anyway.
+    // Past the backup's 3 s timeout: the backup fails before anything changed; no rollback.
     return {
       kind: 'slow',
       label: 'slow tar 5000ms',
       fault: { kind: 'slow', command: '^tar ', delayMs: 5000 },
-      expected: 'rolled-back',
+      expected: 'failed',
       state: { version: OLD },
       evidence: { log: { command: /^tar /, outcome: 'abandoned' } },
     };
