@@ -7,6 +7,7 @@ import type { Plan } from '../schema/plan.js';
 import { evaluateDiffAssertions } from '../snapshot/assertions.js';
 import { captureSnapshot } from '../snapshot/capture.js';
 import { compareSnapshots } from '../snapshot/compare.js';
+import { redactSnapshot } from '../snapshot/redact-snapshot.js';
 import { mergeSnapshots, restrictSnapshot } from '../snapshot/restrict.js';
 import { ENGINE_VERSION } from '../version.js';
 
@@ -26,9 +27,9 @@ export function createSnapshotHooks(plan: Plan, root: string, runId: string, clo
       engineVersion: ENGINE_VERSION,
     });
   return {
-    async takeSnapshot({ name, hosts, profile, exec, extend, note }) {
+    async takeSnapshot({ name, hosts, profile, exec, extend, note, redact }) {
       try {
-        const captured = { ...(await capture(name, hosts, profile, exec)), ...(note?.trim() ? { note: note.trim() } : {}) };
+        const captured = { ...redactSnapshot(await capture(name, hosts, profile, exec), redact), ...(note?.trim() ? { note: note.trim() } : {}) };
         const earlier = extend && existsSync(snapshotPath(folder, name)) ? loadSnapshot(folder, name) : undefined;
         const snapshot = earlier ? mergeSnapshots(earlier, captured) : captured;
         if (earlier) replaceSnapshot(folder, snapshot);

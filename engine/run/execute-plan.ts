@@ -427,7 +427,7 @@ class PlanExecution {
     const { clock, names } = this;
     this.emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
     const taken = this.deps.takeSnapshot
-      ? await this.deps.takeSnapshot({ name, hosts: names, profile: this.plan.strategy.snapshot.profile, exec: this.exec })
+      ? await this.deps.takeSnapshot({ name, hosts: names, profile: this.plan.strategy.snapshot.profile, exec: this.exec, redact: this.redactor.redact })
       : { ok: false, message: 'snapshots are not available in this run' };
     this.emit({ type: 'phase.finished', at: clock.now(), phase, ok: taken.ok, message: taken.message });
     return taken;
@@ -518,6 +518,7 @@ class PlanExecution {
             exec: this.exec,
             // An earlier batch took this snapshot: one snapshot spans the run's targets, whatever the batches.
             extend: this.names.some((n) => this.hosts[n]!.steps.some((r) => r.id === step.id && r.status === 'succeeded')),
+            redact: this.redactor.redact,
           })
         : { ok: false, message: 'snapshots are not available in this run' };
     } catch (error) {

@@ -46,6 +46,8 @@ export interface SnapshotRequest {
   extend?: boolean;
   /** The snapshot step's note. */
   note?: string;
+  /** Hides the run's secrets in what the snapshot stores. */
+  redact(text: string): string;
 }
 
 /** Where the files of fetch and put steps are on the controller; paths are absolute. */
