@@ -48,7 +48,9 @@ async function evaluateSnapshotDiff(expect: Expect, external: EvaluateExternal |
 }
 
 function evaluateOne(expect: Expect, result: ExecResult, render: RenderValue): string[] {
-  const output = expect.stream === 'stderr' ? result.stderr : result.stdout;
+  // `value` tests a rendered text (captures, params) rather than what the command printed.
+  const subject = expect.value === undefined ? 'output' : 'value';
+  const output = expect.value !== undefined ? render(expect.value) : expect.stream === 'stderr' ? result.stderr : result.stdout;
   if (expect.exitCode !== undefined) {
     const allowed = Array.isArray(expect.exitCode) ? expect.exitCode : [expect.exitCode];
     return result.exitCode !== null && allowed.includes(result.exitCode)
@@ -66,12 +68,12 @@ function evaluateOne(expect: Expect, result: ExecResult, render: RenderValue): s
     return [
       expect.everyLine
         ? `${offending.length} line(s) ${wanted ? 'do not match' : 'match'} /${pattern.source}/: ${describe(tail(offending[0]!))}`
-        : `output ${wanted ? 'does not match' : 'matches'} /${pattern.source}/: ${describe(tail(output))}`,
+        : `${subject} ${wanted ? 'does not match' : 'matches'} /${pattern.source}/: ${describe(tail(output))}`,
     ];
   }
   if (expect.contains !== undefined) {
     const needle = render(expect.contains);
-    return output.includes(needle) ? [] : [`output does not contain ${describe(needle)}: ${describe(tail(output))}`];
+    return output.includes(needle) ? [] : [`${subject} does not contain ${describe(needle)}: ${describe(tail(output))}`];
   }
   if (expect.json !== undefined) return evaluateJson(expect.json, output, render);
   if (expect.number !== undefined) {

@@ -247,6 +247,7 @@ async function runAttempt(
       for (;;) {
         const connection = await session.connection();
         const result = await connection.exec(command, { timeoutMs: Math.max(1, Math.min(STEP_DEFAULTS.commandTimeoutMs, deadline - clock.now())), answers, onOutput, signal: env.abort });
+        if (result.ambiguousPrompt !== undefined) return ambiguousAttempt(result, result.ambiguousPrompt);
         const until = await evaluateExpectations(step.until, result, render);
         if (until.ok) return await finishAttempt(step, result, render, external);
         if (clock.now() + intervalMs > deadline) {
@@ -258,6 +259,7 @@ async function runAttempt(
     }
     const connection = await session.connection();
     const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onOutput, signal: env.abort });
+    if (result.ambiguousPrompt !== undefined) return ambiguousAttempt(result, result.ambiguousPrompt);
     if (expectsDisconnect(kind, step)) return await awaitReboot(step, result, connection, env, render, external);
     return await finishAttempt(step, result, render, external);
   } catch (error) {
@@ -293,6 +295,11 @@ async function finishAttempt(
   return { ok: failures.length === 0, result, failures, captures: captured.values, final: false, interrupted: false };
 }
 
+/** No answer was typed: the command stopped at its prompt, and a retry would meet the same prompt and rules. */
+function ambiguousAttempt(result: ExecResult, problem: string): Attempt {
+  return { ok: false, result, failures: [problem], captures: {}, final: true, interrupted: false };
+}
+
 /** The run stopped this attempt (a signal): the step is interrupted, whatever its kind, and decided on resume. */
 function stopAttempt(result: ExecResult | undefined, message: string): Attempt {
   return { ok: false, result, failures: [message], captures: {}, final: true, interrupted: true };
@@ -316,7 +323,7 @@ async function awaitReboot(
   const reconnect = 'reconnect' in step ? step.reconnect : undefined;
   const deadline = clock.now() + (parseDuration(reconnect?.timeout) ?? STEP_DEFAULTS.reconnectTimeoutMs);
   const fail = (message: string): Attempt => ({ ok: false, result, failures: [message], captures: {}, final: true, interrupted: false });
-  if (result && result.exitCode !== null && result.exitCode !== 0) return fail(`the reboot command exited ${result.exitCode}`);
+  if (result && result.exitCode !== null && result.exitCode !== 0) return failCommand(step, result, render);
   const stopped = () => stopAttempt(result, 'the run was interrupted while waiting for the host to come back');
   while (connection && !connection.closed) {
     if (clock.now() >= deadline) return fail(`the host did not go down within ${reconnect?.timeout ?? '10m'} of the reboot command`);
@@ -354,6 +361,17 @@ async function awaitReboot(
   }
   const done: ExecResult = result ?? { stdout: '', stderr: '', exitCode: 0, signal: null, durationMs: 0, timedOut: false };
   return finishAttempt(step, { ...done, exitCode: 0 }, render, external);
+}
+
+/**
+ * A reboot or failover command that refused (a declined confirmation, say): the step's own expectations
+ * on its output, when it has some, say why better than the exit code does.
+ */
+async function failCommand(step: Step | Precheck, result: ExecResult, render: Render): Promise<Attempt> {
+  const kind = step.kind === 'failover' ? 'failover' : 'reboot';
+  const onOutput = (step.expect ?? []).filter((e) => e.exitCode === undefined && e.snapshotDiff === undefined);
+  const verdict = await evaluateExpectations(onOutput, { ...result, exitCode: 0 }, render);
+  return { ok: false, result, failures: [`the ${kind} command exited ${result.exitCode}`, ...verdict.failures], captures: {}, final: true, interrupted: false };
 }
 
 async function runApproval(

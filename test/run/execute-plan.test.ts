@@ -160,6 +160,70 @@ describe('executePlan', () => {
     expect(result.hosts.h1!.steps[0]!.message).toContain('exit code 3, expected 0');
   });
 
+  it('fails a step whose prompt its answers cannot decide, typing nothing and not retrying', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [
+          {
+            id: 'failover',
+            kind: 'install',
+            run: 'echo attempt >> {{params.dir}}/attempts; printf "All I/O modules will be reset. Continue? (y/n) "; read a; echo "$a" > {{params.dir}}/typed',
+            answer: [
+              { prompt: 'I/O modules will be reset', send: 'n' },
+              { prompt: 'Continue\\? \\(y/n\\)', send: 'y' },
+            ],
+            retries: 2,
+          },
+        ],
+      }),
+    );
+    expect(result.hosts.h1).toMatchObject({ state: 'failed' });
+    const step = result.hosts.h1!.steps[0]!;
+    expect(step).toMatchObject({ status: 'failed', attempts: 1, exitCode: null });
+    expect(step.message).toMatch(/^the prompt "All I\/O modules will be reset\. Continue\? \(y\/n\)" is matched by answer\[0\] .* and answer\[1\] .*nothing was typed/);
+    expect(existsSync(join(work, 'typed'))).toBe(false);
+  });
+
+  it('a failover command that exits non-zero fails with what its expectations say', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [
+          {
+            id: 'fail-over',
+            kind: 'failover',
+            run: 'echo "Failover declined"; exit 1',
+            reconnect: { timeout: '1m' },
+            expect: [{ notMatch: 'declined' }, { exitCode: 0 }],
+          },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]!.message).toBe('the failover command exited 1; output matches /declined/: "Failover declined\\n"');
+  });
+
+  it('`value` tests a rendered text, such as the step\'s own captures, and a failure quotes it', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [
+          {
+            id: 'versions',
+            kind: 'verify',
+            run: 'printf "MSM-A IMG: 31.7.1.4\\nMSM-B IMG: 31.7.2.3\\n"',
+            capture: { a: { regex: '^MSM-A IMG: (\\S+)' }, b: { regex: '^MSM-B IMG: (\\S+)' } },
+            expect: [
+              { value: 'MSM-A runs {{a}}, MSM-B runs {{b}}', contains: 'MSM-A runs 31.7.1.4' },
+              { value: 'MSM-A runs {{a}}, MSM-B runs {{b}}', match: '^MSM-A runs 31\\.7\\.1\\.4, MSM-B runs 31\\.7\\.1\\.4$' },
+              { value: '{{a}}', notMatch: 'IMG' },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]!.message).toBe(
+      'value does not match /^MSM-A runs 31\\.7\\.1\\.4, MSM-B runs 31\\.7\\.1\\.4$/: "MSM-A runs 31.7.1.4, MSM-B runs 31.7.2.3"',
+    );
+  });
+
   it('polls `until` a condition holds', async () => {
     const { result } = await execute(
       createRunbook({
