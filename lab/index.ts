@@ -100,7 +100,8 @@ const DEFAULT_NSO: NsoOptions = { version: '6.1.4', installers: ['6.2.3', '6.1.7
 const DEFAULT_EXOS: ExosOptions = {
   version: '31.7.1.4',
   secondaryVersion: '31.6.1.3',
-  images: ['bdX-31.7.1.4.xos', 'bdX-31.7.2.3.xos', 'bdX-31.7.1.4-ssh.xmod', 'bdX-31.7.2.3-ssh.xmod'],
+  // 32.1.1.6 carries another I/O module image (32.1): upgrading to it meets the I/O module warning.
+  images: ['bdX-31.7.1.4.xos', 'bdX-31.7.2.3.xos', 'bdX-32.1.1.6.xos', 'bdX-31.7.1.4-ssh.xmod', 'bdX-31.7.2.3-ssh.xmod'],
   ioModuleImages: {},
   withoutHitless: [],
 };

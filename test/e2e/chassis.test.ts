@@ -93,8 +93,9 @@ describe('chassis-hitless-upgrade, as the ExtremeXOS document orders it', () => 
   });
 
   it('stops at the I/O module warning, answering no, and resets nothing; the backup is rolled back to the release of the primary', async () => {
-    await start(INCOMPATIBLE);
-    const run = await apply([TARGET]);
+    // The lab's default chassis: 32.1.1.6 carries another I/O module image than 31.7.1.4 (README's "try it").
+    await start();
+    const run = await apply(['targetVersion=32.1.1.6']);
     expect(run.exitCode).toBe(1);
     const failover = step(run.steps.bd01, 'fail-over')!;
     expect(failover.status).toBe('failed');
@@ -157,6 +158,16 @@ describe('chassis-hitless-upgrade, as the ExtremeXOS document orders it', () => 
     expect(run.states.bd01).toBe('rolled-back');
   });
 
+  it('a backup that comes up on another release than the target stops the run before the failover', async () => {
+    await start();
+    // The image file holds 31.7.1.4, not the target: the backup boots it and the check after its reboot says so.
+    const run = await apply([TARGET, 'image=bdX-31.7.1.4.xos']);
+    expect(run.exitCode).toBe(1);
+    expect(step(run.steps.bd01, 'backup-runs-target')).toMatchObject({ status: 'failed', message: expect.stringContaining('"31.7.1.4"') });
+    expect(changes().filter((c) => c.startsWith('run msm-failover'))).toEqual([]);
+    expect(happened('failover')).toEqual([]);
+  });
+
   it('a failed install on the original primary rolls back to one release on both MSMs', async () => {
     await start();
     const run = await apply([TARGET], { faultAt: { step: 'install-old-primary', fault: { kind: 'installFails', times: 1 } } });
@@ -187,6 +198,34 @@ describe('chassis-hitless-upgrade, as the ExtremeXOS document orders it', () => 
     const finished = run.events.find((e) => e.type === 'host.finished');
     expect(finished?.type === 'host.finished' && finished.message).toContain(
       'rollback step one-release failed: value does not match /^MSM-A runs 31\\.7\\.1\\.4, MSM-B runs 31\\.7\\.1\\.4$/: "MSM-A runs 31.7.1.4, MSM-B runs 31.7.2.3"',
+    );
+  });
+  it('a rollback that cannot fail back goes on to say which MSM runs what, and the host is not rolled back', async () => {
+    // A release without hitless upgrade that carries another I/O module image: its failover resets the
+    // I/O modules (no warning: the document gives it for hitless-capable images only). The way back to
+    // the original release, which supports hitless upgrade, then meets the warning, answered no.
+    await start({ exos: { withoutHitless: ['31.7.2.3'], ioModuleImages: { '31.7.2.3': '31.7.2' } } });
+    const run = await apply([TARGET], { faultAt: { step: 'install-old-primary', fault: { kind: 'installFails', times: 1 } } });
+    expect(run.exitCode).toBe(1);
+    expect(run.states.bd01).toBe('rollback-failed');
+    const rollback = run.steps.bd01!.filter((s) => s.section === 'rollback');
+    expect(rollback.map((s) => [s.id, s.status])).toEqual([
+      ['rollback-roles', 'succeeded'],
+      ['rollback-versions', 'succeeded'],
+      ['select-original-a', 'succeeded'],
+      ['select-original-b', 'succeeded'],
+      ['reboot-backup-to-original', 'skipped'],
+      ['backup-back-in-sync', 'succeeded'],
+      ['backup-release', 'succeeded'],
+      ['fail-over-to-original', 'failed'],
+      ['both-back-in-sync', 'succeeded'],
+      ['one-release', 'failed'],
+    ]);
+    expect(chassis()).toMatchObject({ master: 'MSM-B', running: { A: '31.7.1.4', B: '31.7.2.3' } });
+    expect(happened('io-modules-reset')).toHaveLength(1);
+    const finished = run.events.find((e) => e.type === 'host.finished');
+    expect(finished?.type === 'host.finished' && finished.message).toMatch(
+      /rollback step fail-over-to-original failed: the failover command exited 1; .*; rollback step one-release failed: value does not match .*: "MSM-A runs 31\.7\.1\.4, MSM-B runs 31\.7\.2\.3"$/,
     );
   });
 });

@@ -266,6 +266,52 @@ describe('executePlan', () => {
     expect(existsSync(join(work, 'restored-h1'))).toBe(false);
   });
 
+  it('goes on past a failed rollback step with onFailure: continue, to a last step that says what state the host is in; the host is not rolled back', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'install', kind: 'install', run: 'false' }],
+        rollback: [
+          { id: 'restore', run: 'echo restore failed; false', onFailure: 'continue' },
+          { id: 'state', kind: 'verify', run: 'echo A runs 1.0, B runs 2.0', expect: [{ match: '^A runs 1\\.0, B runs 1\\.0$' }] },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.state).toBe('rollback-failed');
+    expect(result.hosts.h1!.rollback.map((s) => [s.id, s.status])).toEqual([
+      ['restore', 'failed'],
+      ['state', 'failed'],
+    ]);
+    expect(result.hosts.h1!.message).toMatch(/rollback step restore failed: .*; rollback step state failed: .*"A runs 1\.0, B runs 2\.0\\n"/);
+  });
+
+  it('stops a rollback at a failed step without onFailure: continue, and a rollback that only got past continued failures is not rolled back', async () => {
+    const stopped = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'install', kind: 'install', run: 'false' }],
+        rollback: [
+          { id: 'restore', run: 'false' },
+          { id: 'after', run: 'touch {{params.dir}}/after' },
+        ],
+      }),
+    );
+    expect(stopped.result.hosts.h1!.state).toBe('rollback-failed');
+    expect(existsSync(join(work, 'after'))).toBe(false);
+    const continued = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'install', kind: 'install', run: 'false' }],
+        rollback: [
+          { id: 'restore', run: 'false', onFailure: 'continue' },
+          { id: 'after', run: 'touch {{params.dir}}/after' },
+        ],
+      }),
+    );
+    expect(continued.result.hosts.h1!.state).toBe('rollback-failed');
+    expect(existsSync(join(work, 'after'))).toBe(true);
+  });
+
   it('stops when failures exceed maxFailures and reports hosts not started as skipped', async () => {
     const { result } = await execute(
       createRunbook({ strategy: { maxFailures: 0 }, steps: [{ id: 'install', kind: 'install', run: 'touch {{params.dir}}/{{host.name}}; false' }] }),
