@@ -230,28 +230,59 @@ describe('chassis-hitless-upgrade, as the ExtremeXOS document orders it', () => 
   });
 });
 
-describe('chassis-hitless-upgrade killed during the failover', () => {
-  it('is resumed past the failover when `show switch` marks the backup as the master: the failover is not sent again', async () => {
-    const lab = await start({ timings: { rebootDelayMs: 400, syncDelayMs: 300, failoverDelayMs: 3_000, prepareMs: 400, commitMs: 300 } });
+describe('chassis-hitless-upgrade killed', () => {
+  const spawnApply = (lab: TestLab) => {
     // The runbook is copied next to the inventory: the run's state goes there, never into this checkout.
     cpSync(join(REPO_ROOT, 'runbooks', RUNBOOK), join(lab.dir, RUNBOOK));
-    const cli = spawnCli(['apply', RUNBOOK, '-i', lab.inventoryPath, '--param', TARGET, '--yes', '--no-progress', '--no-commit', '--allow-dirty'], {
-      cwd: lab.dir,
-      env: LAB_PASSWORD_ENV,
-    });
+    const cli = spawnCli(['apply', RUNBOOK, '-i', lab.inventoryPath, '--param', TARGET, '--yes', '--no-progress', '--no-commit', '--allow-dirty'], { cwd: lab.dir, env: LAB_PASSWORD_ENV });
     children.push(cli.child);
+    return cli;
+  };
+  const resume = async (lab: TestLab) => {
+    const runsFolder = join(lab.dir, '.runbook', 'runs');
+    const runId = existsSync(runsFolder) ? readdirSync(runsFolder)[0]! : '';
+    const resumed = spawnCli(['apply', '--resume', runId, '--yes', '--no-progress', '--no-commit'], { cwd: lab.dir, env: LAB_PASSWORD_ENV });
+    children.push(resumed.child);
+    return { runId, resumed };
+  };
+
+  it('during a download to the backup, downloads and installs it again on resume, and completes', async () => {
+    const lab = await start();
+    // The download takes its time: the run is killed while it is under way.
+    await lab.lab.injectFault('bd01', { kind: 'slow', command: '^download image', delayMs: 60_000 });
+    const cli = spawnApply(lab);
+    const journal = () => {
+      const runsFolder = join(lab.dir, '.runbook', 'runs');
+      const runId = existsSync(runsFolder) ? readdirSync(runsFolder)[0] : undefined;
+      return runId === undefined ? [] : readJournal(runFolder(join(lab.dir, '.runbook'), runId));
+    };
+    await waitFor(() => (journal().some((e) => e.type === 'step.started' && e.stepId === 'install-backup') ? true : undefined), 'the first download');
+    cli.child.kill('SIGKILL');
+    await cli.exit;
+    await lab.lab.clearFaults('bd01');
+    expect(happened('installed')).toEqual([]);
+    const { resumed } = await resume(lab);
+    expect(await resumed.exit, resumed.output()).toBe(0);
+    expect(changes().filter((c) => c.startsWith('download image'))).toEqual([
+      'download image inactive 192.0.2.10 bdX-31.7.2.3.xos vr VR-Default msm B',
+      'download image inactive 192.0.2.10 bdX-31.7.2.3.xos vr VR-Default msm A',
+    ]);
+    expect(happened('installed')).toHaveLength(2);
+    expect(chassis()).toMatchObject({ master: 'MSM-A', running: { A: '31.7.2.3', B: '31.7.2.3' } });
+  }, 120_000);
+
+  it('is resumed past the failover when `show switch` marks the backup as the master: the failover is not sent again', async () => {
+    const lab = await start({ timings: { rebootDelayMs: 400, syncDelayMs: 300, failoverDelayMs: 3_000, prepareMs: 400, commitMs: 300 } });
+    const cli = spawnApply(lab);
     // Killed once the chassis has failed over, while the engine waits for the management address to come back.
     await waitFor(() => (happened('failover').length === 1 ? true : undefined), 'the first failover');
     cli.child.kill('SIGKILL');
     await cli.exit;
-    const runsFolder = join(lab.dir, '.runbook', 'runs');
-    const runId = existsSync(runsFolder) ? readdirSync(runsFolder)[0]! : '';
-    expect(readJournal(runFolder(join(lab.dir, '.runbook'), runId)).some((e) => e.type === 'step.started' && e.stepId === 'fail-over')).toBe(true);
 
     // Resumed once the management address answers again: until then the probe cannot tell, and the step waits for the operator.
     await waitFor(() => (chassis().listening === true ? true : undefined), 'the management address to come back');
-    const resumed = spawnCli(['apply', '--resume', runId, '--yes', '--no-progress', '--no-commit'], { cwd: lab.dir, env: LAB_PASSWORD_ENV });
-    children.push(resumed.child);
+    const { runId, resumed } = await resume(lab);
+    expect(readJournal(runFolder(join(lab.dir, '.runbook'), runId)).some((e) => e.type === 'step.started' && e.stepId === 'fail-over')).toBe(true);
     expect(await resumed.exit, resumed.output()).toBe(0);
     expect(changes().filter((c) => c === 'run msm-failover')).toHaveLength(2);
     expect(chassis()).toMatchObject({ master: 'MSM-A', running: { A: '31.7.2.3', B: '31.7.2.3' } });
