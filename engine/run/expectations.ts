@@ -1,6 +1,6 @@
-import semver from 'semver';
 import type { Capture, Expect } from '../schema/runbook.js';
 import { UserRegexError, compileUserRegex, type UserRegex, type UserRegexOptions } from '../shared/user-regex.js';
+import { compareLooseVersions, parseLooseVersion, type LooseVersion } from '../shared/versions.js';
 import type { ExecResult } from '../transport/types.js';
 import { parseJsonOutput, readJsonPath } from './json-path.js';
 import { MIN_SECRET_LENGTH } from './redact.js';
@@ -112,23 +112,22 @@ function evaluateJson(json: NonNullable<Expect['json']>, output: string, render:
 }
 
 function evaluateSemver(spec: NonNullable<Expect['semver']>, render: RenderValue): string[] {
-  const parse = (text: string) => semver.coerce(text, { includePrerelease: true });
   const valueText = render(spec.value);
-  const value = parse(valueText);
+  const value = parseLooseVersion(valueText);
   if (!value) return [`${describe(valueText)} is not a version`];
-  const checks: Array<[string | undefined, (other: semver.SemVer) => boolean, string]> = [
-    [spec.gte, (o) => semver.gte(value, o), 'at least'],
-    [spec.lt, (o) => semver.lt(value, o), 'lower than'],
-    [spec.sameMajorAs, (o) => value.major === o.major, 'in the same major release as'],
-    [spec.sameMinorAs, (o) => value.major === o.major && value.minor === o.minor, 'in the same minor release as'],
+  const checks: Array<[string | undefined, (other: LooseVersion) => boolean, string]> = [
+    [spec.gte, (o) => compareLooseVersions(value, o) >= 0, 'at least'],
+    [spec.lt, (o) => compareLooseVersions(value, o) < 0, 'lower than'],
+    [spec.sameMajorAs, (o) => value.semver.major === o.semver.major, 'in the same major release as'],
+    [spec.sameMinorAs, (o) => value.semver.major === o.semver.major && value.semver.minor === o.semver.minor, 'in the same minor release as'],
   ];
   const failures: string[] = [];
   for (const [template, test, words] of checks) {
     if (template === undefined) continue;
     const otherText = render(template);
-    const other = parse(otherText);
+    const other = parseLooseVersion(otherText);
     if (!other) failures.push(`${describe(otherText)} is not a version`);
-    else if (!test(other)) failures.push(`version ${value.version} is not ${words} ${other.version}`);
+    else if (!test(other)) failures.push(`version ${value.shown} is not ${words} ${other.shown}`);
   }
   return failures;
 }
