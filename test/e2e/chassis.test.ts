@@ -135,6 +135,14 @@ describe('chassis-hitless-upgrade, as the ExtremeXOS document orders it', () => 
     expect(events).toEqual(['pre-checks failed (bd01: xmod-matches-core); nothing was changed']);
   });
 
+  it('refuses a target older than the running release in its fourth number, before any change', async () => {
+    await start({ exos: { version: '31.7.2.5' } });
+    const run = await apply([TARGET]);
+    expect(run.exitCode).toBe(1);
+    expect(run.steps.bd01?.find((s) => s.id === 'current-version')?.message).toContain('version 31.7.2.3 is not at least 31.7.2.5');
+    expect(chassis().events).toEqual([]);
+  });
+
   it('installs a .xmod package of the target release after the core image, on each MSM before its reboot', async () => {
     await start();
     const run = await apply([TARGET, 'xmod=bdX-31.7.2.3-ssh.xmod']);
