@@ -325,7 +325,7 @@ async function awaitReboot(
   const reconnect = 'reconnect' in step ? step.reconnect : undefined;
   const deadline = clock.now() + (parseDuration(reconnect?.timeout) ?? STEP_DEFAULTS.reconnectTimeoutMs);
   const fail = (message: string): Attempt => ({ ok: false, result, failures: [message], captures: {}, final: true, interrupted: false });
-  if (result && result.exitCode !== null && result.exitCode !== 0) return failCommand(step, result, render);
+  if (result && ((result.exitCode !== null && result.exitCode !== 0) || result.timedOut)) return failCommand(step, result, render);
   const stopped = () => stopAttempt(result, 'the run was interrupted while waiting for the host to come back');
   while (connection && !connection.closed) {
     if (clock.now() >= deadline) return fail(`the host did not go down within ${reconnect?.timeout ?? '10m'} of the reboot command`);
@@ -372,8 +372,10 @@ async function awaitReboot(
 async function failCommand(step: Step | Precheck, result: ExecResult, render: Render): Promise<Attempt> {
   const kind = step.kind === 'failover' ? 'failover' : 'reboot';
   const onOutput = (step.expect ?? []).filter((e) => e.exitCode === undefined && e.snapshotDiff === undefined);
-  const verdict = await evaluateExpectations(onOutput, { ...result, exitCode: 0 }, render);
-  return { ok: false, result, failures: [`the ${kind} command exited ${result.exitCode}`, ...verdict.failures], captures: {}, final: true, interrupted: false };
+  const verdict = await evaluateExpectations(onOutput, { ...result, exitCode: 0, timedOut: false }, render);
+  // Timed out: still at a question no rule answered, say; the channel is closed, which cancels it.
+  const what = result.timedOut ? `the ${kind} command timed out` : `the ${kind} command exited ${result.exitCode}`;
+  return { ok: false, result, failures: [what, ...verdict.failures], captures: {}, final: true, interrupted: false };
 }
 
 async function runApproval(

@@ -201,6 +201,15 @@ describe('executePlan', () => {
     expect(result.hosts.h1!.steps[0]!.message).toBe('the failover command exited 1; output matches /declined/: "Failover declined\\n"');
   });
 
+  it('a failover command that times out (a question no rule answers) fails at once, not waiting for the host to go down', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [{ id: 'fail-over', kind: 'failover', run: 'echo "Sure? (y/n)"; sleep 20', timeout: '300ms', reconnect: { timeout: '1m' } }],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]!.message).toBe('the failover command timed out');
+  });
+
   it('`value` tests a rendered text, such as the step\'s own captures, and a failure quotes it', async () => {
     const { result } = await execute(
       createRunbook({
