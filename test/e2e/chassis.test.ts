@@ -111,6 +111,23 @@ describe('chassis-hitless-upgrade, as the ExtremeXOS document orders it', () => 
     expect(changes().filter((c) => c.startsWith('run msm-failover'))).toEqual(['run msm-failover']);
   });
 
+  it('leaves a warning its rules do not recognise unanswered: the failover times out and nothing is reset', async () => {
+    // As if the chassis worded its warning otherwise than the document: the runbook without the rule carrying the warning's words.
+    await start(INCOMPATIBLE);
+    const shipped = readFileSync(join(REPO_ROOT, 'runbooks', RUNBOOK), 'utf8');
+    const warningRule = /^ {6}- prompt: 'WARNING: The other MSM.*\n.*\n/m;
+    expect(shipped).toMatch(warningRule);
+    expect(shipped).toMatch(/^ {4}timeout: 5m$/m);
+    const reworded = join(testLab!.dir, 'reworded.yaml');
+    writeFileSync(reworded, shipped.replace(warningRule, '').replace(/^ {4}timeout: 5m$/m, '    timeout: 2s'));
+    const run = await apply([TARGET], { runbook: reworded });
+    expect(run.exitCode).toBe(1);
+    expect(step(run.steps.bd01, 'fail-over')).toMatchObject({ status: 'failed', message: expect.stringMatching(/^the failover command timed out/) });
+    expect(step(run.steps.bd01, 'fail-over')?.stdout).toMatch(/Are you sure you want to failover\? \(y\/n\) $/);
+    expect(happened('failover')).toEqual([]);
+    expect(happened('io-modules-reset')).toEqual([]);
+  });
+
   it('with allowIoModuleReset it fails over through the warning and the chassis records the one reset', async () => {
     await start(INCOMPATIBLE);
     const run = await apply([TARGET, 'allowIoModuleReset=true']);
