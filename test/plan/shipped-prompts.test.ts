@@ -27,19 +27,26 @@ const REWORDED_WARNING: DevicePrompt = {
   text: 'WARNING: The I/O modules run another image than the other MSM; they will all be reset.\nAre you sure you want to failover? (y/n) ',
 };
 
+/** A reboot question after a warning the runbook does not know: no answer either. */
+const WARNED_REBOOT: DevicePrompt = {
+  id: 'a warned reboot',
+  command: /^reboot\b/i,
+  text: 'WARNING: This MSM is the only one that holds the saved configuration.\nAre you sure you want to reboot? (y/n) ',
+};
+
 /** What each question must be answered, by runbook and params (`none`: nothing typed). Every runbook with `answer` rules has a case here. */
 const CASES = [
   {
     runbook: 'chassis-hitless-upgrade',
     params: ['targetVersion=31.7.2.3'],
-    extraPrompts: { exos: [REWORDED_WARNING] },
-    answers: { 'install after download': 'y', reboot: 'y', failover: 'y', 'I/O module warning': 'n', 'a reworded I/O module warning': 'none' },
+    extraPrompts: { exos: [REWORDED_WARNING, WARNED_REBOOT] },
+    answers: { 'install after download': 'y', reboot: 'y', failover: 'y', 'I/O module warning': 'n', 'a reworded I/O module warning': 'none', 'a warned reboot': 'none' },
   },
   {
     runbook: 'chassis-hitless-upgrade',
     params: ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'],
-    extraPrompts: { exos: [REWORDED_WARNING] },
-    answers: { 'install after download': 'y', reboot: 'y', failover: 'y', 'I/O module warning': 'y', 'a reworded I/O module warning': 'none' },
+    extraPrompts: { exos: [REWORDED_WARNING, WARNED_REBOOT] },
+    answers: { 'install after download': 'y', reboot: 'y', failover: 'y', 'I/O module warning': 'y', 'a reworded I/O module warning': 'none', 'a warned reboot': 'none' },
   },
 ] as const;
 
