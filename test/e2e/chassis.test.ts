@@ -254,6 +254,12 @@ describe('chassis-hitless-upgrade, as the ExtremeXOS document orders it', () => 
     expect(finished?.type === 'host.finished' && finished.message).toMatch(
       /rollback step fail-over-to-original failed: the failover command exited 1; .*; rollback step one-release failed: value does not match .*: "MSM-A runs 31\.7\.1\.4, MSM-B runs 31\.7\.2\.3"$/,
     );
+    // The run's report, JSON and Markdown, says it too.
+    const reports = join(testLab!.dir, 'reports', 'runs');
+    const [json] = readdirSync(reports).filter((f) => f.endsWith('.json'));
+    const report = JSON.parse(readFileSync(join(reports, json!), 'utf8')) as RunReport;
+    expect(report.hosts.bd01).toMatchObject({ state: 'rollback-failed', message: expect.stringContaining('MSM-A runs 31.7.1.4, MSM-B runs 31.7.2.3') });
+    expect(readFileSync(join(reports, json!.replace(/\.json$/, '.md')), 'utf8')).toContain('MSM-A runs 31.7.1.4, MSM-B runs 31.7.2.3');
   });
 });
 
