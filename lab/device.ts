@@ -52,6 +52,16 @@ export interface DeviceEnv {
   note(event: string, detail?: string): void;
 }
 
+/** A question a device's command prints before it waits for an answer. */
+export interface DevicePrompt {
+  /** What it asks about, for test names. */
+  id: string;
+  /** The command lines that may print it. */
+  command: RegExp;
+  /** The exact text, from the start of its first line to where the device waits (`\n` line ends: a PTY sends `\r\n`). */
+  text: string;
+}
+
 /** One simulated device: a stateful CLI. */
 export interface SimulatedDevice {
   readonly platform: Platform;

@@ -19,6 +19,8 @@ export type Fault =
   | { kind: 'neverSyncs' }
   /** After its next reboot the device stays down (until its faults are cleared). */
   | { kind: 'neverReturns' }
+  /** The chassis refuses `download image`: its service contract has expired. */
+  | { kind: 'serviceContractExpired' }
   /** After the device's next reboot its BGP session with `peer` stays down, on both ends. */
   | { kind: 'bgpSessionDrop'; peer: string };
 
@@ -36,6 +38,7 @@ export const FAULT_KINDS = [
   'neverSyncs',
   'neverReturns',
   'bgpSessionDrop',
+  'serviceContractExpired',
 ] as const satisfies readonly FaultKind[];
 
 const COMMAND_FAULTS: readonly FaultKind[] = ['hang', 'slow', 'dropConnection'];

@@ -105,7 +105,14 @@ export const DEFAULT_PASSWORD = 'lab-password';
 const DEFAULT_CUMULUS: CumulusOptions = { version: '4.3.0', images: ['4.3.0', '4.4.0', '5.9.1'], bgpPassword: 'lab-bgp-md5' };
 const DEFAULT_QUMULO: QumuloOptions = { version: '7.1.0', images: ['qumulo_core_7.2.0.qimg', 'qumulo_core_7.2.0_platform.qimg'] };
 const DEFAULT_NSO: NsoOptions = { version: '6.1.4', installers: ['6.2.3', '6.1.7'], packageReleases: ['6.1', '6.2'], diskAvailableKb: 20_971_520 };
-const DEFAULT_EXOS: ExosOptions = { version: '31.7.1.4', secondaryVersion: '31.6.1.3', images: ['bdX-31.7.1.4.xos', 'bdX-31.7.2.3.xos'] };
+const DEFAULT_EXOS: ExosOptions = {
+  version: '31.7.1.4',
+  secondaryVersion: '31.6.1.3',
+  // 32.1.1.6 carries another I/O module image (32.1): upgrading to it meets the I/O module warning.
+  images: ['bdX-31.7.1.4.xos', 'bdX-31.7.2.3.xos', 'bdX-32.1.1.6.xos', 'bdX-31.7.1.4-ssh.xmod', 'bdX-31.7.2.3-ssh.xmod'],
+  ioModuleImages: {},
+  withoutHitless: [],
+};
 
 const IDENTS: Record<Platform, string> = {
   cumulus: 'OpenSSH_7.9p1 Debian-10+deb10u2',

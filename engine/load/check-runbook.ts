@@ -101,10 +101,17 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
         checkTemplate(step.completedWhen.run, [...base, 'completedWhen', 'run'], captured, ownCaptures);
         asArray(step.completedWhen.expect).forEach((item, i) => checkExpect(item, [...base, 'completedWhen', 'expect', i], captured));
       }
+      const prompts = new Map<unknown, number>();
       asArray(step.answer).forEach((a, i) => {
         if (!isObject(a)) return;
         checkRegex(a.prompt, [...base, 'answer', i, 'prompt']);
         checkTemplate(a.send, [...base, 'answer', i, 'send'], captured);
+        // Two rules matching the very same text are never more specific than each other: the prompt would always be ambiguous.
+        const first = prompts.get(a.prompt);
+        if (typeof a.prompt === 'string' && first !== undefined) {
+          const path = [...base, 'answer', i, 'prompt'];
+          out.push(source.diagnose('RB1231', `answer[${i}] has the same prompt as answer[${first}]${where(path)}, so neither could ever answer it; remove one`, path));
+        } else prompts.set(a.prompt, i);
       });
       const afterCapture = new Set([...captured, ...ownCaptures]);
       for (const list of ['expect', 'until'] as const) {
@@ -127,6 +134,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
           checkTemplate(item[key], [...path, key], known);
         }
         checkTemplate(item.contains, [...path, 'contains'], known);
+        if ('value' in item) checkExpectValue(item, path, known);
         if (isObject(item.json)) {
           checkRegex(item.json.matches, [...path, 'json', 'matches']);
           for (const key of ['equals', 'gte', 'lte'] as const) checkTemplate(item.json[key], [...path, 'json', key], known);
@@ -142,6 +150,19 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
           }
         }
         if (isObject(item.snapshotDiff)) checkSnapshotDiff(item.snapshotDiff, [...path, 'snapshotDiff']);
+      }
+      function checkExpectValue(item: Loose, path: PathSegment[], known: ReadonlySet<string>) {
+        checkTemplate(item.value, [...path, 'value'], known);
+        const misfit = ['exitCode', 'json', 'number', 'semver', 'snapshotDiff', 'stream'].filter((key) => key in item);
+        if (misfit.length === 0) return;
+        out.push(
+          source.diagnose(
+            'RB1230',
+            `\`value\` goes with \`match\`, \`notMatch\` or \`contains\`, not with ${misfit.map((k) => `\`${k}\``).join(' or ')}${where(path)}; ${misfit.includes('stream') ? 'drop `stream`: the value is tested, not an output stream' : 'test the text with `match`, `notMatch` or `contains` (`number` and `semver` take a `value` of their own)'}`,
+            [...path, 'value'],
+            'key',
+          ),
+        );
       }
       function checkSnapshotDiff(diff: Loose, path: PathSegment[]) {
         const lists: Array<[string, unknown[]]> = [

@@ -30,6 +30,8 @@ export const CODES = {
   RB1212: 'invalid param default',
   RB1213: 'unknown snapshot element',
   RB1214: 'regular expression construct not supported (RE2 dialect)',
+  RB1230: 'expectation value with the wrong operator',
+  RB1231: 'answer rules that can never be told apart',
   RB1250: 'severity on a step that changes the host',
   RB1251: 'previous attempts on a step that is not a pre-check',
   RB1252: 'file transfer step fields',

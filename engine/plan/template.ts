@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import semver from 'semver';
 import { showEscaped } from '../shared/control-characters.js';
+import { compareLooseVersions, parseLooseVersion } from '../shared/versions.js';
 
 /** Characters a value may hold to be interpolated bare into a shell command; anything else needs `{{quote x}}`. */
 const SHELL_SAFE = /^[A-Za-z0-9_./:=@%+,-]*$/;
@@ -20,7 +21,8 @@ export function isShellSafe(value: string): boolean {
 }
 
 const toVersion = (v: unknown) => semver.coerce(String(v))?.version ?? '0.0.0';
-const compareVersions = (a: unknown, b: unknown) => semver.compare(toVersion(a), toVersion(b));
+const ZERO = parseLooseVersion('0.0.0')!;
+const compareVersions = (a: unknown, b: unknown) => compareLooseVersions(parseLooseVersion(String(a)) ?? ZERO, parseLooseVersion(String(b)) ?? ZERO);
 
 /** A value known only at run time (a capture, the run id): renders as a visible `{{placeholder}}` in plans. */
 export class RuntimeValue {

@@ -575,9 +575,16 @@ class PlanExecution {
    */
   private async rollBack(name: string): Promise<HostState> {
     const result = this.hosts[name]!;
+    // A failed step with `onFailure: continue` lets the rollback go on (to a step saying what state the host is left in); the host is not rolled back.
+    let failed = false;
     for (const planned of this.plan.hostPlans[name]!.rollback) {
+      const goesOn = this.definitions.rollback.get(planned.id)?.onFailure === 'continue';
       const earlier = result.rollback.find((r) => r.id === planned.id && r.status !== 'interrupted');
-      if (earlier?.status === 'failed') return 'rollback-failed';
+      if (earlier?.status === 'failed') {
+        if (!goesOn) return 'rollback-failed';
+        failed = true;
+        continue;
+      }
       if (earlier) continue;
       if (this.isStopping) {
         result.message += `; its rollback stopped before step ${planned.id}: ${this.stopped?.reason ?? INTERRUPTED_MESSAGE}; resume the run to finish it`;
@@ -591,10 +598,11 @@ class PlanExecution {
       }
       if (record.status === 'failed') {
         result.message += `; rollback step ${planned.id} failed: ${record.message ?? ''}`;
-        return 'rollback-failed';
+        if (!goesOn) return 'rollback-failed';
+        failed = true;
       }
     }
-    return 'rolled-back';
+    return failed ? 'rollback-failed' : 'rolled-back';
   }
 }
 

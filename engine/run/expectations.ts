@@ -1,6 +1,6 @@
-import semver from 'semver';
 import type { Capture, Expect } from '../schema/runbook.js';
 import { UserRegexError, compileUserRegex, type UserRegex, type UserRegexOptions } from '../shared/user-regex.js';
+import { compareLooseVersions, parseLooseVersion, type LooseVersion } from '../shared/versions.js';
 import type { ExecResult } from '../transport/types.js';
 import { parseJsonOutput, readJsonPath } from './json-path.js';
 import { MIN_SECRET_LENGTH } from './redact.js';
@@ -48,7 +48,9 @@ async function evaluateSnapshotDiff(expect: Expect, external: EvaluateExternal |
 }
 
 function evaluateOne(expect: Expect, result: ExecResult, render: RenderValue): string[] {
-  const output = expect.stream === 'stderr' ? result.stderr : result.stdout;
+  // `value` tests a rendered text (captures, params) rather than what the command printed.
+  const subject = expect.value === undefined ? 'output' : 'value';
+  const output = expect.value !== undefined ? render(expect.value) : expect.stream === 'stderr' ? result.stderr : result.stdout;
   if (expect.exitCode !== undefined) {
     const allowed = Array.isArray(expect.exitCode) ? expect.exitCode : [expect.exitCode];
     return result.exitCode !== null && allowed.includes(result.exitCode)
@@ -66,12 +68,12 @@ function evaluateOne(expect: Expect, result: ExecResult, render: RenderValue): s
     return [
       expect.everyLine
         ? `${offending.length} line(s) ${wanted ? 'do not match' : 'match'} /${pattern.source}/: ${describe(tail(offending[0]!))}`
-        : `output ${wanted ? 'does not match' : 'matches'} /${pattern.source}/: ${describe(tail(output))}`,
+        : `${subject} ${wanted ? 'does not match' : 'matches'} /${pattern.source}/: ${describe(tail(output))}`,
     ];
   }
   if (expect.contains !== undefined) {
     const needle = render(expect.contains);
-    return output.includes(needle) ? [] : [`output does not contain ${describe(needle)}: ${describe(tail(output))}`];
+    return output.includes(needle) ? [] : [`${subject} does not contain ${describe(needle)}: ${describe(tail(output))}`];
   }
   if (expect.json !== undefined) return evaluateJson(expect.json, output, render);
   if (expect.number !== undefined) {
@@ -110,23 +112,22 @@ function evaluateJson(json: NonNullable<Expect['json']>, output: string, render:
 }
 
 function evaluateSemver(spec: NonNullable<Expect['semver']>, render: RenderValue): string[] {
-  const parse = (text: string) => semver.coerce(text, { includePrerelease: true });
   const valueText = render(spec.value);
-  const value = parse(valueText);
+  const value = parseLooseVersion(valueText);
   if (!value) return [`${describe(valueText)} is not a version`];
-  const checks: Array<[string | undefined, (other: semver.SemVer) => boolean, string]> = [
-    [spec.gte, (o) => semver.gte(value, o), 'at least'],
-    [spec.lt, (o) => semver.lt(value, o), 'lower than'],
-    [spec.sameMajorAs, (o) => value.major === o.major, 'in the same major release as'],
-    [spec.sameMinorAs, (o) => value.major === o.major && value.minor === o.minor, 'in the same minor release as'],
+  const checks: Array<[string | undefined, (other: LooseVersion) => boolean, string]> = [
+    [spec.gte, (o) => compareLooseVersions(value, o) >= 0, 'at least'],
+    [spec.lt, (o) => compareLooseVersions(value, o) < 0, 'lower than'],
+    [spec.sameMajorAs, (o) => value.semver.major === o.semver.major, 'in the same major release as'],
+    [spec.sameMinorAs, (o) => value.semver.major === o.semver.major && value.semver.minor === o.semver.minor, 'in the same minor release as'],
   ];
   const failures: string[] = [];
   for (const [template, test, words] of checks) {
     if (template === undefined) continue;
     const otherText = render(template);
-    const other = parse(otherText);
+    const other = parseLooseVersion(otherText);
     if (!other) failures.push(`${describe(otherText)} is not a version`);
-    else if (!test(other)) failures.push(`version ${value.version} is not ${words} ${other.version}`);
+    else if (!test(other)) failures.push(`version ${value.shown} is not ${words} ${other.shown}`);
   }
   return failures;
 }

@@ -277,6 +277,7 @@ async function runAttempt(
       for (;;) {
         const connection = await session.connection();
         const result = await connection.exec(command, { timeoutMs: Math.max(1, Math.min(STEP_DEFAULTS.commandTimeoutMs, deadline - clock.now())), answers, onOutput, signal: env.abort });
+        if (result.ambiguousPrompt !== undefined) return ambiguousAttempt(result, result.ambiguousPrompt);
         const until = await evaluateExpectations(step.until, result, render);
         if (until.ok) return await finishAttempt(step, result, render, external);
         if (clock.now() + intervalMs > deadline) {
@@ -288,6 +289,7 @@ async function runAttempt(
     }
     const connection = await session.connection();
     const result = await connection.exec(command, { timeoutMs: timeoutMs ?? STEP_DEFAULTS.commandTimeoutMs, answers, onOutput, signal: env.abort });
+    if (result.ambiguousPrompt !== undefined) return ambiguousAttempt(result, result.ambiguousPrompt);
     if (expectsDisconnect(kind, step)) return await awaitReboot(step, result, connection, env, render, external);
     return await finishAttempt(step, result, render, external);
   } catch (error) {
@@ -323,6 +325,11 @@ async function finishAttempt(
   return { ok: failures.length === 0, result, failures, captures: captured.values, final: false, interrupted: false };
 }
 
+/** No answer was typed: the command stopped at its prompt, and a retry would meet the same prompt and rules. */
+function ambiguousAttempt(result: ExecResult, problem: string): Attempt {
+  return { ok: false, result, failures: [problem], captures: {}, final: true, interrupted: false };
+}
+
 /** The run stopped this attempt (a signal): the step is interrupted, whatever its kind, and decided on resume. */
 function stopAttempt(result: ExecResult | undefined, message: string): Attempt {
   return { ok: false, result, failures: [message], captures: {}, final: true, interrupted: true };
@@ -346,7 +353,7 @@ async function awaitReboot(
   const reconnect = 'reconnect' in step ? step.reconnect : undefined;
   const deadline = clock.now() + (parseDuration(reconnect?.timeout) ?? STEP_DEFAULTS.reconnectTimeoutMs);
   const fail = (message: string): Attempt => ({ ok: false, result, failures: [message], captures: {}, final: true, interrupted: false });
-  if (result && result.exitCode !== null && result.exitCode !== 0) return fail(`the reboot command exited ${result.exitCode}`);
+  if (result && ((result.exitCode !== null && result.exitCode !== 0) || result.timedOut)) return failCommand(step, result, render);
   const stopped = () => stopAttempt(result, 'the run was interrupted while waiting for the host to come back');
   while (connection && !connection.closed) {
     if (clock.now() >= deadline) return fail(`the host did not go down within ${reconnect?.timeout ?? '10m'} of the reboot command`);
@@ -471,6 +478,19 @@ async function runTransfer(
       if (env.stop?.aborted) return record({ status: 'interrupted', command, attempts: attempt, message: `not retried: the run was interrupted (${error.message})` });
     }
   }
+}
+
+/**
+ * A reboot or failover command that refused (a declined confirmation, say): the step's own expectations
+ * on its output, when it has some, say why better than the exit code does.
+ */
+async function failCommand(step: Step | Precheck, result: ExecResult, render: Render): Promise<Attempt> {
+  const kind = step.kind === 'failover' ? 'failover' : 'reboot';
+  const onOutput = (step.expect ?? []).filter((e) => e.exitCode === undefined && e.snapshotDiff === undefined);
+  const verdict = await evaluateExpectations(onOutput, { ...result, exitCode: 0, timedOut: false }, render);
+  // Timed out: still at a question no rule answered, say; the channel is closed, which cancels it.
+  const what = result.timedOut ? `the ${kind} command timed out` : `the ${kind} command exited ${result.exitCode}`;
+  return { ok: false, result, failures: [what, ...verdict.failures], captures: {}, final: true, interrupted: false };
 }
 
 async function runApproval(

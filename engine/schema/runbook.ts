@@ -121,6 +121,11 @@ export const Expect = defineObject(
     everyLine: Type.Optional(
       Type.Boolean({ description: 'With `match`/`notMatch`: test each non-empty line rather than the whole output.' }),
     ),
+    value: Type.Optional(
+      Template('With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params.', [
+        'MSM-A runs {{versionA}}, MSM-B runs {{versionB}}',
+      ]),
+    ),
     stream: Type.Optional(
       Type.Union([Type.Literal('stdout'), Type.Literal('stderr')], {
         description: 'Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).',

@@ -64,9 +64,14 @@ class LocalConnection implements HostConnection {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
 
+      let ambiguousPrompt: string | undefined;
+      const stopAmbiguous = (problem: string) => {
+        ambiguousPrompt = problem;
+        killGroup(child);
+      };
       const answer =
         answers.length > 0 && child.stdin
-          ? createPromptResponder(answers, (text) => child.stdin?.write(text))
+          ? createPromptResponder(answers, (text) => child.stdin?.write(text), stopAmbiguous)
           : undefined;
       // The command may exit without reading its answer.
       child.stdin?.on('error', () => {});
@@ -112,6 +117,7 @@ class LocalConnection implements HostConnection {
           ...(stdout.droppedBytes > 0 || stderr.droppedBytes > 0
             ? { truncated: { stdout: stdout.droppedBytes, stderr: stderr.droppedBytes } }
             : {}),
+          ...(ambiguousPrompt === undefined ? {} : { ambiguousPrompt }),
         });
       };
 

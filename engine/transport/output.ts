@@ -157,29 +157,71 @@ function continuationBytesAt(bytes: Buffer): number {
 /**
  * Watches output for prompts and answers them. Only output that arrived after the previous answer is
  * searched, so one occurrence of a prompt is answered once; a prompt shown again is answered again.
+ *
+ * When several rules match, the most specific answers: the one that is more specific than each of the
+ * others, a rule being more specific than another when its match contains the other's and it does not
+ * match the other's text on its own (it needs everything the other needs, and more). When no rule is,
+ * nothing is typed: `onAmbiguous` is told why, once, and nothing more is answered.
  */
 export function createPromptResponder(
   answers: readonly PromptAnswer[],
   write: (text: string) => void,
+  onAmbiguous?: (problem: string) => void,
 ): (text: string) => void {
   let pending = '';
+  let stopped = false;
   return (text: string) => {
+    if (stopped) return;
     pending += text;
     if (pending.length > PROMPT_WINDOW_CHARS) pending = pending.slice(-PROMPT_WINDOW_CHARS);
     for (;;) {
-      let earliest: { end: number; index: number; send: string } | undefined;
-      for (const { prompt, send } of answers) {
-        const match = prompt.exec(pending);
-        // An empty match would answer forever without consuming anything.
-        const text = match?.groups[0] ?? '';
-        if (!match || text.length === 0) continue;
-        if (earliest === undefined || match.index < earliest.index) {
-          earliest = { index: match.index, end: match.index + text.length, send };
-        }
+      const candidates = findCandidates(answers, pending);
+      if (candidates.length === 0) return;
+      const winner = candidates.find((candidate) => candidates.every((other) => other === candidate || isMoreSpecific(answers, candidate, other)));
+      if (winner === undefined) {
+        stopped = true;
+        onAmbiguous?.(describeAmbiguity(answers, candidates, pending));
+        return;
       }
-      if (earliest === undefined) return;
-      pending = pending.slice(earliest.end);
-      write(`${earliest.send}\n`);
+      pending = pending.slice(winner.end);
+      write(`${answers[winner.rule]!.send}\n`);
     }
   };
+}
+
+interface Candidate {
+  rule: number;
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** Each rule's leftmost match; an empty match would answer forever without consuming anything. */
+function findCandidates(answers: readonly PromptAnswer[], pending: string): Candidate[] {
+  const candidates: Candidate[] = [];
+  answers.forEach(({ prompt }, rule) => {
+    const match = prompt.exec(pending);
+    const text = match?.groups[0] ?? '';
+    if (match && text.length > 0) candidates.push({ rule, start: match.index, end: match.index + text.length, text });
+  });
+  return candidates;
+}
+
+function isMoreSpecific(answers: readonly PromptAnswer[], candidate: Candidate, other: Candidate): boolean {
+  const contains = candidate.start <= other.start && other.end <= candidate.end;
+  return contains && answers[candidate.rule]!.prompt.exec(other.text) === null;
+}
+
+function describeAmbiguity(answers: readonly PromptAnswer[], candidates: readonly Candidate[], pending: string): string {
+  const rules = candidates.map(({ rule }) => `answer[${rule}] /${answers[rule]!.prompt.source}/`);
+  // From the start of the line: the words before the first match say which question it is.
+  const start = pending.lastIndexOf('\n', Math.min(...candidates.map((c) => c.start))) + 1;
+  const end = Math.max(...candidates.map((c) => c.end));
+  const prompt = pending.slice(start, end);
+  const shown = prompt.length > 200 ? `…${prompt.slice(-200)}` : prompt;
+  return (
+    `the prompt ${JSON.stringify(shown)} is matched by ${rules.slice(0, -1).join(', ')} and ${rules.at(-1)}, and none is more specific than the others ` +
+    '(its match containing theirs and needing more than they do): nothing was typed and the command was stopped; ' +
+    'make the rule meant for this prompt match the whole question, or remove the others'
+  );
 }

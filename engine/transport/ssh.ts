@@ -458,7 +458,12 @@ class SshConnection implements HostConnection {
           stopChannel(opened);
           return;
         }
-        const answer = usePty ? createPromptResponder(answers, (text) => opened.write(text)) : undefined;
+        const stopAmbiguous = (problem: string) =>
+          settle(() => {
+            stopChannel(opened);
+            resolve({ ...result(false), ambiguousPrompt: problem });
+          });
+        const answer = usePty ? createPromptResponder(answers, (text) => opened.write(text), stopAmbiguous) : undefined;
         opened.on('data', (chunk: Buffer) => {
           if (settled) return;
           const text = stdout.push(chunk);

@@ -16,11 +16,16 @@ export interface ExecResult {
    * are kept, around a line counting them); absent when nothing was dropped.
    */
   truncated?: { stdout: number; stderr: number };
+  /**
+   * The answers could not tell which one a prompt wants (see `createPromptResponder`): nothing was
+   * typed and the command was stopped. Why, naming the prompt and the rules.
+   */
+  ambiguousPrompt?: string;
 }
 
 export interface PromptAnswer {
   /** A user pattern, on the linear-time engine: output from a host must not make matching hang. */
-  prompt: Pick<UserRegex, 'exec'>;
+  prompt: Pick<UserRegex, 'exec' | 'source'>;
   send: string;
 }
 

@@ -84,26 +84,3 @@ describe('ha-pair-upgrade (NSO-style HA pair)', () => {
     }
   });
 });
-
-describe('chassis-hitless-upgrade (ExtremeXOS-style dual supervisors)', () => {
-  it('answers the (y/n) prompts, upgrades both MSMs and ends with the original primary leading', async () => {
-    const run = await applyRunbook('chassis-hitless-upgrade.yaml', testLab.inventoryPath, ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'], { root: testLab.dir });
-    expect(run.exitCode).toBe(0);
-    const state = testLab.lab.state('bd01') as { master: string; inSync: boolean; msms: Record<'A' | 'B', { partitions: Record<string, string>; booted: string }> };
-    expect(state.master).toBe('MSM-A');
-    expect(state.inSync).toBe(true);
-    for (const slot of ['A', 'B'] as const) expect(state.msms[slot].partitions[state.msms[slot].booted]).toBe('31.7.2.3');
-    const failovers = testLab.lab.commandLog('bd01').filter((e) => e.command === 'run msm-failover');
-    expect(failovers).toHaveLength(2);
-  });
-
-  it('stops at the I/O-module compatibility warning unless the runbook allows it', async () => {
-    const run = await applyRunbook('chassis-hitless-upgrade.yaml', testLab.inventoryPath, ['targetVersion=31.7.2.3'], { root: testLab.dir });
-    expect(run.exitCode).toBe(1);
-    const failover = run.steps.bd01!.find((s) => s.id === 'fail-over')!;
-    expect(failover.status).toBe('failed');
-    expect(failover.stdout).toContain('I/O modules may be reset');
-    expect((testLab.lab.state('bd01') as { master: string }).master).toBe('MSM-A');
-    expect(run.states.bd01).toBe('rolled-back');
-  });
-});

@@ -67,7 +67,7 @@ describe.skipIf(!haveSsh)(title, () => {
   it('runs show switch on the chassis with a key', async () => {
     const result = await ssh([...sshArgs('bd01'), 'show switch']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('Primary MSM:      MSM-A\n');
+    expect(result.stdout).toContain('Slot:             MSM-A *                    MSM-B\n');
     expect(result.stdout).toContain('BACKUP (In Sync)');
   });
 

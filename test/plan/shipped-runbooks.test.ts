@@ -12,7 +12,7 @@ const SHIPPED = [
   { runbook: 'network-snapshot', params: ['name=baseline'] },
   { runbook: 'storage-upgrade', params: ['targetVersion=7.2.0'] },
   { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3'] },
-  { runbook: 'chassis-hitless-upgrade', params: ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'] },
+  { runbook: 'chassis-hitless-upgrade', params: ['targetVersion=31.7.2.3'] },
 ] as const;
 
 // A copy outside any git repository: the plan records no commit, and paths relative to the folder, so the

@@ -160,6 +160,79 @@ describe('executePlan', () => {
     expect(result.hosts.h1!.steps[0]!.message).toContain('exit code 3, expected 0');
   });
 
+  it('fails a step whose prompt its answers cannot decide, typing nothing and not retrying', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [
+          {
+            id: 'failover',
+            kind: 'install',
+            run: 'echo attempt >> {{params.dir}}/attempts; printf "All I/O modules will be reset. Continue? (y/n) "; read a; echo "$a" > {{params.dir}}/typed',
+            answer: [
+              { prompt: 'I/O modules will be reset', send: 'n' },
+              { prompt: 'Continue\\? \\(y/n\\)', send: 'y' },
+            ],
+            retries: 2,
+          },
+        ],
+      }),
+    );
+    expect(result.hosts.h1).toMatchObject({ state: 'failed' });
+    const step = result.hosts.h1!.steps[0]!;
+    expect(step).toMatchObject({ status: 'failed', attempts: 1, exitCode: null });
+    expect(step.message).toMatch(/^the prompt "All I\/O modules will be reset\. Continue\? \(y\/n\)" is matched by answer\[0\] .* and answer\[1\] .*nothing was typed/);
+    expect(existsSync(join(work, 'typed'))).toBe(false);
+  });
+
+  it('a failover command that exits non-zero fails with what its expectations say', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [
+          {
+            id: 'fail-over',
+            kind: 'failover',
+            run: 'echo "Failover declined"; exit 1',
+            reconnect: { timeout: '1m' },
+            expect: [{ notMatch: 'declined' }, { exitCode: 0 }],
+          },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]!.message).toBe('the failover command exited 1; output matches /declined/: "Failover declined\\n"');
+  });
+
+  it('a failover command that times out (a question no rule answers) fails at once, not waiting for the host to go down', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [{ id: 'fail-over', kind: 'failover', run: 'echo "Sure? (y/n)"; sleep 20', timeout: '300ms', reconnect: { timeout: '1m' } }],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]!.message).toBe('the failover command timed out');
+  });
+
+  it('`value` tests a rendered text, such as the step\'s own captures, and a failure quotes it', async () => {
+    const { result } = await execute(
+      createRunbook({
+        steps: [
+          {
+            id: 'versions',
+            kind: 'verify',
+            run: 'printf "MSM-A IMG: 31.7.1.4\\nMSM-B IMG: 31.7.2.3\\n"',
+            capture: { a: { regex: '^MSM-A IMG: (\\S+)' }, b: { regex: '^MSM-B IMG: (\\S+)' } },
+            expect: [
+              { value: 'MSM-A runs {{a}}, MSM-B runs {{b}}', contains: 'MSM-A runs 31.7.1.4' },
+              { value: 'MSM-A runs {{a}}, MSM-B runs {{b}}', match: '^MSM-A runs 31\\.7\\.1\\.4, MSM-B runs 31\\.7\\.1\\.4$' },
+              { value: '{{a}}', notMatch: 'IMG' },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.steps[0]!.message).toBe(
+      'value does not match /^MSM-A runs 31\\.7\\.1\\.4, MSM-B runs 31\\.7\\.1\\.4$/: "MSM-A runs 31.7.1.4, MSM-B runs 31.7.2.3"',
+    );
+  });
+
   it('polls `until` a condition holds', async () => {
     const { result } = await execute(
       createRunbook({
@@ -200,6 +273,52 @@ describe('executePlan', () => {
     expect(result.hosts.h2!.steps.map((s) => s.status)).toEqual(['failed', 'skipped']);
     expect(existsSync(join(work, 'restored-h2'))).toBe(true);
     expect(existsSync(join(work, 'restored-h1'))).toBe(false);
+  });
+
+  it('goes on past a failed rollback step with onFailure: continue, to a last step that says what state the host is in; the host is not rolled back', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'install', kind: 'install', run: 'false' }],
+        rollback: [
+          { id: 'restore', run: 'echo restore failed; false', onFailure: 'continue' },
+          { id: 'state', kind: 'verify', run: 'echo A runs 1.0, B runs 2.0', expect: [{ match: '^A runs 1\\.0, B runs 1\\.0$' }] },
+        ],
+      }),
+    );
+    expect(result.hosts.h1!.state).toBe('rollback-failed');
+    expect(result.hosts.h1!.rollback.map((s) => [s.id, s.status])).toEqual([
+      ['restore', 'failed'],
+      ['state', 'failed'],
+    ]);
+    expect(result.hosts.h1!.message).toMatch(/rollback step restore failed: .*; rollback step state failed: .*"A runs 1\.0, B runs 2\.0\\n"/);
+  });
+
+  it('stops a rollback at a failed step without onFailure: continue, and a rollback that only got past continued failures is not rolled back', async () => {
+    const stopped = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'install', kind: 'install', run: 'false' }],
+        rollback: [
+          { id: 'restore', run: 'false' },
+          { id: 'after', run: 'touch {{params.dir}}/after' },
+        ],
+      }),
+    );
+    expect(stopped.result.hosts.h1!.state).toBe('rollback-failed');
+    expect(existsSync(join(work, 'after'))).toBe(false);
+    const continued = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'install', kind: 'install', run: 'false' }],
+        rollback: [
+          { id: 'restore', run: 'false', onFailure: 'continue' },
+          { id: 'after', run: 'touch {{params.dir}}/after' },
+        ],
+      }),
+    );
+    expect(continued.result.hosts.h1!.state).toBe('rollback-failed');
+    expect(existsSync(join(work, 'after'))).toBe(true);
   });
 
   it('stops when failures exceed maxFailures and reports hosts not started as skipped', async () => {

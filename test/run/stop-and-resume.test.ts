@@ -118,3 +118,28 @@ describe('a stopped run', () => {
     expect(taken).toEqual(['run-1-before', 'run-1-after']);
   });
 });
+
+describe('a rollback stopped after a step that failed with onFailure: continue', () => {
+  it('goes on past that step on resume, without running it again, and the host is not rolled back', async () => {
+    const plan = planOf(
+      {
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'install', kind: 'install', run: 'false' }],
+        rollback: [
+          { id: 'restore', run: 'echo restore >> {{quote params.dir}}/log; false', onFailure: 'continue' },
+          { id: 'report', kind: 'verify', run: 'echo report >> {{quote params.dir}}/log' },
+        ],
+      },
+      ['h1'],
+    );
+    const stop = new AbortController();
+    const first = await run(plan, { signal: stop.signal }, (event) => {
+      if (event.type === 'step.finished' && event.record.id === 'restore') stop.abort('SIGTERM');
+    });
+    expect(first.result.hosts.h1!.state).toBe('interrupted');
+    expect(log()).toEqual(['restore']);
+    const { result } = await run(plan, { resume: rebuildRunState(first.events)! });
+    expect(log()).toEqual(['restore', 'report']);
+    expect(result.hosts.h1!.state).toBe('rollback-failed');
+  });
+});

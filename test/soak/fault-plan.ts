@@ -14,8 +14,9 @@ function shuffle<T>(random: () => number, items: readonly T[]): T[] {
   return out;
 }
 
-/** The lab's faults for switches (`neverSyncs` is the chassis'). */
-export const SOAK_FAULT_KINDS = FAULT_KINDS.filter((kind): kind is Exclude<FaultKind, 'neverSyncs'> => kind !== 'neverSyncs');
+/** The lab's faults for switches (`neverSyncs` and `serviceContractExpired` are the chassis'). */
+const CHASSIS_FAULTS: readonly FaultKind[] = ['neverSyncs', 'serviceContractExpired'];
+export const SOAK_FAULT_KINDS = FAULT_KINDS.filter((kind): kind is Exclude<FaultKind, 'neverSyncs' | 'serviceContractExpired'> => !CHASSIS_FAULTS.includes(kind));
 export type SoakFaultKind = (typeof SOAK_FAULT_KINDS)[number];
 
 /**

@@ -67,6 +67,21 @@ describe('local transport', () => {
     expect(result.stdout).toContain('got y n y');
   });
 
+  it('types nothing and stops the command when its prompt is ambiguous', async () => {
+    const marker = join(dir, 'answered');
+    const result = await connection.exec(`printf "Reset all I/O modules? (y/n) "; read a; echo "$a" > ${marker}; echo "got $a"`, {
+      answers: [
+        { prompt: compileUserRegex('Reset all I/O modules\\?'), send: 'n' },
+        { prompt: compileUserRegex('\\(y/n\\)'), send: 'y' },
+      ],
+      timeoutMs: 10_000,
+    });
+    expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+    expect(result.ambiguousPrompt).toContain('answer[0] /Reset all I/O modules\\?/ and answer[1] /\\(y\/n\\)/');
+    expect(result.stdout).toBe('Reset all I/O modules? (y/n) ');
+    expect(() => readFileSync(marker)).toThrow(/ENOENT/);
+  });
+
   it('keeps the first and last part of an output larger than the cap, and counts the bytes dropped between', async () => {
     const small = await createLocalTransport({ outputCapBytes: 1000 }).connect({ name: 'c', transport: 'local', port: 22 });
     // `seq 1 2000` prints 8893 bytes.

@@ -67,7 +67,7 @@ describe('createPromptResponder', () => {
     expect(sent).toEqual(['y\n']);
   });
 
-  it('answers a prompt again when it is shown again, and each prompt in one chunk in order', () => {
+  it('answers a prompt again when it is shown again', () => {
     const sent: string[] = [];
     const feed = createPromptResponder(
       [
@@ -76,7 +76,8 @@ describe('createPromptResponder', () => {
       ],
       (text) => sent.push(text),
     );
-    feed('Sure? Password: ');
+    feed('Sure? ');
+    feed('Password: ');
     expect(sent).toEqual(['yes\n', 'p\n']);
     feed('Sorry.\nPassword: ');
     expect(sent).toEqual(['yes\n', 'p\n', 'p\n']);
@@ -104,5 +105,74 @@ describe('createPromptResponder', () => {
     feed('ok?');
     feed('ok?');
     expect(sent).toEqual(['a\n', 'a\n']);
+  });
+
+  // The words of 003_7bb3eb06bb0e8130.txt ("Detailed Steps", the BlackDiamond 8800 warning), as a PTY delivers them.
+  const IO_WARNING =
+    'WARNING: The other MSM operates with a different version of I/O module image.\r\n' +
+    'If you continue with the MSM failover, all I/O modules will be reset.\r\n' +
+    'Are you sure you want to failover? (y/n) ';
+  const GENERIC = { prompt: compileUserRegex('Are you sure you want to failover\\? \\(y/n\\)'), send: 'y' };
+  const SPECIFIC = { prompt: compileUserRegex('all I/O modules will be reset\\.\\s+Are you sure you want to failover\\? \\(y/n\\)'), send: 'n' };
+
+  it('answers with the most specific rule: its match contains the others and needs more than they do, whatever the order of the rules', () => {
+    for (const answers of [[GENERIC, SPECIFIC], [SPECIFIC, GENERIC]]) {
+      const sent: string[] = [];
+      const feed = createPromptResponder(answers, (text) => sent.push(text));
+      for (const line of IO_WARNING.split(/(?<=\n)/)) feed(line);
+      expect(sent).toEqual(['n\n']);
+      // The generic question alone is the generic rule's.
+      feed('\r\nAre you sure you want to failover? (y/n) ');
+      expect(sent).toEqual(['n\n', 'y\n']);
+    }
+  });
+
+  it('a rule starting at the same place and matching more text wins, even when listed second', () => {
+    const sent: string[] = [];
+    const feed = createPromptResponder(
+      [
+        { prompt: compileUserRegex('Are you sure'), send: 'y' },
+        { prompt: compileUserRegex('Are you sure you want to failover\\? \\(y/n\\)'), send: 'n' },
+      ],
+      (text) => sent.push(text),
+    );
+    feed('Are you sure you want to failover? (y/n) ');
+    expect(sent).toEqual(['n\n']);
+  });
+
+  const ambiguous = (answers: Parameters<typeof createPromptResponder>[0], text: string) => {
+    const sent: string[] = [];
+    const problems: string[] = [];
+    const feed = createPromptResponder(answers, (t) => sent.push(t), (problem) => problems.push(problem));
+    feed(text);
+    // Once ambiguous, nothing more is answered.
+    feed('Are you sure you want to failover? (y/n) ');
+    return { sent, problems };
+  };
+
+  it('sends nothing and reports the prompt as ambiguous when the rules match different parts of it', () => {
+    const { sent, problems } = ambiguous(
+      [
+        { prompt: compileUserRegex('all I/O modules will be reset'), send: 'n' },
+        { prompt: compileUserRegex('Are you sure you want to failover\\? \\(y/n\\)'), send: 'y' },
+      ],
+      IO_WARNING,
+    );
+    expect(sent).toEqual([]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('answer[0] /all I/O modules will be reset/ and answer[1] /Are you sure you want to failover\\? \\(y/n\\)/');
+    expect(problems[0]).toContain('the prompt "If you continue with the MSM failover, all I/O modules will be reset.\\r\\nAre you sure you want to failover? (y/n)" is matched by');
+    expect(problems[0]).toContain('nothing was typed');
+  });
+
+  it('a rule that matches everything before the question is not more specific: it needs nothing more', () => {
+    const { sent, problems } = ambiguous([{ prompt: compileUserRegex('(?s).*\\(y/n\\)'), send: 'y' }, SPECIFIC], IO_WARNING);
+    expect(sent).toEqual([]);
+    expect(problems).toHaveLength(1);
+  });
+
+  it('two rules matching the same text are ambiguous, even when they send the same', () => {
+    expect(ambiguous([GENERIC, { ...GENERIC }], IO_WARNING).problems).toHaveLength(1);
+    expect(ambiguous([GENERIC, { ...GENERIC, prompt: compileUserRegex('failover\\? \\(y/n\\)|Are you sure you want to failover\\? \\(y/n\\)') }], 'Are you sure you want to failover? (y/n) ').problems).toHaveLength(1);
   });
 });

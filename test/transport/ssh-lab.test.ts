@@ -73,4 +73,21 @@ describe('ssh transport against the embedded lab', () => {
     expect(result.stdout).toContain('Are you sure you want to reboot? (y/n)');
     expect((await connection.exec('show version', { timeoutMs: 10_000 })).exitCode).toBe(0);
   });
+
+  it('types nothing at a prompt its answers cannot decide: the channel is closed and the chassis does not reboot', async () => {
+    const connection = await transport.connect(targetOf(chassis), CONNECT);
+    opened.push(connection);
+    const result = await connection.exec('reboot msm B', {
+      answers: [
+        { prompt: compileUserRegex('reboot\\?'), send: 'y' },
+        { prompt: compileUserRegex('\\(y/n\\)'), send: 'n' },
+      ],
+      timeoutMs: 10_000,
+    });
+    expect(result).toMatchObject({ exitCode: null, timedOut: false });
+    expect(result.ambiguousPrompt).toContain('answer[0] /reboot\\?/ and answer[1] /\\(y\/n\\)/');
+    expect(result.stdout).toBe('Are you sure you want to reboot? (y/n) ');
+    expect(lab.state(chassis.name).backupState).toBe('BACKUP (In Sync)');
+    expect((await connection.exec('show version', { timeoutMs: 10_000 })).exitCode).toBe(0);
+  });
 });
