@@ -107,6 +107,8 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
         checkTemplate(a.send, [...base, 'answer', i, 'send'], captured);
       });
       const afterCapture = new Set([...captured, ...ownCaptures]);
+      // A pre-check's hint is rendered after the check ran: its own captures are known to it.
+      if (section === 'prechecks') checkTemplate(step.hint, [...base, 'hint'], afterCapture);
       for (const list of ['expect', 'until'] as const) {
         asArray(step[list]).forEach((item, i) => checkExpect(item, [...base, list, i]));
       }
