@@ -6,9 +6,16 @@ import { createNsoApplication } from '../helpers/nso-application.js';
 
 // The HA upgrade against the lab's NSO cluster, through real SSH, with an application writing to the
 // primary before every command the runbook sends: what it was told was committed must survive.
+// The order followed is seed 002's "NSO HA Version Upgrade" (../shared/seeds/002_05ac0b52f447c85e.txt).
 
 const OLD_ORDER = join(import.meta.dirname, '..', 'fixtures', 'runbooks', 'ha-pair-upgrade-old-order.yaml');
 const NSO_ONLY = { spines: 0, leaves: 0, storageNodes: 0, chassis: false, nsoStandalone: false };
+
+interface NodeState {
+  runningVersion: string | null;
+  ha: { enabled: boolean; mode: string; readOnly: boolean; connectedTo: string | null };
+  cdb: { entries: Record<string, string>; discarded: string[] };
+}
 
 let testLab: TestLab | undefined;
 let application: ReturnType<typeof createNsoApplication> | undefined;
@@ -26,15 +33,97 @@ async function startWithApplication(nodes: string[], options: LabOptions = {}): 
   return testLab;
 }
 
+const nodeState = (name: string) => testLab!.lab.state(name) as unknown as NodeState;
+const accepted = () => application!.writes.filter((write) => write.accepted);
+
 describe('the order ha-pair-upgrade had before (kept as a fixture)', () => {
-  it('succeeds, yet loses a write the promoted secondary acknowledged', async () => {
+  it('succeeds, yet loses writes the promoted secondary acknowledged', async () => {
     const lab = await startWithApplication(['nso1', 'nso2']);
     const run = await applyRunbook(OLD_ORDER, lab.inventoryPath, ['targetVersion=6.1.7'], { root: lab.dir });
     expect(run.exitCode, run.stderr).toBe(0);
-    const lost = application!.missingOn("nso1");
+    const lost = application!.missingOn('nso1');
     expect(lost.length).toBeGreaterThan(0);
     expect(lost[0]).toMatchObject({ node: 'nso2', accepted: true });
     expect(application!.missingOn('nso2')).toEqual(lost);
-    expect((lab.lab.state('nso2') as { cdb: { discarded: string[] } }).cdb.discarded.length).toBeGreaterThan(0);
+    expect(nodeState('nso2').cdb.discarded.length).toBeGreaterThan(0);
+  });
+});
+
+describe('ha-pair-upgrade, in the document\'s order', () => {
+  it('a major upgrade keeps every acknowledged write on both nodes, and the primary takes writes again at the end', async () => {
+    const lab = await startWithApplication(['nso1', 'nso2']);
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    // The same writes the old order lost reach the nodes: none is missing, on either node.
+    expect(application!.missingOn('nso1')).toEqual([]);
+    expect(application!.missingOn('nso2')).toEqual([]);
+    expect(nodeState('nso1').cdb.discarded).toEqual([]);
+    expect(nodeState('nso2').cdb.discarded).toEqual([]);
+    // Writes were taken before read-only mode, refused while it lasted, and taken again at the end.
+    const writes = application!.writes;
+    expect(writes.some((w) => !w.accepted)).toBe(true);
+    expect(writes.at(-1)).toMatchObject({ node: 'nso1', accepted: true });
+    expect(accepted().every((w) => w.node === 'nso1')).toBe(true);
+    expect(Object.keys(nodeState('nso2').cdb.entries).filter((k) => k.startsWith('app write'))).toHaveLength(accepted().length);
+    for (const node of ['nso1', 'nso2']) expect(nodeState(node).runningVersion).toBe('6.2.3');
+    expect(nodeState('nso1').ha).toMatchObject({ enabled: true, mode: 'primary', readOnly: false });
+    expect(nodeState('nso2').ha).toMatchObject({ enabled: true, mode: 'secondary', connectedTo: 'nso1' });
+    // The packages were replaced by the ones built for 6.2, on both nodes.
+    for (const node of ['nso1', 'nso2']) {
+      expect((lab.lab.state(node) as { packages: { loadPath: string[] } }).packages.loadPath.every((file) => file.startsWith('ncs-6.2-'))).toBe(true);
+    }
+  });
+
+  it('the plan says which kind of upgrade runs: maintenance within a branch leaves the packages alone', async () => {
+    const lab = await startWithApplication(['nso1', 'nso2']);
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.1.7', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const switched = run.steps.nso1!.find((r) => r.id === 'primary-switch-packages');
+    expect(switched).toMatchObject({ status: 'skipped' });
+    expect((lab.lab.state('nso1') as { packages: { loadPath: string[] } }).packages.loadPath.every((file) => file.startsWith('ncs-6.1-'))).toBe(true);
+    expect(application!.missingOn('nso2')).toEqual([]);
+  });
+
+  it('with a third node: it leaves HA before the failover, so the promoted secondary stays read-only, and rejoins last', async () => {
+    const lab = await startWithApplication(['nso1', 'nso2', 'nso3'], { topology: { nsoThirdNode: true } });
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    // While nso2 served alone it was read-only: the application could not write to it.
+    const toNso2 = application!.writes.filter((w) => w.node === 'nso2');
+    expect(toNso2.length).toBeGreaterThan(0);
+    expect(toNso2.every((w) => !w.accepted)).toBe(true);
+    for (const node of ['nso1', 'nso2', 'nso3']) {
+      expect(application!.missingOn(node)).toEqual([]);
+      expect(nodeState(node).runningVersion).toBe('6.2.3');
+    }
+    expect(nodeState('nso3').ha).toMatchObject({ mode: 'secondary', connectedTo: 'nso1' });
+    const order = run.events.flatMap((e) => (e.type === 'step.finished' && e.record.status === 'succeeded' ? [`${e.host}:${e.record.id}`] : []));
+    expect(order.indexOf('nso3:third-node-disable-ha')).toBeLessThan(order.indexOf('nso2:secondary-be-primary'));
+    expect(order.indexOf('nso3:third-node-rejoined')).toBeGreaterThan(order.indexOf('nso1:primary-read-write'));
+  });
+
+  it('a node on another release than fromVersion stops the run before any change, saying what to pass', async () => {
+    const lab = await startWithApplication(['nso1', 'nso2']);
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.3'], { root: lab.dir });
+    expect(run.exitCode).toBe(1);
+    const check = run.events.find((e) => e.type === 'step.finished' && e.record.id === 'running-release');
+    expect(check?.type === 'step.finished' && check.record.hint).toBe('This node runs NSO 6.1.4, not 6.1.3; plan again with --param fromVersion=6.1.4.');
+    expect(nodeState('nso1').ha.readOnly).toBe(false);
+  });
+
+  it('a failed upgrade of the primary restores both nodes from their backups, in the old release and roles, with every acknowledged write', async () => {
+    const lab = await startWithApplication(['nso1', 'nso2'], { nso: { brokenReleases: ['6.2.3'] } });
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode).toBe(1);
+    expect(run.states).toEqual({ nso1: 'rolled-back', nso2: 'rolled-back' });
+    expect(run.steps.nso1!.find((r) => r.id === 'primary-restart')).toMatchObject({ status: 'failed' });
+    for (const node of ['nso1', 'nso2']) {
+      expect(nodeState(node).runningVersion).toBe('6.1.4');
+      expect(application!.missingOn(node)).toEqual([]);
+    }
+    expect(nodeState('nso1').ha).toMatchObject({ mode: 'primary', readOnly: false });
+    expect(nodeState('nso2').ha).toMatchObject({ mode: 'secondary', connectedTo: 'nso1' });
+    const rollback = run.events.flatMap((e) => (e.type === 'step.finished' && e.host === 'nso1' && e.record.section === 'rollback' ? [e.record.id] : []));
+    expect(rollback).toEqual(['leave-read-only', 'stop', 'revert-current-link', 'initial-release', 'restore', 'start', 'rejoin-ha', 'nominal-role']);
   });
 });

@@ -38,7 +38,7 @@ const SHIPPED_PARAMS: Record<string, Record<string, string>> = {
   'fabric-upgrade': { targetVersion: '4.4.0' },
   'network-snapshot': { name: 'baseline' },
   'storage-upgrade': { targetVersion: '7.2.0' },
-  'ha-pair-upgrade': { targetVersion: '6.2.3' },
+  'ha-pair-upgrade': { targetVersion: '6.2.3', fromVersion: '6.1.4' },
   'chassis-hitless-upgrade': { targetVersion: '31.7.2.3', allowIoModuleReset: 'true' },
 };
 

@@ -11,7 +11,7 @@ const SHIPPED = [
   { runbook: 'fabric-upgrade', params: ['targetVersion=4.4.0'] },
   { runbook: 'network-snapshot', params: ['name=baseline'] },
   { runbook: 'storage-upgrade', params: ['targetVersion=7.2.0'] },
-  { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3'] },
+  { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3', 'fromVersion=6.1.4'] },
   { runbook: 'chassis-hitless-upgrade', params: ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'] },
 ] as const;
 
