@@ -124,6 +124,6 @@ describe('ha-pair-upgrade, in the document\'s order', () => {
     expect(nodeState('nso1').ha).toMatchObject({ mode: 'primary', readOnly: false });
     expect(nodeState('nso2').ha).toMatchObject({ mode: 'secondary', connectedTo: 'nso1' });
     const rollback = run.events.flatMap((e) => (e.type === 'step.finished' && e.host === 'nso1' && e.record.section === 'rollback' ? [e.record.id] : []));
-    expect(rollback).toEqual(['leave-read-only', 'stop', 'revert-current-link', 'initial-release', 'restore', 'start', 'rejoin-ha', 'nominal-role']);
+    expect(rollback).toEqual(['leave-read-only', 'stop', 'revert-current-link', 'initial-release', 'restore', 'start', 'restored', 'rejoin-ha', 'nominal-role']);
   });
 });

@@ -39,6 +39,7 @@ const SHIPPED_PARAMS: Record<string, Record<string, string>> = {
   'network-snapshot': { name: 'baseline' },
   'storage-upgrade': { targetVersion: '7.2.0' },
   'ha-pair-upgrade': { targetVersion: '6.2.3', fromVersion: '6.1.4' },
+  'nso-upgrade': { targetVersion: '6.2.3', fromVersion: '6.1.4' },
   'chassis-hitless-upgrade': { targetVersion: '31.7.2.3', allowIoModuleReset: 'true' },
 };
 

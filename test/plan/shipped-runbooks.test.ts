@@ -12,6 +12,7 @@ const SHIPPED = [
   { runbook: 'network-snapshot', params: ['name=baseline'] },
   { runbook: 'storage-upgrade', params: ['targetVersion=7.2.0'] },
   { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3', 'fromVersion=6.1.4'] },
+  { runbook: 'nso-upgrade', params: ['targetVersion=6.2.3', 'fromVersion=6.1.4'] },
   { runbook: 'chassis-hitless-upgrade', params: ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'] },
 ] as const;
 
