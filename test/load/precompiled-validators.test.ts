@@ -40,6 +40,7 @@ const SHIPPED_PARAMS: Record<string, Record<string, string>> = {
   'storage-upgrade': { targetVersion: '7.2.0' },
   'ha-pair-upgrade': { targetVersion: '6.2.3', fromVersion: '6.1.4' },
   'nso-upgrade': { targetVersion: '6.2.3', fromVersion: '6.1.4' },
+  'nso-package-upgrade': { package: 'cisco-ios-cli-6.100', packageVersion: '6.100.3', packageFile: '/tmp/packages/ncs-6.1-cisco-ios-cli-6.100-6.100.3.tar.gz' },
   'chassis-hitless-upgrade': { targetVersion: '31.7.2.3', allowIoModuleReset: 'true' },
 };
 
