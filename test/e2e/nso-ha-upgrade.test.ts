@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LabOptions } from '../../lab/index.js';
 import { applyRunbook, startTestLab, type TestLab } from '../helpers/lab-apply.js';
 import { createNsoApplication } from '../helpers/nso-application.js';
+import { connect, exec } from '../helpers/ssh-client.js';
 
 // The HA upgrade against the lab's NSO cluster, through real SSH, with an application writing to the
 // primary before every command the runbook sends: what it was told was committed must survive.
@@ -28,7 +29,13 @@ afterEach(async () => {
 
 async function startWithApplication(nodes: string[], options: LabOptions = {}): Promise<TestLab> {
   application = createNsoApplication(nodes);
-  testLab = await startTestLab({ ...options, topology: { ...NSO_ONLY, ...options.topology }, nso: { ...options.nso, beforeCommand: application.beforeCommand } });
+  const write = application.beforeCommand;
+  const extra = options.nso?.beforeCommand;
+  const beforeCommand = async (node: string, line: string) => {
+    await write(node, line);
+    await extra?.(node, line);
+  };
+  testLab = await startTestLab({ ...options, topology: { ...NSO_ONLY, ...options.topology }, nso: { ...options.nso, beforeCommand } });
   application.attach(testLab.lab);
   return testLab;
 }
@@ -111,6 +118,19 @@ describe('ha-pair-upgrade, in the document\'s order', () => {
     expect(nodeState('nso1').ha.readOnly).toBe(false);
   });
 
+  it('a package built for another release than its name says stops the run before any change, naming the package', async () => {
+    const lab = await startWithApplication(['nso1', 'nso2'], { nso: { misbuiltPackages: { 'ncs-6.2-cisco-iosxr-cli-7.52-7.52.1.tar.gz': '6.1' } } });
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode).toBe(1);
+    for (const node of ['nso1', 'nso2']) {
+      const check = run.steps[node]!.find((r) => r.id === 'packages-built-for-target');
+      expect(check?.status).toBe('failed');
+      expect(check?.message).toContain('ncs-6.2-cisco-iosxr-cli-7.52-7.52.1.tar.gz:  <ncs-min-version>6.1</ncs-min-version>');
+      expect(nodeState(node).ha.readOnly).toBe(false);
+    }
+    expect(lab.lab.commandLog('nso1').some((entry) => entry.command.startsWith('sh ') || entry.command === 'ncs-backup')).toBe(false);
+  });
+
   it('a failed upgrade of the primary restores both nodes from their backups, in the old release and roles, with every acknowledged write', async () => {
     const lab = await startWithApplication(['nso1', 'nso2'], { nso: { brokenReleases: ['6.2.3'] } });
     const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
@@ -125,5 +145,31 @@ describe('ha-pair-upgrade, in the document\'s order', () => {
     expect(nodeState('nso2').ha).toMatchObject({ mode: 'secondary', connectedTo: 'nso1' });
     const rollback = run.events.flatMap((e) => (e.type === 'step.finished' && e.host === 'nso1' && e.record.section === 'rollback' ? [e.record.id] : []));
     expect(rollback).toEqual(['leave-read-only', 'stop', 'revert-current-link', 'initial-release', 'restore', 'start', 'restored', 'rejoin-ha', 'nominal-role']);
+  });
+
+  it('a failed upgrade of the secondary, after the primary was upgraded, restores both to the old release without losing an acknowledged write', async () => {
+    // The application writes between command lines, so this also shows the primary is made read-only
+    // again in the same command that re-enables its HA: a write taken in between would be restored away.
+    // Just before nso2 restarts into 6.2.3 one of its package links disappears: the start refuses to
+    // drop the package ("Single Instance Upgrade": a data upgrade fails when a package was removed).
+    const removeLink = async (node: string, line: string) => {
+      if (node !== 'nso2' || line !== '/etc/init.d/ncs restart-with-package-reload') return;
+      const device = testLab!.lab.device('nso2');
+      const client = await connect({ host: device.address, port: device.port });
+      await exec(client, 'rm /var/opt/ncs/packages/ncs-6.2-resource-manager-4.2.9.tar.gz');
+      client.end();
+    };
+    const lab = await startWithApplication(['nso1', 'nso2'], { nso: { beforeCommand: removeLink } });
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode).toBe(1);
+    expect(run.steps.nso2!.find((r) => r.id === 'secondary-restart')).toMatchObject({ status: 'failed' });
+    expect(run.steps.nso1!.find((r) => r.id === 'primary-restart')).toMatchObject({ status: 'succeeded' });
+    expect(run.states).toEqual({ nso1: 'rolled-back', nso2: 'rolled-back' });
+    for (const node of ['nso1', 'nso2']) {
+      expect(nodeState(node).runningVersion).toBe('6.1.4');
+      expect(application!.missingOn(node)).toEqual([]);
+    }
+    expect(nodeState('nso1').ha).toMatchObject({ mode: 'primary', readOnly: false });
+    expect(nodeState('nso2').ha).toMatchObject({ mode: 'secondary', connectedTo: 'nso1' });
   });
 });
