@@ -102,4 +102,17 @@ describe('nso-package-upgrade (Package Upgrade, HA)', () => {
     expect(failed).toEqual(['replaces-loaded-package']);
     expect(lab.lab.commandLog('nso1').some((entry) => entry.command.includes('software packages'))).toBe(false);
   });
+
+  it('a sync that cannot start (the load paths differ) restores each node from its backup and leaves the primary read-write', async () => {
+    const otherLoadPath = '<ncs-config><load-path><dir>/srv/packages</dir></load-path><encrypted-strings><AES256CFB128><key>00</key></AES256CFB128></encrypted-strings></ncs-config>\n';
+    const lab = await start({ nso: { files: { '/tmp/other-load-path.conf': otherLoadPath } } });
+    expect((await shell('nso2', 'cp /tmp/other-load-path.conf /etc/ncs/ncs.conf')).code).toBe(0);
+    const run = await upgrade(lab, 'packageFile=/tmp/packages/ncs-6.1-cisco-ios-cli-6.100-6.100.3.tar.gz');
+    expect(run.exitCode).toBe(1);
+    expect(run.steps.nso1!.find((r) => r.id === 'sync-and-reload')).toMatchObject({ status: 'failed' });
+    expect(run.states).toEqual({ nso1: 'rolled-back', nso2: 'rolled-back' });
+    for (const node of ['nso1', 'nso2']) expect(nodeState(node).packages.inUse).toContain('cisco-ios-cli-6.100@6.100.2 (built for 6.1)');
+    expect(nodeState('nso1').ha).toMatchObject({ mode: 'primary', readOnly: false });
+    expect(nodeState('nso2').ha).toMatchObject({ mode: 'secondary', connectedTo: 'nso1' });
+  });
 });
