@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LabOptions } from '../../lab/index.js';
+import { formatPackageMeta } from '../../lab/devices/nso-packages.js';
 import { connect, exec } from '../helpers/ssh-client.js';
 import { applyRunbook, startTestLab, type TestLab } from '../helpers/lab-apply.js';
 
@@ -29,6 +30,16 @@ async function start(options: LabOptions = {}): Promise<TestLab> {
 }
 
 const nso0 = () => testLab!.lab.state('nso0') as unknown as NodeState;
+
+async function shell(command: string): Promise<void> {
+  const device = testLab!.lab.device('nso0');
+  const client = await connect({ host: device.address, port: device.port });
+  try {
+    expect((await exec(client, command)).code).toBe(0);
+  } finally {
+    client.end();
+  }
+}
 
 /** Commits one leaf on nso0 as an operator would, before the run. */
 async function write(value: string): Promise<void> {
@@ -63,6 +74,7 @@ describe('nso-upgrade (Single Instance Upgrade)', () => {
       'start:succeeded',
       'running-target:succeeded',
       'packages-up:succeeded',
+      'same-package-versions:succeeded',
     ]);
     const state = nso0();
     expect(state).toMatchObject({ running: true, runningVersion: '6.2.3', current: '/opt/ncs/ncs-6.2.3' });
@@ -88,6 +100,20 @@ describe('nso-upgrade (Single Instance Upgrade)', () => {
     expect(check?.type === 'step.finished' && check.record.message).toContain('ncs-6.2-resource-manager-4.2.9.tar.gz:  <ncs-min-version>6.1</ncs-min-version>');
     expect(commandsRun().some((command) => command.startsWith('ncs-backup') || command.startsWith('sh '))).toBe(false);
     expect(nso0()).toMatchObject({ running: true, runningVersion: '6.1.4' });
+  });
+
+  it('another version of a package in the target set is a package upgrade mixed in: found after the start, and recovered from', async () => {
+    const newer = formatPackageMeta({ name: 'resource-manager', version: '4.3.0', builtFor: '6.2', description: 'Resource allocation for services' });
+    const lab = await start({ nso: { files: { '/opt/ncs/packages/ncs-6.2-resource-manager-4.3.0.tar.gz': newer } } });
+    await shell('rm /opt/ncs/packages/ncs-6.2-resource-manager-4.2.9.tar.gz');
+    const run = await upgrade(lab, 'targetVersion=6.2.3', 'fromVersion=6.1.4');
+    expect(run.exitCode).toBe(1);
+    const check = run.steps.nso0!.find((r) => r.id === 'same-package-versions');
+    expect(check?.status).toBe('failed');
+    expect(check?.stdout).toContain('packages package resource-manager package-version 4.3.0');
+    expect(run.states.nso0).toBe('rolled-back');
+    expect(nso0()).toMatchObject({ running: true, runningVersion: '6.1.4' });
+    expect(nso0().packages.inUse).toContain('resource-manager@4.2.9 (built for 6.1)');
   });
 
   it('a failed data upgrade is recovered as the document orders it: the old release runs again with its data', async () => {
