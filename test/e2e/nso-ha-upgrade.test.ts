@@ -172,4 +172,27 @@ describe('ha-pair-upgrade, in the document\'s order', () => {
     expect(nodeState('nso1').ha).toMatchObject({ mode: 'primary', readOnly: false });
     expect(nodeState('nso2').ha).toMatchObject({ mode: 'secondary', connectedTo: 'nso1' });
   });
+
+  it('a failed upgrade of the third node, once the pair runs the new release and takes writes, leaves the pair alone', async () => {
+    const removeLink = async (node: string, line: string) => {
+      if (node !== 'nso3' || line !== '/etc/init.d/ncs restart-with-package-reload') return;
+      const device = testLab!.lab.device('nso3');
+      const client = await connect({ host: device.address, port: device.port });
+      await exec(client, 'rm /var/opt/ncs/packages/ncs-6.2-resource-manager-4.2.9.tar.gz');
+      client.end();
+    };
+    const lab = await startWithApplication(['nso1', 'nso2', 'nso3'], { topology: { nsoThirdNode: true }, nso: { beforeCommand: removeLink } });
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode).toBe(1);
+    expect(run.steps.nso3!.find((r) => r.id === 'third-node-restart')).toMatchObject({ status: 'failed' });
+    // The pair finished every step it had: it is not rolled back to the old release (its writes since would be lost).
+    expect(run.states).toEqual({ nso1: 'succeeded', nso2: 'succeeded', nso3: 'failed' });
+    for (const node of ['nso1', 'nso2']) {
+      expect(nodeState(node).runningVersion).toBe('6.2.3');
+      expect(application!.missingOn(node)).toEqual([]);
+    }
+    expect(nodeState('nso1').ha).toMatchObject({ mode: 'primary', readOnly: false });
+    // Nothing of nso3's rollback applied: it is left as it failed, with its backup, for the operator.
+    expect(run.steps.nso3!.filter((r) => r.section === 'rollback').every((r) => r.status === 'skipped')).toBe(true);
+  });
 });
