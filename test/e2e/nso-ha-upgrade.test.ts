@@ -118,6 +118,23 @@ describe('ha-pair-upgrade, in the document\'s order', () => {
     expect(nodeState('nso1').ha.readOnly).toBe(false);
   });
 
+  it('a cluster not in its nominal roles (the secondary took over) is refused before any change: the steps target roles', async () => {
+    const lab = await startWithApplication(['nso1', 'nso2']);
+    const device = lab.lab.device('nso1');
+    const client = await connect({ host: device.address, port: device.port });
+    expect((await exec(client, "ncs_cli -C -c 'high-availability disable'")).code).toBe(0);
+    client.end();
+    const secondary = lab.lab.device('nso2');
+    const other = await connect({ host: secondary.address, port: secondary.port });
+    expect((await exec(other, "ncs_cli -C -c 'high-availability be-primary'")).code).toBe(0);
+    other.end();
+    const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });
+    expect(run.exitCode).toBe(1);
+    expect(run.states).toEqual({ nso1: 'skipped', nso2: 'skipped' });
+    for (const node of ['nso1', 'nso2']) expect(run.steps[node]!.find((r) => r.id === 'ha-in-nominal-role')).toMatchObject({ status: 'failed' });
+    expect(lab.lab.commandLog('nso1').some((entry) => entry.command.startsWith('sh '))).toBe(false);
+  });
+
   it('a package built for another release than its name says stops the run before any change, naming the package', async () => {
     const lab = await startWithApplication(['nso1', 'nso2'], { nso: { misbuiltPackages: { 'ncs-6.2-cisco-iosxr-cli-7.52-7.52.1.tar.gz': '6.1' } } });
     const run = await applyRunbook('ha-pair-upgrade.yaml', lab.inventoryPath, ['targetVersion=6.2.3', 'fromVersion=6.1.4'], { root: lab.dir });

@@ -320,6 +320,16 @@ describe('the NSO nodes', () => {
       expect(description('nso1')).toBeUndefined();
     });
 
+    it('a backup does not hold /opt/ncs/packages (the caution under Preparing for Upgrade): a package removed from there stays removed', async () => {
+      await start();
+      const backup = /Backup (\S+) created/.exec(await ok('nso0', 'ncs-backup'))?.[1] ?? '';
+      await ok('nso0', 'rm /opt/ncs/packages/ncs-6.2-resource-manager-4.2.9.tar.gz');
+      await ok('nso0', `/etc/init.d/ncs stop && ncs-backup --restore ${backup} --non-interactive && /etc/init.d/ncs start`);
+      expect((await sh('nso0', 'test -f /opt/ncs/packages/ncs-6.2-resource-manager-4.2.9.tar.gz')).code).toBe(1);
+      // The load path's links are under /var/opt/ncs, which the backup does hold.
+      expect(await ok('nso0', 'ls /var/opt/ncs/packages')).toContain('ncs-6.1-resource-manager-4.2.9.tar.gz');
+    });
+
     it('calls the test hook before each command, and waits for it', async () => {
       const seen: string[] = [];
       await start({
