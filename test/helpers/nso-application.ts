@@ -46,7 +46,10 @@ export function createNsoApplication(nodes: readonly string[]) {
         const write: ApplicationWrite = { key, node, before: line, accepted: false };
         writes.push(write);
         const result = await exec(await clientOf(node), `ncs_cli -C -u ${APP_USER}`, { stdin: `config\napp write ${key} ${node}\ncommit\nend\n` });
-        write.accepted = result.code === 0 && result.stdout.includes('Commit complete.');
+        // The write travels over SSH while other nodes' commands run: a node that stopped being primary
+        // meanwhile (restarted alone by a rollback, say) no longer holds the virtual address, and a
+        // client behind it could not have written there. Only a primary's acknowledgement counts.
+        write.accepted = result.code === 0 && result.stdout.includes('Commit complete.') && isPrimary(node);
       }
     },
     /** The acknowledged writes a node's database does not hold. */
