@@ -426,7 +426,7 @@ class PlanExecution {
     const { clock, names } = this;
     this.emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
     const taken = this.deps.takeSnapshot
-      ? await this.deps.takeSnapshot({ name, hosts: names, profile: this.plan.strategy.snapshot.profile, exec: this.exec })
+      ? await this.deps.takeSnapshot({ name, hosts: names, profile: this.plan.strategy.snapshot.profile, exec: this.exec, redact: this.redactor.redact })
       : { ok: false, message: 'snapshots are not available in this run' };
     this.emit({ type: 'phase.finished', at: clock.now(), phase, ok: taken.ok, message: taken.message });
     return taken;
@@ -510,7 +510,7 @@ class PlanExecution {
     try {
       await this.persist();
       taken = this.deps.takeSnapshot
-        ? await this.deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? this.plan.strategy.snapshot.profile, exec: this.exec })
+        ? await this.deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? this.plan.strategy.snapshot.profile, exec: this.exec, redact: this.redactor.redact })
         : { ok: false, message: 'snapshots are not available in this run' };
     } catch (error) {
       taken = { ok: false, interrupted: true, message: `not started: ${(error as Error).message}` };
