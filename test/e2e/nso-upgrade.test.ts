@@ -91,6 +91,16 @@ describe('nso-upgrade (Single Instance Upgrade)', () => {
     expect(nso0().packages.loadPath.every((file) => file.startsWith('ncs-6.1-'))).toBe(true);
   });
 
+  it('an upgrade type given against the versions is refused before any change', async () => {
+    const lab = await start();
+    const run = await upgrade(lab, 'targetVersion=6.2.3', 'fromVersion=6.1.4', 'upgrade=maintenance');
+    expect(run.exitCode).toBe(1);
+    const check = run.steps.nso0!.find((r) => r.id === 'upgrade-type');
+    expect(check).toMatchObject({ status: 'failed' });
+    expect(check?.hint).toContain('From 6.1.4 to 6.2.3 is not a maintenance upgrade');
+    expect(commandsRun().some((command) => command.startsWith('ncs-backup'))).toBe(false);
+  });
+
   it('a package built for another release than its name says stops the run before any change, naming the package', async () => {
     const lab = await start({ nso: { misbuiltPackages: { 'ncs-6.2-resource-manager-4.2.9.tar.gz': '6.1' } } });
     const run = await upgrade(lab, 'targetVersion=6.2.3', 'fromVersion=6.1.4');
