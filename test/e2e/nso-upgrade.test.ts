@@ -91,6 +91,18 @@ describe('nso-upgrade (Single Instance Upgrade)', () => {
     expect(nso0().packages.loadPath.every((file) => file.startsWith('ncs-6.1-'))).toBe(true);
   });
 
+  it('too little disk space or no installer is found before any change, with what to do', async () => {
+    const lab = await start({ nso: { diskAvailableKb: 1_000_000, installers: ['6.1.7'] } });
+    const run = await upgrade(lab, 'targetVersion=6.2.3', 'fromVersion=6.1.4');
+    expect(run.exitCode).toBe(1);
+    const failed = Object.fromEntries(run.steps.nso0!.filter((r) => r.status === 'failed').map((r) => [r.id, r.hint]));
+    expect(failed).toEqual({
+      'installer-present': 'Copy the NSO installer for 6.2.3 to /tmp/nso-6.2.3.linux.x86_64.installer.bin.',
+      'disk-space': 'Only 1000000 KB free under /opt; an install needs about 1.5 GB. Remove releases no longer used from /opt/ncs.',
+    });
+    expect(commandsRun().some((command) => command.startsWith('ncs-backup'))).toBe(false);
+  });
+
   it('an upgrade type given against the versions is refused before any change', async () => {
     const lab = await start();
     const run = await upgrade(lab, 'targetVersion=6.2.3', 'fromVersion=6.1.4', 'upgrade=maintenance');
