@@ -402,6 +402,18 @@ describe('the NSO nodes', () => {
       expect((await ha('nso2')).status.mode).toBe('secondary');
     });
 
+    it('packages ha sync reaches every connected secondary, not a node whose role is none', async () => {
+      await start({ topology: { nsoThirdNode: true } });
+      await ok('nso3', "ncs_cli -C -c 'high-availability disable'");
+      await ok('nso1', "ncs_cli -C -c 'software packages fetch package-from-file /tmp/packages/ncs-6.1-cisco-ios-cli-6.100-6.100.3.tar.gz'");
+      await ok('nso1', "ncs_cli -C -c 'software packages install package cisco-ios-cli-6.100-6.100.3 replace-existing'");
+      const result = await ok('nso1', "ncs_cli -C -c 'packages ha sync and-reload { wait-commit-queue-empty }'");
+      expect(result).toContain('node nso2');
+      expect(result).not.toContain('node nso3');
+      expect(state('nso2').packages.inUse).toContain('cisco-ios-cli-6.100@6.100.3 (built for 6.1)');
+      expect(state('nso3').packages.inUse).toContain('cisco-ios-cli-6.100@6.100.2 (built for 6.1)');
+    });
+
     it('without the wait, items still in the commit queue fail the upgrade and leave the primary read-write', async () => {
       await start({ nso: { commitQueueItemMs: 600_000 } });
       await ok('nso1', "ncs_cli -C -c 'high-availability read-only mode false'");
