@@ -14,6 +14,7 @@ const SHIPPED = [
   { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3', 'fromVersion=6.1.4'] },
   { runbook: 'nso-upgrade', params: ['targetVersion=6.2.3', 'fromVersion=6.1.4'] },
   { runbook: 'nso-package-upgrade', params: ['package=cisco-ios-cli-6.100', 'packageVersion=6.100.3', 'packageFile=/tmp/packages/ncs-6.1-cisco-ios-cli-6.100-6.100.3.tar.gz'] },
+  { runbook: 'nso-single-package-upgrade', params: ['package=cisco-ios-cli-6.100', 'packageVersion=6.100.3', 'packageFile=/tmp/packages/ncs-6.1-cisco-ios-cli-6.100-6.100.3.tar.gz'] },
   { runbook: 'chassis-hitless-upgrade', params: ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'] },
 ] as const;
 
