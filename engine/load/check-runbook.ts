@@ -114,6 +114,8 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
         } else prompts.set(a.prompt, i);
       });
       const afterCapture = new Set([...captured, ...ownCaptures]);
+      // A pre-check's hint is rendered after the check ran: its own captures are known to it.
+      if (section === 'prechecks') checkTemplate(step.hint, [...base, 'hint'], afterCapture);
       for (const list of ['expect', 'until'] as const) {
         asArray(step[list]).forEach((item, i) => checkExpect(item, [...base, list, i]));
       }
@@ -305,11 +307,22 @@ export function checkRolesAgainstInventory(
   runbook.strategy?.order?.forEach((role, i) => {
     if (!roles.has(role)) report(role, ['strategy', 'order', i]);
   });
+  /** Roles like none there: no typo but nodes this inventory does not have (an optional third HA node, say). */
+  const optional = new Map<string, { steps: string[]; path: PathSegment[] }>();
   for (const section of SECTIONS) {
     runbook[section]?.forEach((step, i) => {
       const role = step.on?.role;
-      if (role !== undefined && !roles.has(role)) report(role, [section, i, 'on', 'role']);
+      if (role === undefined || roles.has(role)) return;
+      const path = [section, i, 'on', 'role'];
+      if (suggestName(role, [...roles]) !== undefined) report(role, path);
+      else if (optional.has(role)) optional.get(role)!.steps.push(step.id);
+      else optional.set(role, { steps: [step.id], path });
     });
+  }
+  for (const [role, { steps, path }] of optional) {
+    const which = steps.length === 1 ? `step \`${steps[0]}\`` : `${steps.length} steps from \`${steps[0]}\` on`;
+    const message = `role \`${role}\` is held by no targeted host of inventory \`${inventoryName}\` (roles there: ${[...roles].join(', ') || 'none'}): ${which} will not run with it`;
+    out.push({ ...source.diagnose('RB1220', message, path), severity: 'warning' });
   }
   return out;
 }

@@ -30,6 +30,7 @@ export const CODES = {
   RB1212: 'invalid param default',
   RB1213: 'unknown snapshot element',
   RB1214: 'regular expression construct not supported (RE2 dialect)',
+  RB1220: 'step role held by no host (warning)',
   RB1230: 'expectation value with the wrong operator',
   RB1231: 'answer rules that can never be told apart',
   RB1301: 'undeclared group',

@@ -488,9 +488,11 @@ class PlanExecution {
         break;
       }
     }
+    // A host that had run all its steps when the batch stopped is done: the stop is about what others had left.
+    const finished = (name: string) => plan.hostPlans[name]!.steps.every((p) => hosts[name]!.steps.some((r) => r.id === p.id));
     await Promise.all([
       ...[...failures].map(([name, failure]) => this.limit(() => this.endHost(name, failure))),
-      ...active.map((name) => this.limit(() => this.endHost(name, undefined, batchStop))),
+      ...active.map((name) => this.limit(() => this.endHost(name, undefined, finished(name) ? undefined : batchStop))),
       ...stopped.map((name) => this.limit(() => this.endHost(name, undefined, INTERRUPTED_MESSAGE))),
     ]);
   }
@@ -589,6 +591,11 @@ class PlanExecution {
         if (!goesOn) return 'rollback-failed';
         failed = true;
       }
+    }
+    // Every rollback step's condition was unmet: nothing was restored, and the report must not say it was.
+    if (result.rollback.every((r) => r.status === 'skipped')) {
+      result.message += '; no rollback step applied to it';
+      return 'failed';
     }
     return failed ? 'rollback-failed' : 'rolled-back';
   }

@@ -2,7 +2,7 @@ import { parseDuration } from './duration.js';
 import type { CompletionProbe, Precheck, SnapshotDiffExpect, Step } from '../schema/runbook.js';
 import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import type { PlannedStep } from '../schema/plan.js';
-import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
+import { MissingValueError, UnsafeValueError, analyseTemplateOnce, renderTemplate, type TemplateContext } from '../plan/template.js';
 import { UserRegexError, compileUserRegex } from '../shared/user-regex.js';
 import { TransportError, type ExecResult, type HostConnection, type PromptAnswer } from '../transport/types.js';
 import type { Clock } from './clock.js';
@@ -150,12 +150,17 @@ export async function runStep(
 
   if (step.when !== undefined) {
     let decision: string;
+    const missing = uncapturedNames(step.when, env.context().captures);
     try {
-      decision = render(step.when).trim();
+      // A value no step captured (its step did not run, or found nothing) reads as empty in a condition.
+      decision = render(step.when, Object.fromEntries(missing.map((name) => [name, '']))).trim();
     } catch (error) {
       return record({ status: 'failed', message: `\`when\` cannot be evaluated: ${(error as Error).message}` });
     }
-    if (decision === '' || decision === 'false') return record({ status: 'skipped', message: `condition not met: ${step.when}` });
+    if (decision === '' || decision === 'false') {
+      const why = missing.length > 0 ? ` (${missing.map((name) => `\`${name}\``).join(', ')} ${missing.length > 1 ? 'were' : 'was'} not captured)` : '';
+      return record({ status: 'skipped', message: `condition not met: ${step.when}${why}` });
+    }
     if (decision !== 'true') return record({ status: 'failed', message: `\`when\` rendered ${JSON.stringify(decision)}; it must render true or false` });
   }
 
@@ -205,6 +210,7 @@ export async function runStep(
   }
   const outcome = last!;
   Object.assign(session.captures, outcome.captures);
+  const hint = section === 'precheck' ? renderHint((step as Precheck).hint, render) : undefined;
   // A secret the capture did not find cannot be redacted: its output is not kept at all.
   const withheld = secretCapturesOf(step).some((name) => outcome.captures[name] === undefined);
   return record({
@@ -217,7 +223,25 @@ export async function runStep(
     stderr: withheld ? '' : keepOutput(outcome.result?.stderr ?? ''),
     captured: Object.keys(outcome.captures),
     errorCode: outcome.errorCode,
+    ...(hint !== undefined ? { hint } : {}),
   });
+}
+
+/** Capture names a template uses that hold no value yet. */
+function uncapturedNames(source: string, captures: Record<string, unknown>): string[] {
+  const names = analyseTemplateOnce(source).refs.filter((ref) => ref.scope === 'capture').map((ref) => ref.name);
+  return [...new Set(names)].filter((name) => captures[name] === undefined);
+}
+
+/** A failed pre-check's hint, rendered like its command (its own captures included); as written when a value is missing. */
+function renderHint(hint: string | undefined, render: Render): string | undefined {
+  if (hint === undefined) return undefined;
+  try {
+    return render(hint);
+  } catch (error) {
+    if (error instanceof MissingValueError) return hint;
+    throw error;
+  }
 }
 
 async function runAttempt(
