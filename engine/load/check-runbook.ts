@@ -10,7 +10,7 @@ import { suggestName } from './suggest.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
 
 const SECTIONS = ['prechecks', 'steps', 'rollback'] as const;
-const RESERVED_NAMES = new Set(['params', 'host', 'run']);
+const RESERVED_NAMES = new Set(['params', 'host', 'run', 'hop']);
 
 type Loose = Record<string, unknown>;
 const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -27,9 +27,22 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
   const params = isObject(doc.params) ? doc.params : {};
   const declared = Object.keys(params);
 
+  // Set per step: whether it runs once per hop (only then does `{{hop.*}}` name something), and the
+  // values captured inside the hops, which each hop has its own of and nothing after the path sees.
+  let inHops = false;
+  const hopCaptures = new Set<string>();
+  const outerCaptures = new Set<string>();
   const checkTemplate = (text: unknown, path: PathSegment[], known: ReadonlySet<string>, own: readonly string[] = []) => {
     if (typeof text !== 'string' || !hasTemplate(text)) return;
     const analysis = analyseTemplate(text);
+    for (const ref of analysis.refs) {
+      if (ref.scope === 'hop' && !inHops) {
+        out.push(source.diagnose('RB1243', `\`hop.${ref.name}\` names the hop of a step run once per hop${where(path)}, which is not one; use it in the steps from \`hops.firstStep\` to \`hops.lastStep\``, path));
+      }
+      if (ref.scope === 'capture' && !inHops && !known.has(ref.name) && hopCaptures.has(ref.name)) {
+        out.push(source.diagnose('RB1244', `\`{{${ref.name}}}\` is captured inside the hops${where(path)}: each hop has its own value and none is kept after the path; capture it again after the hops`, path));
+      }
+    }
     for (const problem of analysis.problems) {
       const code = problem.kind === 'syntax' ? 'RB1204' : problem.kind === 'helper' ? 'RB1211' : 'RB1203';
       out.push(source.diagnose(code, `${problem.message}${where(path)}`, path));
@@ -53,7 +66,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
             path,
           ),
         );
-      } else if (ref.scope === 'capture' && !known.has(ref.name)) {
+      } else if (ref.scope === 'capture' && !known.has(ref.name) && !(hopCaptures.has(ref.name) && !inHops)) {
         const suggestion = suggestName(ref.name, [...known]);
         out.push(
           source.diagnose(
@@ -79,12 +92,17 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
     checkParamDefault(source, name, param, declared, out);
   }
 
+  const hopRange = checkHops(source, doc, out);
   const ids = new Map<string, PathSegment[]>();
   const captured = new Set<string>();
   for (const section of SECTIONS) {
     asArray(doc[section]).forEach((step, index) => {
       if (!isObject(step)) return;
       const base: PathSegment[] = [section, index];
+      const wasInHops = inHops;
+      inHops = section === 'steps' && hopRange !== undefined && index >= hopRange.first && index <= hopRange.last;
+      // Leaving the path: its captures are gone (those also made before it stay known).
+      if (wasInHops && !inHops) for (const name of hopCaptures) if (!outerCaptures.has(name)) captured.delete(name);
       if (typeof step.id === 'string') {
         if (ids.has(step.id)) {
           const first = ids.get(step.id)!;
@@ -181,10 +199,63 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
         }
       }
       checkKindFields(source, step, base, out);
-      ownCaptures.forEach((name) => captured.add(name));
+      ownCaptures.forEach((name) => {
+        captured.add(name);
+        (inHops ? hopCaptures : outerCaptures).add(name);
+      });
     });
   }
   return out;
+}
+
+/**
+ * `hops`: both ends name steps under `steps`, in order; the list is known at plan time (params
+ * only); the description names params and the hop. Returns the index range of the hop's steps.
+ */
+function checkHops(source: YamlSource, doc: Loose, out: Diagnostic[]): { first: number; last: number } | undefined {
+  const hops = doc.hops;
+  if (!isObject(hops)) return undefined;
+  const ids = asArray(doc.steps).map((step) => (isObject(step) && typeof step.id === 'string' ? step.id : undefined));
+  const known = ids.filter((id): id is string => id !== undefined);
+  const declared = isObject(doc.params) ? Object.keys(doc.params) : [];
+  const indexOf = (field: 'firstStep' | 'lastStep'): number | undefined => {
+    const id = hops[field];
+    if (typeof id !== 'string') return undefined;
+    const index = ids.indexOf(id);
+    if (index >= 0) return index;
+    const suggestion = suggestName(id, known);
+    out.push(source.diagnose('RB1240', `\`hops.${field}\` names step \`${id}\`, which is not under \`steps\`; ${suggestion ? `did you mean \`${suggestion}\`?` : `name one of ${known.join(', ')}`}`, ['hops', field]));
+    return undefined;
+  };
+  const first = indexOf('firstStep');
+  const last = indexOf('lastStep');
+  if (first !== undefined && last !== undefined && last < first) {
+    out.push(source.diagnose('RB1241', `\`hops.lastStep\` (\`${ids[last]}\`) comes before \`hops.firstStep\` (\`${ids[first]}\`) under \`steps\`; the hop runs the steps from the first to the last, in order`, ['hops', 'lastStep']));
+  }
+  const checkPlanTime = (text: unknown, field: 'over' | 'description', allowHop: boolean) => {
+    if (typeof text !== 'string' || !hasTemplate(text)) return;
+    const analysis = analyseTemplate(text);
+    for (const problem of analysis.problems) {
+      out.push(source.diagnose(problem.kind === 'syntax' ? 'RB1204' : problem.kind === 'helper' ? 'RB1211' : 'RB1203', `${problem.message} in \`hops.${field}\``, ['hops', field]));
+    }
+    for (const ref of analysis.refs) {
+      if (ref.scope === 'params' && !declared.includes(ref.name.split('.')[0]!)) {
+        const suggestion = suggestName(ref.name, declared);
+        out.push(source.diagnose('RB1202', `\`params.${ref.name}\` is not declared in \`hops.${field}\`; ${suggestion ? `did you mean \`params.${suggestion}\`?` : 'declare it under `params`'}`, ['hops', field]));
+      } else if (ref.scope !== 'params' && !(allowHop && ref.scope === 'hop')) {
+        const name = ref.scope === 'capture' ? ref.name : `${ref.scope}.${ref.name}`;
+        out.push(source.diagnose('RB1242', `\`hops.${field}\` is rendered at plan time, once for the whole run, so it may name only params${allowHop ? ' and `hop.*`' : ''}, not \`${name}\``, ['hops', field]));
+      }
+    }
+  };
+  checkPlanTime(hops.over, 'over', false);
+  checkPlanTime(hops.description, 'description', true);
+  asArray(hops.over).forEach((value, i) => {
+    if (typeof value !== 'string') return;
+    const control = findControlCharacter(value);
+    if (control) out.push(source.diagnose('RB1245', `hop ${i + 1} of \`hops.over\` ${describeControlCharacter(value, control)}; a hop is one line of text without control characters`, ['hops', 'over', i]));
+  });
+  return first !== undefined && last !== undefined && last >= first ? { first, last } : undefined;
 }
 
 function checkParamDefault(source: YamlSource, name: string, param: Loose, declared: string[], out: Diagnostic[]) {

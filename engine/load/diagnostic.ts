@@ -30,6 +30,12 @@ export const CODES = {
   RB1212: 'invalid param default',
   RB1213: 'unknown snapshot element',
   RB1214: 'regular expression construct not supported (RE2 dialect)',
+  RB1240: 'hops name a step that is not under steps',
+  RB1241: 'hops end before they start',
+  RB1242: 'hops list not known at plan time',
+  RB1243: 'hop value used outside the hops',
+  RB1244: 'value captured in a hop used after the hops',
+  RB1245: 'invalid hop value',
   RB1301: 'undeclared group',
   RB1302: 'target selects no host',
 } as const;
