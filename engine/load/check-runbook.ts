@@ -36,7 +36,8 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
     if (typeof text !== 'string' || !hasTemplate(text)) return;
     const analysis = analyseTemplate(text);
     for (const ref of analysis.refs) {
-      if (ref.scope === 'hop' && !inHops) {
+      // A broken `hops` is reported once, at `hops`, not again at every step of the path it meant.
+      if (ref.scope === 'hop' && !inHops && !(isObject(doc.hops) && hopRange === undefined)) {
         out.push(source.diagnose('RB1243', `\`hop.${ref.name}\` names the hop of a step run once per hop${where(path)}, which is not one; use it in the steps from \`hops.firstStep\` to \`hops.lastStep\``, path));
       }
       if (ref.scope === 'capture' && !inHops && !known.has(ref.name) && hopCaptures.has(ref.name)) {

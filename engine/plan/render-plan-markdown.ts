@@ -50,7 +50,7 @@ function renderHeader(plan: Plan): string {
     ['Plan hash', `\`${plan.hash}\``],
     ['Engine', plan.engineVersion],
     ['Hosts', `${hosts} in ${plan.stages.length} stage(s), ${batches} batch(es) of up to ${s.batchSize}`],
-    ['Steps', `${plan.runbook.prechecks.length} pre-check(s); ${plan.runbook.steps.length} step(s), ${mutating} of them changing the host (first host); ${plan.runbook.rollback.length} rollback step(s)`],
+    ['Steps', `${plan.runbook.prechecks.length} pre-check(s); ${plan.runbook.steps.length} step(s)${plan.hops && first ? ` (${first.steps.length} run over ${plan.hops.length} hop(s))` : ''}, ${mutating} of them changing the host (first host); ${plan.runbook.rollback.length} rollback step(s)`],
     ['Failures', `stop after ${s.maxFailures + 1} failed host(s)${s.rollbackOnFailure ? '; failed hosts are rolled back' : ''}`],
     ['Snapshots', s.snapshot.before || s.snapshot.after ? `${[s.snapshot.before && 'before', s.snapshot.after && 'after'].filter(Boolean).join(' and ')} (profile \`${s.snapshot.profile}\`)` : 'none'],
     ['Params', params || 'none'],

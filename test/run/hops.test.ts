@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makePlan } from '../../engine/plan/make-plan.js';
+import { renderPlanMarkdown } from '../../engine/plan/render-plan-markdown.js';
+import { buildRunReport } from '../../engine/report/build-report.js';
+import { renderRunReportMarkdown } from '../../engine/report/render-markdown.js';
 import { createManualClock } from '../../engine/run/clock.js';
 import type { RunEvent } from '../../engine/run/events.js';
 import { executePlan, type ExecuteOptions } from '../../engine/run/execute-plan.js';
@@ -130,6 +133,26 @@ describe('hops: steps run once per hop', () => {
       ['check.hop3', 'skipped'],
       ['after', 'skipped'],
     ]);
+  });
+
+  it('gives each hop its section in the plan and in the report, with its outcome', async () => {
+    const steps: Runbook['steps'] = [...STEPS.slice(0, 2), { id: 'check', kind: 'verify', run: 'test {{hop.index}} -ne 2' }, STEPS[3]!];
+    const plan = planOf(createRunbook(steps));
+    const markdown = renderPlanMarkdown(plan);
+    expect(markdown).toContain('| Hops | `7.2.0` → `7.3.0` → `7.4.0`: steps `install` to `check` once per hop, in order; a hop that fails stops the path |');
+    expect(markdown).toContain('### Hops\n\n**Hop 1 of 3: `7.2.0`**\n\ninstall 7.2.0 (1/3)\n');
+    expect(markdown).toMatch(/\*\*Hop 2 of 3: `7\.3\.0`\*\*\n\n\| # \| step \| kind \| command \|\n\| --- \| --- \| --- \| --- \|\n\| 4 \| `install\.hop2` \|/);
+    expect(markdown).toContain('**After the hops**');
+
+    const { result } = await execute(plan);
+    const report = buildRunReport(plan, result, { commit: null, runBy: { user: 'ops', machine: 'jump01' }, approvals: [], secrets: [] });
+    expect(report.hops).toEqual(plan.hops);
+    expect(report.hosts.h1!.steps.map((s) => s.hop)).toEqual([undefined, 1, 1, 2, 2, 3, 3, undefined]);
+    const text = renderRunReportMarkdown(report);
+    expect(text).toContain('**Hop 1 of 3: 7.2.0 (succeeded)**\n\ninstall 7.2.0 (1/3)\n');
+    expect(text).toContain('**Hop 2 of 3: 7.3.0 (failed)**');
+    expect(text).toContain('**Hop 3 of 3: 7.4.0 (not run)**');
+    expect(text).toContain('**After the hops**');
   });
 
   it('resumed in the middle of hop 2, it does not redo hop 1 and keeps the value hop 2 captured', async () => {
