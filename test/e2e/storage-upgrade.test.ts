@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LabOptions } from '../../lab/index.js';
+import { createQumuloImage, type ClusterEvent } from '../../lab/devices/qumulo.js';
+import { applyRunbook, startTestLab, type AppliedRun, type TestLab } from '../helpers/lab-apply.js';
+
+// runbooks/storage-upgrade.yaml against the lab's Qumulo cluster, through real SSH. The lab follows
+// ../shared/seeds/001_8a6dde0c99dc744f.txt on its own (test/lab/qumulo.test.ts); here the runbook
+// must get from it what the document promises: which nodes reboot, when, and what clients see.
+
+const NODES = ['qumulo1', 'qumulo2', 'qumulo3', 'qumulo4'];
+// The lab's cluster runs 7.0.0.1 on premises: 7.0.2 is an instant upgrade, 7.1.0.1 a platform one.
+const STORAGE_ONLY = { topology: { spines: 0, leaves: 0, storageNodes: 4, nso: false, chassis: false } } satisfies LabOptions;
+
+let testLab: TestLab | undefined;
+afterEach(async () => {
+  await testLab?.stop();
+  testLab = undefined;
+});
+
+async function upgrade(params: string[], options: LabOptions = {}): Promise<{ run: AppliedRun; lab: TestLab }> {
+  testLab = await startTestLab({ ...STORAGE_ONLY, ...options, qumulo: { ...options.qumulo } });
+  const run = await applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, params, { root: testLab.dir });
+  return { run, lab: testLab };
+}
+
+function clusterEvents(lab: TestLab): ClusterEvent[] {
+  return lab.lab.state('qumulo1').events as ClusterEvent[];
+}
+
+function qqCommands(lab: TestLab, prefix: string): string[] {
+  return lab.lab
+    .commandLog('qumulo1')
+    .map((entry) => entry.command.replace(/^sudo /, ''))
+    .filter((command) => command.startsWith(prefix));
+}
+
+function stepStatuses(run: AppliedRun): Array<[string, string]> {
+  return run.steps.qumulo1!.map((record) => [record.id, record.status]);
+}
+
+function reportOf(lab: TestLab, run: AppliedRun): string {
+  const started = run.events.find((event) => event.type === 'run.started');
+  const runId = started?.type === 'run.started' ? started.runId : '';
+  return readFileSync(join(lab.dir, 'reports', 'runs', `${runId}.md`), 'utf8');
+}
+
+/** The most nodes down at the same time, by the cluster's event log. */
+function mostNodesDown(events: readonly ClusterEvent[]): number {
+  let down = 0;
+  let most = 0;
+  for (const event of events) {
+    if (event.event === 'node-down') most = Math.max(most, ++down);
+    if (event.event === 'node-up') down--;
+  }
+  return most;
+}
+
+describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
+  it('two-phase platform upgrade with a rolling reboot: prepare --rolling, gate, commit; nodes reboot one at a time and NFS stays up', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=platform', 'reboot=rolling']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([
+      'qq upgrade_cluster prepare --rolling --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor',
+      'qq upgrade_cluster commit --no-monitor',
+    ]);
+    const ids = stepStatuses(run).map(([id]) => id);
+    expect(ids.indexOf('commit-gate.hop1')).toBeGreaterThan(ids.indexOf('prepared.hop1'));
+    expect(ids.indexOf('commit.hop1')).toBeGreaterThan(ids.indexOf('commit-gate.hop1'));
+    const events = clusterEvents(lab);
+    expect(events.filter((event) => event.event === 'node-down').map((event) => event.node)).toEqual(NODES);
+    expect(mostNodesDown(events)).toBe(1);
+    expect(events.some((event) => event.event === 'nfs-down')).toBe(false);
+    expect(events.filter((event) => event.event === 'smb-sessions-dropped').map((event) => event.node)).toEqual(NODES);
+    for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.1.0.1');
+    expect(run.steps.qumulo1!.every((record) => record.status === 'succeeded' || record.status === 'skipped')).toBe(true);
+  });
+
+  it('complete reboot: every node goes down at once and SMB and NFS clients are cut off until the nodes are back', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=platform', 'reboot=complete']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([
+      'qq upgrade_cluster prepare --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor',
+      'qq upgrade_cluster commit --no-monitor',
+    ]);
+    const events = clusterEvents(lab);
+    expect(mostNodesDown(events)).toBe(4);
+    const outage = events.filter((event) => ['nfs-down', 'smb-down', 'nfs-up', 'smb-up'].includes(event.event)).map((event) => event.event);
+    expect(outage).toEqual(['nfs-down', 'smb-down', 'nfs-up', 'smb-up']);
+    const down = events.find((event) => event.event === 'nfs-down')!;
+    const up = events.find((event) => event.event === 'nfs-up')!;
+    // The outage window lies within the reboot: it opens with the nodes going down and closes when they are back.
+    expect(events.filter((event) => event.event === 'node-down').every((event) => event.at <= down.at)).toBe(true);
+    expect(up.at).toBeGreaterThan(down.at);
+    for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.1.0.1');
+  });
+
+  it('instant software upgrade: every container restarts, no node reboots, clients keep their access', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.0.2']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual(['qq upgrade_cluster prepare --path /upgrade/qumulo_core_7.0.2.qimg --no-monitor', 'qq upgrade_cluster commit --no-monitor']);
+    const events = clusterEvents(lab).map((event) => event.event);
+    expect(events.filter((event) => event === 'container-restarted')).toHaveLength(4);
+    expect(events.filter((event) => ['node-down', 'nfs-down', 'smb-down', 'smb-sessions-dropped'].includes(event))).toEqual([]);
+    for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.0.2');
+  });
+
+  it('a two-hop path installs both releases in order, each hop with its own steps and report section', async () => {
+    const { run, lab } = await upgrade(['via=7.0.2', 'targetVersion=7.1.0.1', 'upgradeType=platform']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(clusterEvents(lab).filter((event) => event.event === 'upgraded').map((event) => event.detail)).toEqual(['7.0.2', '7.1.0.1']);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([
+      'qq upgrade_cluster prepare --path /upgrade/qumulo_core_7.0.2.qimg --no-monitor',
+      'qq upgrade_cluster commit --no-monitor',
+      'qq upgrade_cluster prepare --rolling --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor',
+      'qq upgrade_cluster commit --no-monitor',
+    ]);
+    const ids = stepStatuses(run).map(([id]) => id);
+    expect(ids.indexOf('nodes-back.hop1')).toBeLessThan(ids.indexOf('upgrade-idle.hop2'));
+    const report = reportOf(lab, run);
+    expect(report).toMatch(/Hop 1 of 2: 7\.0\.2 \(succeeded\)[\s\S]*Hop 2 of 2: 7\.1\.0\.1 \(succeeded\)/);
+  });
+
+  it('a preparation that ends in an error state stops before the gate and the commit, with the error_message in the report', async () => {
+    const corrupt = createQumuloImage('7.1.0.1', { damage: 'payload' });
+    const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=platform'], { qumulo: { files: { '/upgrade/qumulo_core_7.1.0.1.qimg': corrupt } } });
+    expect(run.exitCode).toBe(1);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual(['qq upgrade_cluster prepare --rolling --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor']);
+    expect(stepStatuses(run).find(([id]) => id === 'prepared.hop1')).toEqual(['prepared.hop1', 'failed']);
+    expect(stepStatuses(run).filter(([id]) => id === 'commit-gate.hop1' || id === 'commit.hop1')).toEqual([
+      ['commit-gate.hop1', 'skipped'],
+      ['commit.hop1', 'skipped'],
+    ]);
+    const message = 'Upgrade image /upgrade/qumulo_core_7.1.0.1.qimg is corrupt: its checksum does not match; upload it again';
+    expect(lab.lab.state('qumulo1').upgrade).toMatchObject({ state: 'UPGRADE_IDLE', error_state: 'UPGRADE_ERROR_PREPARE_FAILED', error_message: message });
+    expect(reportOf(lab, run)).toContain(message);
+    for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.0.0.1');
+  });
+
+  it('a window that allows no reboot stops before prepare when the image is a platform upgrade', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=instant']);
+    expect(run.exitCode).toBe(1);
+    expect(stepStatuses(run).find(([id]) => id === 'no-reboot-expected.hop1')).toEqual(['no-reboot-expected.hop1', 'failed']);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([]);
+  });
+
+  it('a rolling reboot asked of a cluster older than 5.0.3 stops before prepare', async () => {
+    const { run, lab } = await upgrade(['targetVersion=5.1.1', 'upgradeType=platform', 'reboot=rolling'], { qumulo: { version: '5.0.2', images: ['qumulo_core_5.1.1.qimg'] } });
+    expect(run.exitCode).toBe(1);
+    expect(stepStatuses(run).find(([id]) => id === 'rolling-supported.hop1')).toEqual(['rolling-supported.hop1', 'failed']);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([]);
+  });
+
+  it('an image that is not on the cluster stops the hop at the image check, before prepare', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.2.0']);
+    expect(run.exitCode).toBe(1);
+    const failed = run.steps.qumulo1!.find((record) => record.id === 'image-verified.hop1');
+    expect(failed?.status).toBe('failed');
+    expect(failed?.stderr).toContain('Error 404: fs_no_such_entry_error');
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([]);
+  });
+
+  it('one step: prepare and commit in one command with --rolling, no gate', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=platform', 'phases=one-step']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual(['qq upgrade_cluster --rolling --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor']);
+    expect(stepStatuses(run).filter(([, status]) => status !== 'skipped').map(([id]) => id)).not.toContain('commit-gate.hop1');
+    expect(mostNodesDown(clusterEvents(lab))).toBe(1);
+    for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.1.0.1');
+  });
+});
