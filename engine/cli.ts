@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, RunbookError } from './errors.js';
 import { formatDiagnostic } from './load/diagnostic.js';
+import { STOP_SIGNALS } from './run/events.js';
 import { ENGINE_VERSION } from './version.js';
 
 export interface CliIo {
@@ -16,15 +17,12 @@ const processIo: CliIo = {
 };
 
 /**
- * The process's entry point. A reader that goes away (`runbook plan ... | head`) closes the pipe:
- * what is left to print is dropped, and the command finishes (a run still releases its locks).
+ * The process's entry point. A reader that goes away (`runbook plan ... | head`: EPIPE) or a
+ * terminal that closes (SIGHUP, then EIO on every write) must not kill the command: what is left
+ * to print is dropped, and the command finishes (a run still journals and releases its locks).
  */
 export async function runCommandLine(argv: readonly string[]): Promise<number> {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error;
-    });
-  }
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   return main(argv);
 }
 
@@ -261,8 +259,6 @@ interface ApplyFlags {
   markFailed: string[];
   format: 'text' | 'json';
 }
-
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
  * SIGINT, SIGTERM and SIGHUP stop a run instead of killing the process: the first stops new commands

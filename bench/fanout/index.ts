@@ -203,9 +203,10 @@ async function runSide(side: Side, w: FanoutWorkload): Promise<Omit<SideRun, 'li
       return { wallMs: report.wallMs, memory: done.memory, maxRssKb: report.maxRssKb, cpuMs: report.windowCpuMs, phases: report.phases };
     }
     case 'cli': {
-      const args = [CLI, 'apply', w.runbookFile, '-i', w.inventoryFile, '--no-progress', '--no-commit', '--allow-dirty'];
+      const args = ['apply', w.runbookFile, '-i', w.inventoryFile, '--no-progress', '--no-commit', '--allow-dirty'];
       // Run from the workload folder: the plan is made outside any git repository (hence --allow-dirty), nothing is committed.
-      const done = await runProcess(side, process.execPath, args, { cwd: w.dir });
+      // The CLI runs through its shebang, with the Node flags operators get.
+      const done = await runProcess(side, CLI, args, { cwd: w.dir });
       if (done.code !== 0) throw new Error(`cli N=${w.size}: exit ${done.code}\n${tail(done.stderr)}\n${tail(done.stdout)}`);
       return { wallMs: done.wallMs, memory: done.memory };
     }

@@ -248,15 +248,16 @@ function measureAll(inputs: Inputs, options: Required<PlanBenchOptions>): PlanBe
   if (!existsSync(join(REPOSITORY, 'dist', 'engine', 'cli.js'))) throw new Error('dist/engine/cli.js is missing: run `npm run build` first');
 
   const env = { ...process.env, NO_COLOR: '1' };
-  const planArgs = [CLI, 'plan', 'fabric-upgrade.yaml', '-i', 'inventory.yaml', ...PARAMS.flatMap((p) => ['--param', p]), '--out', 'plan.json'];
+  // The CLI runs as operators run it, through its shebang (and the Node flags it gives).
+  const planArgs = ['plan', 'fabric-upgrade.yaml', '-i', 'inventory.yaml', ...PARAMS.flatMap((p) => ['--param', p]), '--out', 'plan.json'];
   const processRow = (name: string, fn: () => unknown, options = timed) => measureRow(name, fn, childrenCpuMs, options);
-  const processes: PlanBenchRow[] = [processRow('runbook --version (node start-up)', () => runOk(process.execPath, [CLI, '--version'], { cwd: folder, env }))];
+  const processes: PlanBenchRow[] = [processRow('runbook --version (node start-up)', () => runOk(CLI, ['--version'], { cwd: folder, env }))];
   // The CLI's own answer first: the same plan as in process, and the Markdown it prints.
-  const markdown = runOk(process.execPath, planArgs, { cwd: folder, env });
+  const markdown = runOk(CLI, planArgs, { cwd: folder, env });
   const planFile = JSON.parse(readFileSync(join(folder, 'plan.json'), 'utf8')) as Plan;
   if (planFile.hash !== plan.hash) throw new Error(`the CLI's plan hash ${planFile.hash} differs from the in-process one ${plan.hash}`);
   const sizes = { markdown: markdown.length, json: statSync(join(folder, 'plan.json')).size };
-  const planTurn = { name: CLI_PLAN, fn: () => runOk(process.execPath, planArgs, { cwd: folder, env }), runs, warmup };
+  const planTurn = { name: CLI_PLAN, fn: () => runOk(CLI, planArgs, { cwd: folder, env }), runs, warmup };
 
   const ansible = findAnsible();
   let ratio: number | undefined;

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { createInputError } from '../errors.js';
+import { RunbookError, createInputError } from '../errors.js';
 import { checkAdmittedApproval, checkApproval, readApprovalAt, toReportApproval } from '../git/approvals.js';
 import { commitRunReport } from '../git/commit-report.js';
 import { checkCommittedInputs } from '../git/committed-inputs.js';
 import { checkPlanFreshness } from '../git/freshness.js';
 import { checkNotApplied } from '../git/ledger.js';
-import { describeRepository, isCommitHash, readGitIdentity, type RepositoryInfo } from '../git/repository.js';
+import { describeRepository, isCommitHash, isReachable, readGitIdentity, type RepositoryInfo } from '../git/repository.js';
 import { DEFAULT_SNAPSHOT_FOLDER, loadSnapshot } from '../io/snapshot-store.js';
 import { buildRunReport } from '../report/build-report.js';
 import type { OutputLimits } from '../report/excerpt.js';
@@ -86,8 +86,19 @@ export async function checkResumeContext(root: string | undefined): Promise<Appl
 export type RunAdmission = Extract<RunEvent, { type: 'run.admitted' }>;
 
 /** The journal's first event: what the gates admitted, for a resume to check again. */
-export function describeAdmission(plan: Plan, runId: string, context: ApplyContext, at: number): RunAdmission {
-  return { type: 'run.admitted', at, runId, planHash: plan.hash, approvalRequired: plan.policy.requireApproval, approvalCommit: context.approvalCommit, allowDirty: context.allowDirty };
+export function describeAdmission(plan: Plan, runId: string, context: ApplyContext, at: number, flags: { base?: string; allowReapply?: boolean }): RunAdmission {
+  return {
+    type: 'run.admitted',
+    at,
+    runId,
+    planHash: plan.hash,
+    approvalRequired: plan.policy.requireApproval,
+    approvalCommit: context.approvalCommit,
+    allowDirty: context.allowDirty,
+    inputsCommit: context.repository?.head ?? null,
+    ...(flags.base !== undefined ? { base: flags.base } : {}),
+    ...(flags.allowReapply ? { allowReapply: true } : {}),
+  };
 }
 
 /**
@@ -101,6 +112,11 @@ export async function checkResumeAdmission(plan: Plan, events: readonly RunEvent
   if (!admission) {
     throw createInputError('RB4012', `run ${options.runId} has no admission of plan ${plan.hash} in its journal: \`runbook apply\` did not start it here, or its files were edited. Apply the plan anew`);
   }
+  const refuse = (reason: string) => createInputError('RB4012', `run ${options.runId} cannot be resumed: ${reason}. Apply the plan anew`);
+  // The plan file could say anything (its policy included): it must be what the admitted inputs make.
+  if (!admission.allowDirty) await checkAdmittedInputs(plan, context, admission.inputsCommit, refuse);
+  await checkNotReapplied(plan, context.root, options.runId, admission.allowReapply === true, events);
+  const base = admission.base ?? options.base;
   const approvalCommit = typeof admission.approvalCommit === 'string' ? admission.approvalCommit : null;
   const admitted = { ...context, approvalCommit, allowDirty: admission.allowDirty === true };
   if (!plan.policy.requireApproval) {
@@ -111,8 +127,44 @@ export async function checkResumeAdmission(plan: Plan, events: readonly RunEvent
   if (approvalCommit === null) {
     throw createInputError('RB4012', `the admission of run ${options.runId} names no approval commit, and plan ${plan.hash} requires an approval; apply the plan anew`);
   }
-  const record = await checkAdmittedApproval(plan, context.root, approvalCommit, { base: options.base });
+  const record = await checkAdmittedApproval(plan, context.root, approvalCommit, { base });
   return { ...admitted, approvals: [toReportApproval(record)] };
+}
+
+/**
+ * The admitted inputs: a commit in the history of HEAD (or, outside git, the files on disk), from
+ * which the plan, params and all, is made again and must hash the same.
+ */
+async function checkAdmittedInputs(plan: Plan, context: ApplyContext, commit: string | null | undefined, refuse: (reason: string) => Error): Promise<void> {
+  const outsideGit = context.repository === null && (commit === null || commit === undefined);
+  if (!outsideGit && (!isCommitHash(commit) || !(await isReachable(context.root, commit)))) {
+    throw refuse('its admission names no commit of the history of HEAD that its plan was checked against');
+  }
+  try {
+    await checkPlanFreshness(plan, context.root, { ...(outsideGit ? {} : { commit: commit! }), engineVersion: plan.engineVersion });
+  } catch (error) {
+    if (!(error instanceof RunbookError)) throw error;
+    throw refuse(`its plan is not what its runbook and inventory ${outsideGit ? 'on disk' : `at ${commit!.slice(0, 12)}`} make (${error.message})`);
+  }
+}
+
+/**
+ * A resume finishes its own run: refused when the ledger has the plan applied by another run (unless
+ * the run was admitted with --allow-reapply), or has this run's report while the journal says the
+ * run has not ended (a journal cut back to replay it).
+ */
+async function checkNotReapplied(plan: Plan, root: string, runId: string, allowReapply: boolean, events: readonly RunEvent[]): Promise<void> {
+  const runs = (await checkNotApplied(plan, root, { allowReapply: true })).filter((run) => run.applied);
+  const own = runs.filter((run) => run.runId === runId);
+  const others = runs.filter((run) => run.runId !== runId);
+  const ended = events.some((event) => event.type === 'run.finished' && event.interrupted === undefined);
+  if (own.length > 0 && !ended) {
+    throw createInputError('RB4005', `run ${runId} already has its report (${own[0]!.file}), yet its journal says it has not ended: the journal was cut back; it cannot be resumed`);
+  }
+  if (others.length > 0 && !allowReapply) {
+    const list = others.map((run) => `run ${run.runId} ${run.outcome} at ${run.startedAt} (${run.file})`).join('; ');
+    throw createInputError('RB4005', `plan ${plan.hash} was already applied by ${list}; run ${runId} was not admitted with --allow-reapply, so it is not resumed`);
+  }
 }
 
 export interface ReportRunOptions {

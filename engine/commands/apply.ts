@@ -4,6 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { EXIT_CODES, RunbookError, createInputError, signalExitCode } from '../errors.js';
 import { clearAbandonedIndexLock } from '../git/index-lock.js';
+import { checkNotApplied } from '../git/ledger.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
 import { STATE_FOLDER, describeIoError, openJournal, runFolder, type Journal, type JournalOptions } from '../io/journal.js';
@@ -27,7 +28,7 @@ import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
 import { checkPlanSecrets } from './secrets.js';
-import { RUN_META_FILE, RUN_PLAN_FILE, type RunMeta } from './runs.js';
+import { RUN_META_FILE, RUN_PLAN_FILE, findUnfinishedRuns, readRunJournal, type RunMeta } from './runs.js';
 import { readCurrentUser } from '../shared/current-user.js';
 
 /** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
@@ -121,12 +122,15 @@ export async function runApply(options: ApplyOptions): Promise<number> {
   }
   // Locks first: a refused run leaves nothing behind. A killed run leaves its locks, stale, for its
   // resume to take over.
-  const locks = acquireHostLocks({
-    stateDir: join(context.root, STATE_FOLDER),
-    runId,
-    hosts: Object.keys(plan.hosts),
-    maxConcurrentRuns: plan.policy.maxConcurrentRuns,
-  });
+  const locks = lockHosts(started);
+  try {
+    // What was checked before the locks may have changed while they were awaited: another process
+    // may have applied this plan, or resumed this run, in between.
+    await recheckUnderLocks(started, options);
+  } catch (error) {
+    locks.release();
+    throw error;
+  }
   options.writeError(
     `run ${runId}${started.resume ? ' (resumed)' : ''}: ${plan.runbook.name} ${plan.runbook.version}, plan ${plan.hash}, ${Object.keys(plan.hosts).length} host(s) in ${plan.stages.length} stage(s)\n`,
   );
@@ -136,13 +140,15 @@ export async function runApply(options: ApplyOptions): Promise<number> {
     if (!started.resume) writeRunFile(join(folder, RUN_PLAN_FILE), renderPlanJson(plan));
     writeRunFile(join(folder, RUN_META_FILE), `${JSON.stringify(started.meta, null, 2)}\n`);
     journal = openJournal(folder, options.journal);
-    if (!started.resume) journal.append(describeAdmission(plan, runId, context, clock.now()));
+    if (!started.resume) journal.append(describeAdmission(plan, runId, context, clock.now(), { base: options.base, allowReapply: options.allowReapply }));
     result = await executeWithProgress(started, clock, options, journal);
     // A report is owed from here on: said in the same fsync as the run's end, so that a kill before
     // the report is committed leaves a run that `runs` and `--resume` know to finish.
     if (isReported(result)) journal.append({ type: 'report.started', at: clock.now(), commit: options.commit !== false });
-    // The run's end is on disk before its hosts are let go.
-    await journal.persist().catch(() => undefined);
+    // The run's end is on disk before its hosts are let go; a journal that failed on its last
+    // events makes the run a stopped one, whatever its steps did: its end is not on record.
+    const failure = await journal.persist().then(() => journal!.failure, (error: Error) => error);
+    if (failure && result.stopped?.cause !== 'journal') result = { ...result, stopped: { cause: 'journal', reason: `the journal could not be written: ${failure.message}` } };
   } catch (error) {
     await journal?.close();
     throw error;
@@ -161,6 +167,11 @@ async function concludeRun(run: StartedRun, result: RunResult, options: ApplyOpt
   const { runId } = run;
   options.writeError(`run ${runId} ${result.outcome}${result.message ? `: ${result.message}` : ''}\n`);
   if (result.stopped) {
+    if (run.unjournaled.length > 0) {
+      options.writeError(
+        `these steps finished after the journal stopped and are not in it (a resume sees them cut off): ${run.unjournaled.join(', ')}; say so on resume with --mark-done or --mark-failed\n`,
+      );
+    }
     const advice = result.stopped.cause === 'journal' ? 'make room (or repair the disk), then ' : '';
     options.writeError(`its hosts are unlocked; ${advice}continue with \`runbook apply --resume ${runId}\`\n`);
     return result.stopped.signal ? signalExitCode(result.stopped.signal) : EXIT_CODES.failed;
@@ -173,6 +184,39 @@ async function concludeRun(run: StartedRun, result: RunResult, options: ApplyOpt
   }
   await reportWithJournal(run, result, options, journal, clock);
   return result.outcome === 'succeeded' ? EXIT_CODES.ok : EXIT_CODES.failed;
+}
+
+function lockHosts(run: StartedRun) {
+  const stateDir = join(run.context.root, STATE_FOLDER);
+  try {
+    return acquireHostLocks({ stateDir, runId: run.runId, hosts: Object.keys(run.plan.hosts), maxConcurrentRuns: run.plan.policy.maxConcurrentRuns });
+  } catch (error) {
+    if (error instanceof RunbookError) throw error;
+    throw new RunbookError('RB5001', `cannot write the host locks under ${stateDir} (${describeIoError(error)}); nothing was run. Make room, then apply again`, { cause: error });
+  }
+}
+
+async function recheckUnderLocks(run: StartedRun, options: ApplyOptions): Promise<void> {
+  if (run.resume) {
+    const now = readRunJournal(run.folder).events.length;
+    if (now !== run.events.length) {
+      throw createInputError('RB3007', `run ${run.runId} changed while this resume waited for its hosts (another process resumed it); look at \`runbook runs\`, then resume again if it is still to be finished`);
+    }
+    return;
+  }
+  await checkNotApplied(run.plan, run.context.root, { allowReapply: options.allowReapply });
+  if (!options.allowReapply) checkNoUnfinishedRun(run);
+}
+
+/** A plan with a run of it not finished here is resumed, not applied again (unless --allow-reapply). */
+function checkNoUnfinishedRun(run: StartedRun): void {
+  const unfinished = findUnfinishedRuns(join(run.context.root, STATE_FOLDER), run.plan.hash, hostname()).filter((other) => other.runId !== run.runId);
+  if (unfinished.length === 0) return;
+  const list = unfinished.map((other) => `${other.runId} (${other.status})`).join(', ');
+  throw createInputError(
+    'RB4005',
+    `plan ${run.plan.hash} has a run that has not finished: ${list}; finish it with \`runbook apply --resume ${unfinished[0]!.runId}\`, or pass --allow-reapply to apply the plan again anyway`,
+  );
 }
 
 /** A run gets its report once it reached its end: not stopped, and no host left waiting. */
@@ -203,6 +247,12 @@ async function finishReport(run: StartedRun, options: ApplyOptions, clock: Clock
   const finished = state.finished!;
   if (!isReportPending(state)) {
     throw createInputError('RB3008', `run ${run.runId} already finished (${finished.outcome}) and its report is written; there is nothing to resume`);
+  }
+  if (run.writerMayLive) {
+    throw createInputError(
+      'RB3011',
+      `the process that last worked on run ${run.runId} may still be writing its report (it is alive, or ran on another machine); wait for it to end (\`runbook runs\`), then resume again`,
+    );
   }
   if (run.context.repository && state.report?.commit !== false) {
     const since = run.events.findLast((e) => e.type === 'report.started')?.at ?? finished.at;
@@ -236,6 +286,8 @@ interface StartedRun {
   decisions?: OperatorDecisions;
   /** On resume: whether the process that last worked on the run may still be alive. */
   writerMayLive: boolean;
+  /** `host:step (status)` of steps that finished after the journal stopped taking events. */
+  unjournaled: string[];
   /** Written to the run's folder once its locks are held (a resume records its own process). */
   meta: RunMeta;
 }
@@ -264,7 +316,7 @@ async function prepareNewRun(options: ApplyOptions, clock: Clock): Promise<Start
     startedAt: new Date(clock.now()).toISOString(),
     maxParallel: options.maxParallel,
   };
-  return { plan, inventoryDir, runId, folder, context, meta, events: [], history: createRunHistory(), writerMayLive: false };
+  return { plan, inventoryDir, runId, folder, context, meta, events: [], history: createRunHistory(), writerMayLive: false, unjournaled: [] };
 }
 
 /** `--resume RUN_ID`: the plan and options the run was started with, what its journal says it did, and the operator's decisions. */
@@ -277,9 +329,13 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
     readPlan: readPlanFile,
   });
   const { meta, state } = run;
+  const flags = { markDone: options.markDone ?? [], markFailed: options.markFailed ?? [], rerunInterrupted: options.rerunInterrupted ?? false };
+  if (state.finished && (flags.markDone.length > 0 || flags.markFailed.length > 0 || flags.rerunInterrupted)) {
+    throw createInputError('RB3012', `run ${run.runId} already reached its end (${state.finished.outcome}): no step of it is left to decide about`);
+  }
   const decisions = state.finished
     ? undefined
-    : await readOperatorDecisions({ markDone: options.markDone ?? [], markFailed: options.markFailed ?? [], rerunInterrupted: options.rerunInterrupted ?? false }, run);
+    : await readOperatorDecisions(flags, run);
   const history = createRunHistory();
   for (const event of run.events) history.add(event);
   return {
@@ -293,6 +349,7 @@ async function prepareResume(options: ApplyOptions): Promise<StartedRun> {
     history,
     decisions,
     writerMayLive: meta.machine !== hostname() || isProcessAlive(meta.pid),
+    unjournaled: [],
     meta: { ...meta, pid: process.pid, machine: hostname(), user: readCurrentUser(), maxParallel: options.maxParallel ?? meta.maxParallel },
   };
 }
@@ -301,12 +358,18 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
   const { plan, inventoryDir, runId } = run;
   const progress = selectProgress({ format: options.format, noProgress: options.noProgress, isTty: options.isTty, write: options.write, stream: process.stdout });
   const askOneAtATime = createLimiter(1);
+  const journalStop = new AbortController();
   const deps: ExecutorDeps = {
     ...createHostAccess(plan, inventoryDir, options.env),
     clock,
     emit: (event) => {
       // The journal first: `persist` then puts it on disk before the step it announces runs.
       journal.append(event);
+      if (journal.failure) {
+        // No command starts once an event could not be written, and what still finishes is named.
+        if (!journalStop.signal.aborted) journalStop.abort(journal.failure);
+        if (event.type === 'step.finished' && event.record.status !== 'skipped') run.unjournaled.push(`${event.host}:${event.record.id} (${event.record.status})`);
+      }
       run.history.add(event);
       progress.handle(event);
       options.onEvent?.(event);
@@ -320,7 +383,7 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
       runId,
       // A resume keeps the --max-parallel its run was started with, unless given again.
       maxParallel: run.meta.maxParallel,
-      signal: options.signal,
+      signal: options.signal ? AbortSignal.any([options.signal, journalStop.signal]) : journalStop.signal,
       abortCommands: options.abortCommands,
       resume: run.resume,
       decisions: run.decisions,
@@ -346,12 +409,18 @@ function writeRunFile(path: string, text: string): void {
 }
 
 
-async function askApproval(request: ApprovalRequest): Promise<boolean> {
-  const readline = createInterface({ input: process.stdin, output: process.stderr });
+/** Asks on the terminal whether to approve a step; `terminal` is the process's own unless a test gives one. */
+export async function askApproval(request: ApprovalRequest, terminal: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream } = { input: process.stdin, output: process.stderr }): Promise<boolean> {
+  const readline = createInterface({ ...terminal, terminal: Boolean((terminal.input as { isTTY?: boolean }).isTTY) });
   try {
     const question = `\n${request.host}: ${request.message}\nApprove step ${request.stepId}? [y/N] `;
     const answer = await readline.question(question, request.signal ? { signal: request.signal } : {});
     return /^y(es)?$/i.test(answer.trim());
+  } catch (error) {
+    // At the prompt the terminal is raw: Ctrl-C reaches readline, not the process. Made the
+    // signal it stands for, it stops the run as any SIGINT does.
+    if (!request.signal?.aborted) process.emit('SIGINT', 'SIGINT');
+    throw error;
   } finally {
     readline.close();
   }

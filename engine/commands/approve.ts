@@ -5,7 +5,7 @@ import { commitPaths } from '../git/commit-paths.js';
 import { checkPlanFreshness } from '../git/freshness.js';
 import { formatIdentity, isSameIdentity, readAuthorIdentity } from '../git/identity.js';
 import { describeRepository } from '../git/repository.js';
-import { checkSelfApproval } from '../git/self-approval.js';
+import { checkSelfApproval, findChangeStart } from '../git/self-approval.js';
 import { checkApprovalSignature } from '../git/signatures.js';
 import { writeFileAtomic } from '../io/files.js';
 import { readPlanFile } from './apply.js';
@@ -44,7 +44,8 @@ export async function runApprove(options: ApproveOptions): Promise<ExitCode> {
 
   await checkPlanFreshness(plan, repository.root);
   const approver = await readAuthorIdentity(repository.root);
-  if (plan.policy.forbidSelfApproval) await checkSelfApproval(plan, repository.root, approver, { end: 'HEAD', base: options.base });
+  const start = await findChangeStart(plan, repository.root, { end: 'HEAD', base: options.base });
+  if (plan.policy.forbidSelfApproval) await checkSelfApproval(plan, repository.root, approver, 'HEAD', start);
 
   const relativePath = approvalRelativePath(plan.hash);
   const existing = await readApprovalAt(repository.root, 'HEAD', plan.hash);
@@ -74,7 +75,7 @@ export async function runApprove(options: ApproveOptions): Promise<ExitCode> {
     return EXIT_CODES.failed;
   }
   try {
-    await checkApprovalSignature(plan, repository.root, outcome.commit, approver);
+    await checkApprovalSignature(plan, repository.root, outcome.commit, approver, start);
   } catch (error) {
     if (!(error instanceof RunbookError)) throw error;
     options.writeError(`warning: the approval is committed as ${outcome.commit.slice(0, 12)}, but \`runbook apply\` will refuse it: ${error.message}\n`);

@@ -7,6 +7,7 @@ import type { Plan } from '../schema/plan.js';
 import { evaluateDiffAssertions } from '../snapshot/assertions.js';
 import { captureSnapshot } from '../snapshot/capture.js';
 import { compareSnapshots } from '../snapshot/compare.js';
+import { redactSnapshot } from '../snapshot/redact-snapshot.js';
 import { restrictSnapshot } from '../snapshot/restrict.js';
 import { ENGINE_VERSION } from '../version.js';
 
@@ -26,9 +27,9 @@ export function createSnapshotHooks(plan: Plan, root: string, runId: string, clo
       engineVersion: ENGINE_VERSION,
     });
   return {
-    async takeSnapshot({ name, hosts, profile, exec }) {
+    async takeSnapshot({ name, hosts, profile, exec, redact }) {
       try {
-        const snapshot = await capture(name, hosts, profile, exec);
+        const snapshot = redactSnapshot(await capture(name, hosts, profile, exec), redact);
         saveSnapshot(folder, snapshot);
         const missing = Object.entries(snapshot.elements).filter(([, e]) => e.status !== 'collected').map(([type]) => type);
         return {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { EXIT_CODES, createInputError, type ExitCode } from '../errors.js';
 import { displayPath } from '../io/files.js';
 import { escapeControlCharacters } from '../shared/control-characters.js';
-import { JOURNAL_FILE, listRunIds, runFolder } from '../io/journal.js';
+import { JOURNAL_FILE, listRunIds, parseJournalFile, runFolder } from '../io/journal.js';
 import type { RunEvent } from '../run/events.js';
 import { isProcessAlive } from '../io/locks.js';
 import { isReportPending, rebuildRunState, type ResumeState } from '../run/resume-state.js';
@@ -29,6 +29,7 @@ export type RunStatus = 'running' | 'succeeded' | 'failed' | 'crashed' | 'interr
 export interface RunSummary {
   runId: string;
   runbook: string;
+  planHash: string;
   status: RunStatus;
   startedAt: string;
   hosts: Record<string, number>;
@@ -71,39 +72,12 @@ function parseRunMeta(path: string): Read<RunMeta | undefined> {
   return { ok: true, value: meta as RunMeta };
 }
 
-/**
- * The journal's events. A last line that is not JSON was cut off by a crash and is ignored, as
- * readJournal does; a damaged line before it would hide the events after it, so it makes the
- * journal unreadable here.
- */
-function parseJournal(path: string): Read<RunEvent[]> {
-  if (!existsSync(path)) return { ok: true, value: [] };
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const last = lines.findLastIndex((line) => line.trim() !== '');
-  const events: RunEvent[] = [];
-  for (let i = 0; i <= last; i++) {
-    if (lines[i]!.trim() === '') continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(lines[i]!);
-    } catch {
-      if (i === last) break;
-      return { ok: false, reason: `line ${i + 1} is not JSON` };
-    }
-    if (event === null || typeof event !== 'object' || typeof (event as { type?: unknown }).type !== 'string') {
-      return { ok: false, reason: `line ${i + 1} is not a run event` };
-    }
-    events.push(event as RunEvent);
-  }
-  return { ok: true, value: events };
-}
-
 /** A run's journal and what it says the run did, for `--resume`; a damaged journal is an input error (exit 2) naming it. */
 export function readRunJournal(folder: string): { events: RunEvent[]; state: ResumeState | undefined } {
   const path = join(folder, JOURNAL_FILE);
   const unreadable = (reason: string) =>
     createInputError('RB3009', `${displayPath(path)} is unreadable: ${reason}; this run cannot be resumed (\`runbook runs\` lists the others)`);
-  const events = parseJournal(path);
+  const events = parseJournalFile(path);
   if (!events.ok) throw unreadable(events.reason);
   try {
     return { events: events.value, state: rebuildRunState(events.value) };
@@ -123,7 +97,7 @@ function summariseRun(runId: string, folder: string, machine: string): RunSummar
   const journalPath = join(folder, JOURNAL_FILE);
   const meta = parseRunMeta(metaPath);
   if (!meta.ok) return unreadable(metaPath, meta.reason);
-  const events = parseJournal(journalPath);
+  const events = parseJournalFile(journalPath);
   if (!events.ok) return unreadable(journalPath, events.reason);
   if (!meta.value) return events.value.length > 0 ? unreadable(metaPath, 'it is missing') : undefined;
   let state: ResumeState | undefined;
@@ -148,7 +122,7 @@ function summariseRun(runId: string, folder: string, machine: string): RunSummar
     hosts[key] = (hosts[key] ?? 0) + 1;
   }
   const reportPending = isReportPending(state) && !alive;
-  return { runId, runbook: meta.value.runbook, status, startedAt: meta.value.startedAt, hosts, ...(reportPending ? { reportPending } : {}) };
+  return { runId, runbook: meta.value.runbook, planHash: meta.value.planHash, status, startedAt: meta.value.startedAt, hosts, ...(reportPending ? { reportPending } : {}) };
 }
 
 export function runRuns(options: { stateDir: string; machine: string; format: 'text' | 'json'; write: (text: string) => void }): ExitCode {
@@ -174,4 +148,11 @@ export function runRuns(options: { stateDir: string; machine: string; format: 't
   for (const r of runs) if (r.status === 'unreadable') options.write(`run ${r.runId} is unreadable: ${r.path}: ${r.reason}\n`);
   for (const r of runs.filter((run) => run.status !== 'unreadable' && run.reportPending)) options.write(`finish the report of ${r.runId} with: runbook apply --resume ${r.runId}\n`);
   return EXIT_CODES.ok;
+}
+
+/** Runs of a plan hash that have not reached their end here (crashed, interrupted or still running). */
+export function findUnfinishedRuns(stateDir: string, planHash: string, machine: string): RunSummary[] {
+  return summariseRuns(stateDir, machine).filter(
+    (run): run is RunSummary => run.status !== 'unreadable' && run.planHash === planHash && (run.status === 'crashed' || run.status === 'interrupted' || run.status === 'running'),
+  );
 }

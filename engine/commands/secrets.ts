@@ -21,7 +21,7 @@ export function checkPlanSecrets(plan: Plan, env: Readonly<Record<string, string
   for (const [variable, { value, hosts }] of passwords) {
     const redactor = createRedactor([value]);
     for (const [name, param] of Object.entries(plan.params)) {
-      if (typeof param === 'string' && redactor.reveals(param)) {
+      if (redactor.reveals(String(param))) {
         throw createInputError(
           'RB2008',
           `param \`${name}\` holds the password in $${variable} (passwordEnv of ${describeHosts(hosts)}); params are written to the plan and the report: pass secrets through passwordEnv or a capture marked \`secret: true\`, never as a param`,

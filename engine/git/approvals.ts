@@ -6,7 +6,7 @@ import type { Plan } from '../schema/plan.js';
 import { Approval } from '../schema/report.js';
 import { assertPlainIdentity, formatIdentity, isPlainIdentity, type GitIdentity } from './identity.js';
 import { execGit, describeRepository, isCommitHash, isReachable, readFileAtCommit } from './repository.js';
-import { checkSelfApproval, type ChangeScope } from './self-approval.js';
+import { checkSelfApproval, findChangeStart, type ChangeScope } from './self-approval.js';
 import { checkApprovalSignature } from './signatures.js';
 
 /** Where approvals are committed, relative to the repository root. */
@@ -139,8 +139,10 @@ export async function checkAdmittedApproval(plan: Plan, root: string, commit: st
 /** Checks the approver of a committed approval: a plain identity, the signature, not the author of the change. */
 async function checkApprover(plan: Plan, root: string, record: ApprovalRecord, scope: ChangeScope): Promise<void> {
   assertPlainIdentity(record.approver, `approval commit ${record.commit.slice(0, 12)}'s author`, 'approve again as a plain git identity');
-  await checkApprovalSignature(plan, root, record.commit, record.approver);
-  if (plan.policy.forbidSelfApproval) await checkSelfApproval(plan, root, record.approver, scope);
+  if (!plan.policy.requireSignedApprovals && !plan.policy.forbidSelfApproval) return;
+  const start = await findChangeStart(plan, root, scope);
+  if (plan.policy.requireSignedApprovals) await checkApprovalSignature(plan, root, record.commit, record.approver, start);
+  if (plan.policy.forbidSelfApproval) await checkSelfApproval(plan, root, record.approver, scope.end, start);
 }
 
 /** An approval a plan does not require is reported when it is readable, never a reason to refuse. */

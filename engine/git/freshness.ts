@@ -12,6 +12,8 @@ import { ENGINE_VERSION } from '../version.js';
 import { describeRepository, readFileAtCommit, type BlobRead } from './repository.js';
 
 export interface FreshnessOptions {
+  /** Read the inputs at this commit rather than at HEAD (a resume checks its admitted plan so). */
+  commit?: string;
   /** Defaults to this engine's version: a plan made by another version is stale. */
   engineVersion?: string;
 }
@@ -29,7 +31,7 @@ interface InputSource {
  * disk are the reference. The error says what changed: which input file, which params, the engine.
  */
 export async function checkPlanFreshness(plan: Plan, root: string, options: FreshnessOptions = {}): Promise<void> {
-  const source = await openInputSource(root);
+  const source = await openInputSource(root, options.commit);
   const engineVersion = options.engineVersion ?? ENGINE_VERSION;
   const stale = (reasons: string[], diagnostics: RunbookError['diagnostics'] = []) =>
     createInputError(
@@ -124,7 +126,7 @@ function resolveDefaults(runbook: Runbook, params: Plan['params']): Record<strin
   }
 }
 
-async function openInputSource(root: string): Promise<InputSource> {
+async function openInputSource(root: string, at?: string): Promise<InputSource> {
   const repository = await describeRepository(root);
   if (!repository) {
     return {
@@ -139,6 +141,7 @@ async function openInputSource(root: string): Promise<InputSource> {
       },
     };
   }
+  if (at !== undefined) return { label: `commit ${at.slice(0, 12)}`, commit: at, read: (path) => readFileAtCommit(repository.root, at, path) };
   const head = repository.head;
   if (!head) {
     return { label: 'HEAD', commit: null, read: async () => ({ ok: false, reason: 'the repository has no commit yet' }) };

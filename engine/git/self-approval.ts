@@ -13,7 +13,7 @@ export interface ChangeScope {
   base?: string;
 }
 
-interface ChangeStart {
+export interface ChangeStart {
   /** Commits reachable from it are not part of the change; null: the whole history is. */
   exclude: string | null;
   description: string;
@@ -24,14 +24,13 @@ interface ChangeStart {
  * in the change under review. Identities match by email or by name, ignoring case. The plan's own
  * `commit` is not used: the hash does not cover it.
  */
-export async function checkSelfApproval(plan: Plan, root: string, approver: GitIdentity, scope: ChangeScope): Promise<void> {
-  const start = await findChangeStart(plan, root, scope);
+export async function checkSelfApproval(plan: Plan, root: string, approver: GitIdentity, end: string, start: ChangeStart): Promise<void> {
   for (const which of ['runbook', 'inventory'] as const) {
     const { path } = plan.inputs[which];
     if (isAbsolute(path) || path.startsWith('../')) {
       throw createInputError('RB4004', `the policy forbids self-approval, and the plan's ${which} ${path} is outside the repository, so who changed it is unknown; keep runbooks and inventories in the repository`);
     }
-    const log = await execGit(root, ['log', '--follow', '--format=%H%x00%an%x00%ae', scope.end, ...(start.exclude ? [`^${start.exclude}`] : []), '--', path]);
+    const log = await execGit(root, ['log', '--follow', '--format=%H%x00%an%x00%ae', end, ...(start.exclude ? [`^${start.exclude}`] : []), '--', path]);
     if (log.code !== 0) {
       throw createInputError('RB4004', `the policy forbids self-approval, and who changed ${path} cannot be read from git: ${log.stderr.trim().split('\n')[0] ?? ''}`);
     }
@@ -53,7 +52,7 @@ export async function checkSelfApproval(plan: Plan, root: string, approver: GitI
  * history of the two files does. A base can so widen the change, and narrow it only when no plan of
  * theirs was applied yet: it cannot hide a commit made since the last run.
  */
-async function findChangeStart(plan: Plan, root: string, scope: ChangeScope): Promise<ChangeStart> {
+export async function findChangeStart(plan: Plan, root: string, scope: ChangeScope): Promise<ChangeStart> {
   const last = await findLastAppliedRun(root, scope.end, plan);
   const fork = scope.base === undefined ? null : await findForkPoint(root, scope.base, scope.end);
   const sinceRun = last && `since run ${last.runId}, the last applied plan of ${plan.inputs.runbook.path} on ${plan.inputs.inventory.path}`;

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, extname, join, relative } from 'node:path';
 import { createInputError } from '../errors.js';
 
@@ -42,16 +42,34 @@ export function displayPath(path: string): string {
   return rel && !rel.startsWith('..') ? rel : path;
 }
 
-/** Writes through a temporary file and a rename, so a reader never sees half a file. */
+/**
+ * Writes through a temporary file and a rename, so a reader never sees half a file. A symbolic link
+ * is written through (the link stays), and a path that is not a regular file (a FIFO, a terminal,
+ * `/dev/stdout`) is written straight to: a rename would replace the device node itself.
+ */
 export function writeFileAtomic(path: string, text: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const target = statOrNull(path);
+  if (target !== null && !target.isFile()) {
+    writeFileSync(path, text);
+    return;
+  }
+  const resolved = target === null ? path : realpathSync(path);
+  mkdirSync(dirname(resolved), { recursive: true });
+  const temporary = `${resolved}.${process.pid}.${Date.now()}.tmp`;
   writeFileSync(temporary, text);
   try {
-    renameSync(temporary, path);
+    renameSync(temporary, resolved);
   } catch (error) {
     // A folder at `path`, say: leave nothing behind.
     rmSync(temporary, { force: true });
     throw error;
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
   }
 }

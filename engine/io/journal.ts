@@ -14,6 +14,8 @@ export function runFolder(stateDir: string, runId: string): string {
 
 export interface Journal {
   readonly path: string;
+  /** Set once a write or an fsync failed: nothing more is written. */
+  readonly failure: JournalWriteError | undefined;
   /** Writes the event; it is on disk once a later `persist` resolves. Never throws: see `persist`. */
   append(event: RunEvent): void;
   /**
@@ -49,7 +51,7 @@ export class JournalWriteError extends RunbookError {
  */
 export function openJournal(folder: string, options: JournalOptions = {}): Journal {
   const fsyncFile = options.fsync ?? fsync;
-  const write = options.write ?? ((fd: number, text: string) => writeSync(fd, text));
+  const write = options.write ?? writeWhole;
   mkdirSync(folder, { recursive: true });
   const path = join(folder, JOURNAL_FILE);
   // Read as well as append: a line cut off by a crash is found and dropped first.
@@ -76,6 +78,9 @@ export function openJournal(folder: string, options: JournalOptions = {}): Journ
   };
   return {
     path,
+    get failure() {
+      return failure;
+    },
     append(event) {
       if (!open || failure) return;
       try {
@@ -114,6 +119,12 @@ export function openJournal(folder: string, options: JournalOptions = {}): Journ
   };
 }
 
+/** Writes all of `text`: a short write (a disk filling up) is continued until it completes or throws. */
+function writeWhole(fd: number, text: string): void {
+  const bytes = Buffer.from(text, 'utf8');
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+}
+
 /** `ENOSPC: no space left on device`, however the error spelled it. */
 export function describeIoError(cause: unknown): string {
   const error = cause as NodeJS.ErrnoException;
@@ -142,20 +153,40 @@ function dropCutLine(fd: number): void {
   if (size > 0) ftruncateSync(fd, 0);
 }
 
-/** The events of a journal; a last line cut off by a crash is ignored. */
-export function readJournal(folder: string): RunEvent[] {
-  const path = join(folder, JOURNAL_FILE);
-  if (!existsSync(path)) return [];
+/** A journal read back: its events, or why it cannot be trusted. */
+export type JournalRead = { ok: true; value: RunEvent[] } | { ok: false; reason: string };
+
+/**
+ * The journal's events. A last line that is not JSON was cut off by a crash and is ignored; a damaged
+ * line before it would hide the events after it, so it makes the journal unreadable.
+ */
+export function parseJournalFile(path: string): JournalRead {
+  if (!existsSync(path)) return { ok: true, value: [] };
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const last = lines.findLastIndex((line) => line.trim() !== '');
   const events: RunEvent[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
+  for (let i = 0; i <= last; i++) {
+    if (lines[i]!.trim() === '') continue;
+    let event: unknown;
     try {
-      events.push(JSON.parse(line) as RunEvent);
+      event = JSON.parse(lines[i]!);
     } catch {
-      break;
+      if (i === last) break;
+      return { ok: false, reason: `line ${i + 1} is not JSON` };
     }
+    if (event === null || typeof event !== 'object' || typeof (event as { type?: unknown }).type !== 'string') {
+      return { ok: false, reason: `line ${i + 1} is not a run event` };
+    }
+    events.push(event as RunEvent);
   }
-  return events;
+  return { ok: true, value: events };
+}
+
+/** The events of a run's journal (a last line cut off by a crash is ignored); throws on a damaged one. */
+export function readJournal(folder: string): RunEvent[] {
+  const read = parseJournalFile(join(folder, JOURNAL_FILE));
+  if (!read.ok) throw new Error(`${join(folder, JOURNAL_FILE)} is damaged: ${read.reason}`);
+  return read.value;
 }
 
 export function listRunIds(stateDir: string): string[] {

@@ -51,7 +51,20 @@ interface At {
 
 export type RunEvent =
   /** Journaled first when a new run passes the gates, before anything runs: what `--resume` checks again. */
-  | (At & { type: 'run.admitted'; runId: string; planHash: string; approvalRequired: boolean; approvalCommit: string | null; allowDirty: boolean })
+  | (At & {
+      type: 'run.admitted';
+      runId: string;
+      planHash: string;
+      approvalRequired: boolean;
+      approvalCommit: string | null;
+      allowDirty: boolean;
+      /** HEAD when the run was admitted: a resume checks the plan against the inputs there. */
+      inputsCommit?: string | null;
+      /** The `--base` the gates used, for a resume to use again. */
+      base?: string;
+      /** Admitted with `--allow-reapply`. */
+      allowReapply?: boolean;
+    })
   | (At & {
       type: 'run.started';
       runId: string;

@@ -8,7 +8,7 @@ import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import { createLimiter } from '../shared/limiter.js';
 import type { HostConnection } from '../transport/types.js';
 import type { Clock } from './clock.js';
-import type { EmitEvent, HostState, RunOutcome, StepRecord, StepSection, StopSignal } from './events.js';
+import { STOP_SIGNALS, type EmitEvent, type HostState, type RunOutcome, type StepRecord, type StepSection, type StopSignal } from './events.js';
 import { adviseOnWaitingStep, planInterruptedStep, settleAfterProbe, type CutOffStep, type OperatorDecisions, type SettledStep } from './interrupted-step.js';
 import { createRedactor } from './redact.js';
 import { INTERRUPTED_MESSAGE, type ResumeState } from './resume-state.js';
@@ -163,8 +163,9 @@ class PlanExecution {
     const signal = this.options.signal;
     if (!signal) return;
     const onAbort = () => {
-      const name = typeof signal.reason === 'string' ? signal.reason : undefined;
-      const known = name === 'SIGINT' || name === 'SIGTERM' || name === 'SIGHUP' ? name : undefined;
+      // The caller aborts with the journal's write error when it cannot write an event.
+      if (signal.reason instanceof Error) return this.interrupt({ cause: 'journal', reason: `the journal could not be written: ${signal.reason.message}` });
+      const known = STOP_SIGNALS.find((name) => name === signal.reason);
       this.interrupt({ cause: 'stop', reason: `${INTERRUPTED_MESSAGE}${known ? ` by ${known}` : ''}`, ...(known ? { signal: known } : {}) });
     };
     if (signal.aborted) onAbort();
@@ -212,8 +213,9 @@ class PlanExecution {
 
     await this.runStages();
 
-    // The snapshot after compares the finished fabric: not while a host is still to run or resume.
-    const left = Object.values(this.hosts).some((r) => UNFINISHED_STATES.includes(r.state));
+    // The snapshot after compares the finished fabric: not while a host is still to run or resume
+    // (hosts never started count only when the run was stopped; maxFailures skips them for good).
+    const left = Object.values(this.hosts).some((r) => r.state === 'interrupted' || (this.stopped !== undefined && UNFINISHED_STATES.includes(r.state)));
     if (this.snapshots.before && plan.strategy.snapshot.after && !left && !this.isStopping) {
       if (options.resume?.snapshotAfter) this.snapshots.after = options.resume.snapshotAfter;
       else {
@@ -338,10 +340,13 @@ class PlanExecution {
     const cut = this.findCutOffStep(name, planned, section);
     if (!cut) return this.runOne(name, planned, section);
     let decision = planInterruptedStep(cut, this.options.decisions);
+    if (decision.action === 'probe' && this.isStopping) decision = { action: 'wait', by: 'runbook', reason: 'the run was stopped before its completion probe could run' };
     if (decision.action === 'probe') {
       const probe = (this.definitions[section].get(planned.id) as Step).completedWhen!;
       decision = settleAfterProbe(cut, this.options.decisions, await runCompletionProbe(probe, this.stepEnvironment(name, planned.hop)));
     }
+    // The probe's command and what it saw may hold a secret capture.
+    decision = { ...decision, reason: this.redactor.redact(decision.reason) };
     this.emit({ type: 'step.decided', at: this.clock.now(), host: name, section, stepId: planned.id, decision: decision.action, by: decision.by, reason: decision.reason });
     const attempts = this.options.resume?.hosts[name]?.interrupted?.attempts ?? 0;
     if (decision.action === 'rerun') return this.runOne(name, planned, section, attempts);
@@ -358,7 +363,7 @@ class PlanExecution {
       host: name,
       section,
       stepId: planned.id,
-      mutating: !READ_ONLY_KINDS.includes(planned.kind as StepKind) && planned.kind !== 'approval',
+      mutating: planned.mutating,
       idempotent: definition.idempotent === true,
       hasProbe: definition.completedWhen !== undefined,
     };
@@ -446,7 +451,7 @@ class PlanExecution {
     const { clock, names } = this;
     this.emit({ type: 'phase.started', at: clock.now(), phase, hosts: names });
     const taken = this.deps.takeSnapshot
-      ? await this.deps.takeSnapshot({ name, hosts: names, profile: this.plan.strategy.snapshot.profile, exec: this.exec })
+      ? await this.deps.takeSnapshot({ name, hosts: names, profile: this.plan.strategy.snapshot.profile, exec: this.exec, redact: this.redactor.redact })
       : { ok: false, message: 'snapshots are not available in this run' };
     this.emit({ type: 'phase.finished', at: clock.now(), phase, ok: taken.ok, message: taken.message });
     return taken;
@@ -463,6 +468,8 @@ class PlanExecution {
     // Hosts a resumed run had finished keep their outcome.
     let active = batch.filter((name) => hosts[name]!.state === 'pending');
     const failures = new Map<string, StepRecord>();
+    /** Hosts the stop reached before their next step started. */
+    const stopped: string[] = [];
     let batchStop: string | undefined;
     for (const name of active) {
       hosts[name]!.state = 'running';
@@ -483,11 +490,18 @@ class PlanExecution {
         const done = hosts[name]!.steps.some((r) => r.id === step.id);
         return planned && !done ? [{ name, planned }] : [];
       });
+      // A host still queued behind --max-parallel when the run is told to stop does not start the step.
       const records =
         step.kind === 'snapshot'
           ? await this.runSnapshotStep(step, targets)
-          : await Promise.all(targets.map(({ name, planned }) => this.limit(() => this.runOrDecide(name, planned, 'step'))));
+          : await Promise.all(targets.map(({ name, planned }) => this.limit(async () => (this.isStopping ? undefined : this.runOrDecide(name, planned, 'step')))));
+      const notStarted = targets.filter((_, i) => records[i] === undefined).map((t) => t.name);
+      if (notStarted.length > 0) {
+        active = active.filter((name) => !notStarted.includes(name));
+        stopped.push(...notStarted);
+      }
       records.forEach((record, i) => {
+        if (record === undefined) return;
         const name = targets[i]!.name;
         hosts[name]!.steps.push(record);
         const failed = record.status === 'interrupted' || (record.status === 'failed' && step.onFailure !== 'continue');
@@ -502,6 +516,7 @@ class PlanExecution {
     await Promise.all([
       ...[...failures].map(([name, failure]) => this.limit(() => this.endHost(name, failure))),
       ...active.map((name) => this.limit(() => this.endHost(name, undefined, batchStop))),
+      ...stopped.map((name) => this.limit(() => this.endHost(name, undefined, INTERRUPTED_MESSAGE))),
     ]);
   }
 
@@ -518,7 +533,7 @@ class PlanExecution {
     try {
       await this.persist();
       taken = this.deps.takeSnapshot
-        ? await this.deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? this.plan.strategy.snapshot.profile, exec: this.exec })
+        ? await this.deps.takeSnapshot({ name, hosts: targets.map((t) => t.name), profile: step.profile ?? this.plan.strategy.snapshot.profile, exec: this.exec, redact: this.redactor.redact })
         : { ok: false, message: 'snapshots are not available in this run' };
     } catch (error) {
       taken = { ok: false, interrupted: true, message: `not started: ${(error as Error).message}` };

@@ -42,6 +42,8 @@ export interface SnapshotRequest {
   hosts: string[];
   profile: string;
   exec: HostExec;
+  /** Hides the run's secrets in what the snapshot stores. */
+  redact(text: string): string;
 }
 
 export interface StepHooks {

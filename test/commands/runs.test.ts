@@ -82,7 +82,7 @@ describe('`runbook runs` with a damaged run folder', () => {
     expect(json.code).toBe(0);
     const runs = JSON.parse(json.out) as Array<Record<string, unknown>>;
     expect(runs).toEqual([
-      { runId: 'a-good', runbook: 'listed', status: 'succeeded', startedAt: '2026-01-01T00:00:00.000Z', hosts: { succeeded: 1 } },
+      { runId: 'a-good', runbook: 'listed', planHash: expect.stringMatching(/^sha256:/), status: 'succeeded', startedAt: '2026-01-01T00:00:00.000Z', hosts: { succeeded: 1 } },
       { runId: 'b-bad', status: 'unreadable', path: expect.stringMatching(new RegExp(`b-bad/${file.replace('.', '\\.')}$`)), reason: expect.stringMatching(reason) },
     ]);
     const text = listRuns(stateDir, 'text');

@@ -87,6 +87,32 @@ describe('a journal that cannot be written', () => {
   });
 });
 
+describe('a journal that fails on the run\'s last events', () => {
+  it('claims no success, names the step that finished unjournaled, and the operator marks it done on resume', async () => {
+    let full = false;
+    const first = await apply({
+      journal: {
+        write: (fd, text) => {
+          if (full) throw enospc();
+          writeSync(fd, text);
+        },
+      },
+      onEvent: (event: RunEvent) => {
+        if (event.type === 'step.started' && event.stepId === 'third') full = true;
+      },
+    });
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain('these steps finished after the journal stopped and are not in it (a resume sees them cut off): box:third (succeeded)');
+    expect(existsSync(join(repo, 'reports'))).toBe(false);
+    expect(log()).toEqual(['first', 'second', 'third']);
+
+    const runId = readdirSync(join(repo, '.runbook', 'runs'))[0]!;
+    const resumed = await apply({ target: undefined, inventory: undefined, params: [], resume: runId, markDone: ['box:third'] });
+    expect(resumed.code).toBe(0);
+    expect(log()).toEqual(['first', 'second', 'third']);
+  });
+});
+
 /** A 256 KiB tmpfs mounted on the repository's `.runbook`; null where this process may not mount. */
 function mountSmallTmpfs(folder: string): (() => void) | null {
   mkdirSync(folder, { recursive: true });

@@ -8,6 +8,7 @@ import { runApprove } from '../../engine/commands/approve.js';
 import { planFromFiles, renderPlanJson } from '../../engine/commands/plan.js';
 import { main } from '../../engine/cli.js';
 import { RunbookError } from '../../engine/errors.js';
+import { computePlanHash } from '../../engine/plan/make-plan.js';
 import type { Plan } from '../../engine/schema/plan.js';
 import type { RunReport } from '../../engine/schema/report.js';
 import { AUTHOR, COLLEAGUE, INVENTORY_PATH, REVIEWER, RUNBOOK_PATH, createInventoryYaml, createRunbookYaml, createTempRepository, type Identity, type TempRepository } from './temp-repository.js';
@@ -239,7 +240,7 @@ describe('signed approvals', () => {
   async function approveSignedAs(identity: Identity, key: string, planPath: string) {
     await repo.git.addConfig('user.signingkey', join(keys, key));
     try {
-      return await approveAs(identity, planPath);
+      return await approveAs(identity, planPath, { base: 'main' });
     } finally {
       await repo.git.raw(['config', '--unset', 'user.signingkey']);
     }
@@ -248,7 +249,7 @@ describe('signed approvals', () => {
   it('refuses an unsigned approval commit', async () => {
     const { plan, path } = await setUpSigned();
     await commitApprovalFile(plan, REVIEWER, REVIEWER.name);
-    const error = await rejection(apply({ target: path }));
+    const error = await rejection(apply({ target: path, base: 'main' }));
     expect(error.exitCode).toBe(2);
     expect(error.code).toBe('RB4011');
     expect(error.message).toContain('not signed');
@@ -261,7 +262,7 @@ describe('signed approvals', () => {
     expect(approved.out).toContain('signature');
     // The key added to the working tree's copy of the file does not count: the committed one does.
     writeFileSync(join(repo.root, '.gitops', 'allowed_signers'), `${REVIEWER.email} namespaces="git" ${publicKey('bob')}\n${REVIEWER.email} namespaces="git" ${publicKey('eve')}\n`);
-    const error = await rejection(apply({ target: path }));
+    const error = await rejection(apply({ target: path, base: 'main' }));
     expect(error.code).toBe('RB4011');
   });
 
@@ -272,16 +273,39 @@ describe('signed approvals', () => {
     repo.write(`approvals/${plan.hash.slice('sha256:'.length)}.json`, `${JSON.stringify({ planHash: plan.hash, commit: null, approver: COLLEAGUE.name, approvedAt: '2026-11-24T10:00:00.000Z', runbook: { name: 'demo-upgrade', version: '1.2.0' } })}\n`);
     await repo.git.add(['-A']);
     await repo.git.raw(['commit', '-q', '-S', '-m', 'approve', `--author=${COLLEAGUE.name} <${COLLEAGUE.email}>`]);
-    const error = await rejection(apply({ target: path }));
+    const error = await rejection(apply({ target: path, base: 'main' }));
     expect(error.code).toBe('RB4011');
     expect(error.message).toContain(REVIEWER.email);
+  });
+
+  it('reads the allowed signers as they were before the change: a key the change adds is not trusted', async () => {
+    const { plan, path } = await setUpSigned();
+    await repo.git.raw(['checkout', '-q', '-b', 'change']);
+    // On her branch Alice lists her own key under Bob's name, then signs an approval committed as Bob.
+    repo.write('.gitops/allowed_signers', `${REVIEWER.email} namespaces="git" ${publicKey('bob')}\n${REVIEWER.email} namespaces="git" ${publicKey('eve')}\n`);
+    await repo.commitAll('trust one more key', AUTHOR);
+    await repo.git.addConfig('user.signingkey', join(keys, 'eve'));
+    repo.write(`approvals/${plan.hash.slice('sha256:'.length)}.json`, `${JSON.stringify({ planHash: plan.hash, commit: null, approver: REVIEWER.name, approvedAt: '2026-11-24T10:00:00.000Z', runbook: { name: 'demo-upgrade', version: '1.2.0' } })}\n`);
+    await repo.git.add(['-A']);
+    await repo.git.raw(['commit', '-q', '-S', '-m', 'approve', `--author=${REVIEWER.name} <${REVIEWER.email}>`]);
+    const error = await rejection(apply({ target: path, base: 'main' }));
+    expect(error.code).toBe('RB4011');
+    expect(error.message).toContain('before the change');
+  });
+
+  it('cannot check a signature with no start of the change to read the allowed signers at, and says to give --base', async () => {
+    const { path } = await setUpSigned();
+    await approveSignedAs(REVIEWER, 'bob', path);
+    const error = await rejection(apply({ target: path }));
+    expect(error.code).toBe('RB4011');
+    expect(error.message).toContain('--base');
   });
 
   it('accepts an approval signed by the approver with a key in the allowed-signers file', async () => {
     const { path } = await setUpSigned();
     const approved = await approveSignedAs(REVIEWER, 'bob', path);
     expect(approved.exitCode, approved.out).toBe(0);
-    const { exitCode, stderr } = await apply({ target: path });
+    const { exitCode, stderr } = await apply({ target: path, base: 'main' });
     expect(exitCode, stderr).toBe(0);
   });
 });
@@ -379,7 +403,16 @@ steps:
     writeFileSync(join(folder, 'journal.jsonl'), [...journal, started].map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 
-  const admission = (plan: Plan, approvalCommit: string | null) => ({ type: 'run.admitted', at: Date.UTC(2026, 10, 24, 10), runId: RUN_ID, planHash: plan.hash, approvalRequired: true, approvalCommit, allowDirty: false });
+  const admission = (plan: Plan, approvalCommit: string | null, inputsCommit?: string) => ({
+    type: 'run.admitted',
+    at: Date.UTC(2026, 10, 24, 10),
+    runId: RUN_ID,
+    planHash: plan.hash,
+    approvalRequired: true,
+    approvalCommit,
+    allowDirty: false,
+    ...(inputsCommit ? { inputsCommit } : {}),
+  });
 
   it('refuses a forged run folder: no admission, an admission naming no commit, one naming a commit that does not approve the plan, or a self-approval', async () => {
     const marker = join(repo.root, 'ran.txt');
@@ -387,12 +420,14 @@ steps:
     const { plan } = await makePlanFile();
     const notAnApproval = await head();
     const selfApproval = await commitApprovalFile(plan, AUTHOR, 'Somebody Else');
+    const inputs = notAnApproval;
     const cases: Array<[string, object[], string]> = [
       ['no admission', [], 'no admission'],
-      ['a commit that does not exist', [admission(plan, 'f'.repeat(40))], 'not in the history'],
-      ['a commit with no approval of the plan', [admission(plan, notAnApproval)], 'does not approve'],
-      ['no commit at all', [admission(plan, null)], 'names no approval commit'],
-      ['a self-approval', [admission(plan, selfApproval)], 'forbids self-approval'],
+      ['no commit of the inputs', [admission(plan, selfApproval)], 'names no commit of the history of HEAD'],
+      ['a commit that does not exist', [admission(plan, 'f'.repeat(40), inputs)], 'not in the history'],
+      ['a commit with no approval of the plan', [admission(plan, notAnApproval, inputs)], 'does not approve'],
+      ['no commit at all', [admission(plan, null, inputs)], 'names no approval commit'],
+      ['a self-approval', [admission(plan, selfApproval, inputs)], 'forbids self-approval'],
     ];
     for (const [label, journal, message] of cases) {
       forgeRunFolder(plan, journal);
@@ -403,6 +438,20 @@ steps:
       expect(existsSync(marker), label).toBe(false);
       rmSync(join(repo.root, '.runbook'), { recursive: true, force: true });
     }
+  });
+
+  it('refuses a forged plan that turns its own approval off: the plan must be what the admitted inputs make', async () => {
+    const marker = join(repo.root, 'ran.txt');
+    await setUp({ requireApproval: true, forbidSelfApproval: true }, createTracingRunbook(marker));
+    const { plan } = await makePlanFile();
+    const forged = structuredClone(plan) as Plan;
+    forged.policy.requireApproval = false;
+    forged.hash = computePlanHash(forged);
+    forgeRunFolder(forged, [{ ...admission(forged, null, await head()), approvalRequired: false }]);
+    const error = await rejection(apply({ resume: RUN_ID, root: repo.root }));
+    expect(error.code).toBe('RB4012');
+    expect(error.message).toContain('is not what its runbook and inventory at');
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('resumes a run it admitted, with the approval it relied on', async () => {
@@ -455,5 +504,35 @@ describe('the ledger of applied plans is git history', () => {
     await repo.git.raw(['rm', '-r', '-q', 'reports/runs']);
     await repo.commitAll('drop the run reports');
     expect((await apply({ target: stopped.path })).exitCode).toBe(1);
+  });
+
+  it('refuses to apply a plan again while a run of it is unfinished, and names the run to resume', async () => {
+    await setUp();
+    const { plan, path } = await makePlanFile();
+    const controller = new AbortController();
+    const stopped = await apply({ target: path, signal: controller.signal, onEvent: (event) => event.type === 'step.finished' && event.record.id === 'backup-config' && controller.abort() });
+    const runId = /continue with `runbook apply --resume (\S+)`/.exec(stopped.stderr)?.[1];
+    expect(runId, stopped.stderr).toBeDefined();
+    const again = await rejection(apply({ target: path }));
+    expect(again.code).toBe('RB4005');
+    // In this process its pid is alive: `runs` would say running; from a new shell, interrupted.
+    expect(again.message).toMatch(new RegExp(`plan ${plan.hash} has a run that has not finished: ${runId} \\((interrupted|running)\\)`));
+    expect(again.message).toContain(`runbook apply --resume ${runId}`);
+    expect((await apply({ target: path, allowReapply: true })).exitCode).toBe(0);
+  });
+
+  it('refuses to resume a run whose journal was cut back after its report, and to decide steps of a run that ended', async () => {
+    await setUp();
+    const { path } = await makePlanFile();
+    const done = await apply({ target: path });
+    expect(done.exitCode, done.stderr).toBe(0);
+    const runId = readdirSync(join(repo.root, '.runbook', 'runs'))[0]!;
+    const decided = await rejection(apply({ resume: runId, root: repo.root, markDone: ['spine01:install'] }));
+    expect(decided.code).toBe('RB3012');
+    const journal = join(repo.root, '.runbook', 'runs', runId, 'journal.jsonl');
+    writeFileSync(journal, `${readFileSync(journal, 'utf8').split('\n').slice(0, 2).join('\n')}\n`);
+    const replayed = await rejection(apply({ resume: runId, root: repo.root }));
+    expect(replayed.code).toBe('RB4005');
+    expect(replayed.message).toContain('the journal was cut back');
   });
 });
