@@ -444,6 +444,12 @@ const PROGRESS_STEPS = 4;
 export class QumuloNode implements SimulatedDevice {
   readonly platform = 'qumulo';
   readonly id: number;
+  /**
+   * The cluster file system, served over SFTP: the document has the operator upload the `.qimg` to any
+   * directory of the cluster through a client protocol (its step before `qq upgrade_cluster`); the lab
+   * offers SFTP for that, and every node sees what one node was sent.
+   */
+  readonly files: VirtualFs;
   private readonly commands: CommandTable;
 
   constructor(
@@ -451,6 +457,7 @@ export class QumuloNode implements SimulatedDevice {
     private readonly cluster: QumuloCluster,
   ) {
     this.id = cluster.addNode(env.name, env.power);
+    this.files = cluster.fs;
     cluster.fs.mkdir(homeOf(env.user));
     this.commands = {
       ...createLinuxCommands({

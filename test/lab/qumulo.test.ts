@@ -1,3 +1,4 @@
+import type { SFTPWrapper } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQumuloImage, type ClusterEvent, type QumuloOptions } from '../../lab/devices/qumulo.js';
 import { startLab, type Lab } from '../../lab/index.js';
@@ -246,6 +247,28 @@ describe('the Qumulo storage cluster', () => {
     expect(monitored.code).toBe(1);
     expect(monitored.stderr).toBe('Upgrade failed: Upgrade image /upgrade/cut.qimg is corrupt: its checksum does not match; upload it again\n');
     expect(eventsOf('prepare-failed')).toHaveLength(4);
+  });
+
+  it('takes an image uploaded over SFTP to any node into the cluster file system; a cut-off upload fails when unpacked', async () => {
+    await start(undefined, { images: [] });
+    const upload = async (node: string, path: string, content: string) => {
+      const client = await connect(target(node));
+      try {
+        const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((error, session) => (error ? reject(error) : resolve(session))));
+        await new Promise<void>((resolve, reject) => sftp.writeFile(path, content, (error) => (error ? reject(error) : resolve())));
+      } finally {
+        client.end();
+      }
+    };
+    const image = createQumuloImage('7.1.0.1');
+    await upload('qumulo2', '/upgrade/qumulo_core_7.1.0.1.qimg', image);
+    expect(lab!.commandLog('qumulo2').map((entry) => [entry.mode, entry.command])).toContainEqual(['sftp', 'sftp put /upgrade/qumulo_core_7.1.0.1.qimg']);
+    expect((await run(target('qumulo4'), 'ls -l /upgrade')).stdout).toContain(`${Buffer.byteLength(image)} `);
+    expect(await qq('qumulo1', 'upgrade_verify_image --path /upgrade/qumulo_core_7.1.0.1.qimg')).toEqual({ upgrade_type: 'PLATFORM', current_version: '7.0.0.1', target_version: '7.1.0.1' });
+    await upload('qumulo3', '/upgrade/qumulo_core_7.0.2.qimg', createQumuloImage('7.0.2').slice(0, -5));
+    expect((await run(target('qumulo1'), 'qq upgrade_cluster prepare --path /upgrade/qumulo_core_7.0.2.qimg --no-monitor')).code).toBe(0);
+    const failed = await until(() => (status().error_state !== 'UPGRADE_ERROR_NO_ERROR' ? status() : undefined), 10_000, 5);
+    expect(failed.error_message).toBe('Upgrade image /upgrade/qumulo_core_7.0.2.qimg is corrupt: its checksum does not match; upload it again');
   });
 
   it('blocks an upgrade while a node is offline', async () => {
