@@ -113,7 +113,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       }
       const ownCaptures = isObject(step.capture) ? Object.keys(step.capture) : [];
       // The step's own captures are known to its expectations, not to its command.
-      for (const field of ['run', 'when', 'message', 'snapshot'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
+      for (const field of ['run', 'when', 'message', 'snapshot', 'remote', 'file'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
       if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured, ownCaptures);
       // The probe runs before the step (on resume): it knows only the values captured before it.
       if (isObject(step.completedWhen)) {
@@ -309,8 +309,9 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   const id = typeof step.id === 'string' ? `\`${step.id}\`` : String(Number(base[1]) + 1);
   const fail = (field: string, message: string) =>
     out.push(source.diagnose('RB1210', `step ${id}: ${message}`, field in step ? [...base, field] : base, field in step ? 'key' : 'value'));
-  const needsRun = !['approval', 'snapshot'].includes(kind);
+  const needsRun = !['approval', 'snapshot', 'put'].includes(kind);
   if (needsRun && typeof step.run !== 'string') fail('run', `a \`${kind}\` step needs \`run\`, the command to run`);
+  checkPutFields(source, step, base, kind, id, out);
   if (kind === 'approval' && 'run' in step) fail('run', 'an approval step runs no command; remove `run` and say what to approve in `message`');
   if (kind === 'approval' && typeof step.message !== 'string') fail('message', 'an approval step needs `message`, what the operator is asked');
   if (kind !== 'approval' && 'message' in step) fail('message', '`message` belongs to approval steps');
@@ -324,6 +325,23 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   }
   if ('interval' in step && !('until' in step)) fail('interval', '`interval` needs `until`, the condition to poll for');
   if (base[0] !== 'prechecks' && ('severity' in step || 'hint' in step)) fail('severity' in step ? 'severity' : 'hint', 'severity and hint belong to prechecks');
+}
+
+/** A put step moves a file over SFTP: it needs `remote` and `file` and runs no command; elsewhere these fields are mistakes. */
+function checkPutFields(source: YamlSource, step: Loose, base: PathSegment[], kind: string, id: string, out: Diagnostic[]) {
+  const diagnose = (field: string, message: string) =>
+    out.push(source.diagnose('RB1246', `step ${id}: ${message}`, field in step ? [...base, field] : base, field in step ? 'key' : 'value'));
+  if (kind !== 'put') {
+    for (const field of ['remote', 'file']) if (field in step) diagnose(field, `\`${field}\` belongs to put steps (a file sent over SFTP)`);
+    return;
+  }
+  if (base[0] === 'prechecks') diagnose('kind', 'a put step changes the host; it belongs under `steps`');
+  if ('run' in step) diagnose('run', 'a put step sends a file over SFTP and runs no command; remove `run`');
+  if (typeof step.remote !== 'string') diagnose('remote', 'a put step needs `remote`, the absolute path of the file on the host');
+  if (typeof step.file !== 'string') diagnose('file', 'a put step needs `file`, the repository file to send');
+  for (const field of ['until', 'answer', 'capture', 'expect', 'reconnect'] as const) {
+    if (field in step) diagnose(field, `\`${field}\` goes with a command; a put step succeeds when the file reads back as it was sent`);
+  }
 }
 
 function describeStep(doc: Loose, path: PathSegment[]): string {

@@ -36,6 +36,7 @@ export const CODES = {
   RB1243: 'hop value used outside the hops',
   RB1244: 'value captured in a hop used after the hops',
   RB1245: 'invalid hop value',
+  RB1246: 'field does not fit a put step',
   RB1301: 'undeclared group',
   RB1302: 'target selects no host',
 } as const;

@@ -59,7 +59,7 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
   ] as const;
   // When no command names a host field, a host's plan depends only on which steps select it: hosts
   // with the same selection share one frozen host plan, which the plan's JSON then serialises once.
-  const shared = sections.every(({ steps }) => steps.every(({ step }) => [step.run, step.reconnect?.check, 'completedWhen' in step ? step.completedWhen?.run : undefined].every((t) => t === undefined || isHostIndependent(t))))
+  const shared = sections.every(({ steps }) => steps.every(({ step }) => [step.run, step.reconnect?.check, 'completedWhen' in step ? step.completedWhen?.run : undefined, step.remote, step.file].every((t) => t === undefined || isHostIndependent(t))))
     ? new Map<string, HostPlan>()
     : undefined;
   for (const host of targets) {
@@ -283,7 +283,8 @@ function planStep(
     }
   };
   let command: string | undefined;
-  if (step.run !== undefined) {
+  if (kind === 'put') command = describePut(step, withCapturesOf(`${step.file ?? ''}${step.remote ?? ''}`, context));
+  else if (step.run !== undefined) {
     command = commands.get(key(step.run));
     if (command === undefined) {
       command = renderCommand(step.run);
@@ -306,6 +307,12 @@ function planStep(
     mutating: !READ_ONLY_KINDS.includes(kind) && kind !== 'approval',
     when: step.when,
   };
+}
+
+/** What a put step sends where, for the plan (the executor names its transfer the same way). */
+export function describePut(step: Pick<Step, 'file' | 'remote'>, context: TemplateContext): string {
+  const render = (source: string | undefined) => renderTemplate(source ?? '', context, { shell: false });
+  return `sftp put ${render(step.file)} -> ${render(step.remote)}`;
 }
 
 /** A template that names no host field (and nothing the analysis refused) renders the same for every host. */

@@ -227,6 +227,14 @@ const stepProperties = {
   snapshot: Type.Optional(
     Template('For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent.'),
   ),
+  remote: Type.Optional(
+    Template('For `kind: put`: the absolute path of the file on the host, written over SFTP and read back.', ['/upgrade/qumulo_core_{{hop.value}}.qimg']),
+  ),
+  file: Type.Optional(
+    Template('For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only.', [
+      'images/qumulo_core_{{hop.value}}.qimg',
+    ]),
+  ),
 };
 
 export const CompletionProbe = defineObject(

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LabOptions } from '../../lab/index.js';
@@ -19,10 +19,23 @@ afterEach(async () => {
   testLab = undefined;
 });
 
-async function upgrade(params: string[], options: LabOptions = {}): Promise<{ run: AppliedRun; lab: TestLab }> {
-  testLab = await startTestLab({ ...STORAGE_ONLY, ...options, qumulo: { ...options.qumulo } });
+// The images the operator downloaded, in the repository's images/ folder, that the runbook uploads.
+const DOWNLOADED = { '7.0.2': createQumuloImage('7.0.2'), '7.1.0.1': createQumuloImage('7.1.0.1'), '5.1.1': createQumuloImage('5.1.1') };
+
+/** Applies the runbook to a cluster with nothing uploaded yet (unless `qumulo.images` says otherwise). */
+async function upgrade(params: string[], options: LabOptions & { downloaded?: Record<string, string> } = {}): Promise<{ run: AppliedRun; lab: TestLab }> {
+  testLab = await startTestLab({ ...STORAGE_ONLY, ...options, qumulo: { images: [], ...options.qumulo } });
+  mkdirSync(join(testLab.dir, 'images'));
+  for (const [release, content] of Object.entries(options.downloaded ?? DOWNLOADED)) writeFileSync(join(testLab.dir, 'images', `qumulo_core_${release}.qimg`), content);
   const run = await applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, params, { root: testLab.dir });
   return { run, lab: testLab };
+}
+
+function uploads(lab: TestLab): string[] {
+  return lab.lab
+    .commandLog('qumulo1')
+    .map((entry) => entry.command)
+    .filter((command) => command.startsWith('sftp put '));
 }
 
 function clusterEvents(lab: TestLab): ClusterEvent[] {
@@ -61,6 +74,9 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
   it('two-phase platform upgrade with a rolling reboot: prepare --rolling, gate, commit; nodes reboot one at a time and NFS stays up', async () => {
     const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=platform', 'reboot=rolling']);
     expect(run.exitCode, run.stderr).toBe(0);
+    expect(uploads(lab)).toEqual(['sftp put /upgrade/qumulo_core_7.1.0.1.qimg']);
+    const upload = run.steps.qumulo1!.find((record) => record.id === 'upload-image.hop1');
+    expect(upload?.message).toContain(`(${Buffer.byteLength(DOWNLOADED['7.1.0.1'])} bytes, sha256 `);
     expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([
       'qq upgrade_cluster prepare --rolling --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor',
       'qq upgrade_cluster commit --no-monitor',
@@ -110,6 +126,7 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
     const { run, lab } = await upgrade(['via=7.0.2', 'targetVersion=7.1.0.1', 'upgradeType=platform']);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(clusterEvents(lab).filter((event) => event.event === 'upgraded').map((event) => event.detail)).toEqual(['7.0.2', '7.1.0.1']);
+    expect(uploads(lab)).toEqual(['sftp put /upgrade/qumulo_core_7.0.2.qimg', 'sftp put /upgrade/qumulo_core_7.1.0.1.qimg']);
     expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([
       'qq upgrade_cluster prepare --path /upgrade/qumulo_core_7.0.2.qimg --no-monitor',
       'qq upgrade_cluster commit --no-monitor',
@@ -123,9 +140,11 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
   });
 
   it('a preparation that ends in an error state stops before the gate and the commit, with the error_message in the report', async () => {
+    // A download cut off: the header is whole, the payload is not (only unpacking finds it).
     const corrupt = createQumuloImage('7.1.0.1', { damage: 'payload' });
-    const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=platform'], { qumulo: { files: { '/upgrade/qumulo_core_7.1.0.1.qimg': corrupt } } });
+    const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=platform'], { downloaded: { '7.1.0.1': corrupt } });
     expect(run.exitCode).toBe(1);
+    expect(uploads(lab)).toEqual(['sftp put /upgrade/qumulo_core_7.1.0.1.qimg']);
     expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual(['qq upgrade_cluster prepare --rolling --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor']);
     expect(stepStatuses(run).find(([id]) => id === 'prepared.hop1')).toEqual(['prepared.hop1', 'failed']);
     expect(stepStatuses(run).filter(([id]) => id === 'commit-gate.hop1' || id === 'commit.hop1')).toEqual([
@@ -146,15 +165,26 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
   });
 
   it('a rolling reboot asked of a cluster older than 5.0.3 stops before prepare', async () => {
-    const { run, lab } = await upgrade(['targetVersion=5.1.1', 'upgradeType=platform', 'reboot=rolling'], { qumulo: { version: '5.0.2', images: ['qumulo_core_5.1.1.qimg'] } });
+    const { run, lab } = await upgrade(['targetVersion=5.1.1', 'upgradeType=platform', 'reboot=rolling'], { qumulo: { version: '5.0.2' } });
     expect(run.exitCode).toBe(1);
     expect(stepStatuses(run).find(([id]) => id === 'rolling-supported.hop1')).toEqual(['rolling-supported.hop1', 'failed']);
     expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([]);
   });
 
-  it('an image that is not on the cluster stops the hop at the image check, before prepare', async () => {
-    const { run, lab } = await upgrade(['targetVersion=7.2.0']);
+  it('an image missing from the repository stops the hop at the upload, before anything reaches the cluster', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.2.3.1']);
     expect(run.exitCode).toBe(1);
+    const failed = run.steps.qumulo1!.find((record) => record.id === 'upload-image.hop1');
+    expect(failed?.status).toBe('failed');
+    expect(failed?.message).toBe('the repository has no file images/qumulo_core_7.2.3.1.qimg; nothing was written');
+    expect(uploads(lab)).toEqual([]);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([]);
+  });
+
+  it('with upload=false, an image that is not on the cluster stops the hop at the image check, before prepare', async () => {
+    const { run, lab } = await upgrade(['targetVersion=7.2.0', 'upload=false']);
+    expect(run.exitCode).toBe(1);
+    expect(uploads(lab)).toEqual([]);
     const failed = run.steps.qumulo1!.find((record) => record.id === 'image-verified.hop1');
     expect(failed?.status).toBe('failed');
     expect(failed?.stderr).toContain('Error 404: fs_no_such_entry_error');

@@ -5,13 +5,13 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const Runbook = validate52;
-const schema19 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/runbook.schema.json","title":"Runbook","description":"A versioned procedure of check, backup, install, failover and verify steps.","type":"object","required":["apiVersion","kind","metadata","targets","steps"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Runbook`.","const":"Runbook","type":"string"},"metadata":{"additionalProperties":false,"description":"Name, version and description.","type":"object","required":["name","version"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The runbook name: lower case, digits and dashes.","examples":["fabric-upgrade"],"type":"string"},"version":{"pattern":"^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$","description":"The runbook's own semantic version; plans and reports record it.","examples":["1.3.0"],"x-hint":"must be a semantic version like 1.3.0","type":"string"},"description":{"description":"One line on what the runbook does.","type":"string"}}},"params":{"description":"Declared parameters, used as `{{params.name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A declared parameter.","examples":[{"type":"string","pattern":"^\\d+\\.\\d+\\.\\d+$","required":true}],"type":"object","properties":{"type":{"description":"The value type (default string).","anyOf":[{"const":"string","type":"string"},{"const":"number","type":"string"},{"const":"integer","type":"string"},{"const":"boolean","type":"string"}]},"description":{"description":"What the parameter means.","type":"string"},"required":{"description":"The plan is refused without a value.","type":"boolean"},"pattern":{"description":"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"enum":{"description":"The allowed values.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},"default":{"description":"The value when none is given; a string may be a template over other params.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}}}},"targets":{"additionalProperties":false,"description":"Which inventory hosts the runbook changes; all given selectors must hold.","minProperties":1,"examples":[{"group":"fabric"},{"labels":{"site":"ams"}}],"type":"object","properties":{"group":{"description":"Hosts in this inventory group.","examples":["fabric"],"type":"string"},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}}}},"strategy":{"additionalProperties":false,"description":"How the targets are ordered and batched.","type":"object","properties":{"order":{"description":"Stages by role, in order; hosts with no listed role form a last stage.","examples":[["spine","leaf"]],"type":"array","items":{"type":"string"}},"batchSize":{"minimum":1,"description":"Hosts changed at once within a stage (default 1).","type":"integer"},"maxFailures":{"minimum":0,"description":"Failed hosts tolerated before the run stops (default 0).","type":"integer"},"maxParallel":{"minimum":1,"description":"Most hosts worked on at once across the run (default: the batch size).","type":"integer"},"rollbackOnFailure":{"description":"Run the `rollback` steps on a host that fails.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.","type":"object","properties":{"before":{"description":"Snapshot the targets before the first change.","type":"boolean"},"after":{"description":"Snapshot the targets after the last step, and compare.","type":"boolean"},"profile":{"description":"The collection profile.","examples":["fabric"],"type":"string"}}}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2},{"requireApproval":true,"requireSignedApprovals":true,"allowedSignersFile":".gitops/allowed_signers"}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).","type":"boolean"},"requireSignedApprovals":{"description":"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.","type":"boolean"},"allowedSignersFile":{"minLength":1,"description":"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.","type":"string"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"prechecks":{"description":"Read-only checks run on every target before any change.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"The procedure, run on each host in order.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Step"}},"hops":{"additionalProperties":false,"description":"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.","examples":[{"over":"{{params.path}}","firstStep":"prepare","lastStep":"verify","description":"Install release {{hop.value}}"}],"type":"object","required":["over","firstStep","lastStep"],"properties":{"over":{"description":"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.","x-hint":"must be a list of values or a template such as {{params.path}} rendering a comma-separated list","anyOf":[{"description":"The hops, in order.","minItems":1,"maxItems":100,"type":"array","items":{"minLength":1,"description":"One hop, e.g. a release to install.","type":"string"}},{"description":"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.","examples":["{{params.path}}"],"type":"string"}]},"firstStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the first step (under `steps`) run once per hop.","type":"string"},"lastStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.","type":"string"},"description":{"description":"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.","type":"string"}}},"rollback":{"description":"Steps that restore a failed host.","type":"array","items":{"$ref":"#/$defs/Step"}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}}}};
+const schema19 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/runbook.schema.json","title":"Runbook","description":"A versioned procedure of check, backup, install, failover and verify steps.","type":"object","required":["apiVersion","kind","metadata","targets","steps"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Runbook`.","const":"Runbook","type":"string"},"metadata":{"additionalProperties":false,"description":"Name, version and description.","type":"object","required":["name","version"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The runbook name: lower case, digits and dashes.","examples":["fabric-upgrade"],"type":"string"},"version":{"pattern":"^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$","description":"The runbook's own semantic version; plans and reports record it.","examples":["1.3.0"],"x-hint":"must be a semantic version like 1.3.0","type":"string"},"description":{"description":"One line on what the runbook does.","type":"string"}}},"params":{"description":"Declared parameters, used as `{{params.name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A declared parameter.","examples":[{"type":"string","pattern":"^\\d+\\.\\d+\\.\\d+$","required":true}],"type":"object","properties":{"type":{"description":"The value type (default string).","anyOf":[{"const":"string","type":"string"},{"const":"number","type":"string"},{"const":"integer","type":"string"},{"const":"boolean","type":"string"}]},"description":{"description":"What the parameter means.","type":"string"},"required":{"description":"The plan is refused without a value.","type":"boolean"},"pattern":{"description":"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"enum":{"description":"The allowed values.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},"default":{"description":"The value when none is given; a string may be a template over other params.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}}}},"targets":{"additionalProperties":false,"description":"Which inventory hosts the runbook changes; all given selectors must hold.","minProperties":1,"examples":[{"group":"fabric"},{"labels":{"site":"ams"}}],"type":"object","properties":{"group":{"description":"Hosts in this inventory group.","examples":["fabric"],"type":"string"},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}}}},"strategy":{"additionalProperties":false,"description":"How the targets are ordered and batched.","type":"object","properties":{"order":{"description":"Stages by role, in order; hosts with no listed role form a last stage.","examples":[["spine","leaf"]],"type":"array","items":{"type":"string"}},"batchSize":{"minimum":1,"description":"Hosts changed at once within a stage (default 1).","type":"integer"},"maxFailures":{"minimum":0,"description":"Failed hosts tolerated before the run stops (default 0).","type":"integer"},"maxParallel":{"minimum":1,"description":"Most hosts worked on at once across the run (default: the batch size).","type":"integer"},"rollbackOnFailure":{"description":"Run the `rollback` steps on a host that fails.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.","type":"object","properties":{"before":{"description":"Snapshot the targets before the first change.","type":"boolean"},"after":{"description":"Snapshot the targets after the last step, and compare.","type":"boolean"},"profile":{"description":"The collection profile.","examples":["fabric"],"type":"string"}}}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2},{"requireApproval":true,"requireSignedApprovals":true,"allowedSignersFile":".gitops/allowed_signers"}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).","type":"boolean"},"requireSignedApprovals":{"description":"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.","type":"boolean"},"allowedSignersFile":{"minLength":1,"description":"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.","type":"string"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"prechecks":{"description":"Read-only checks run on every target before any change.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"The procedure, run on each host in order.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Step"}},"hops":{"additionalProperties":false,"description":"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.","examples":[{"over":"{{params.path}}","firstStep":"prepare","lastStep":"verify","description":"Install release {{hop.value}}"}],"type":"object","required":["over","firstStep","lastStep"],"properties":{"over":{"description":"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.","x-hint":"must be a list of values or a template such as {{params.path}} rendering a comma-separated list","anyOf":[{"description":"The hops, in order.","minItems":1,"maxItems":100,"type":"array","items":{"minLength":1,"description":"One hop, e.g. a release to install.","type":"string"}},{"description":"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.","examples":["{{params.path}}"],"type":"string"}]},"firstStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the first step (under `steps`) run once per hop.","type":"string"},"lastStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.","type":"string"},"description":{"description":"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.","type":"string"}}},"rollback":{"description":"Steps that restore a failed host.","type":"array","items":{"$ref":"#/$defs/Step"}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}}}};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
 const pattern4 = new RegExp("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$", "u");
 const pattern5 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
-const schema20 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
+const schema20 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
 const pattern12 = new RegExp("^[0-9]+(ms|s|m|h)$", "u");
 const schema21 = {"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}};
 const pattern16 = new RegExp("^[0-9]+(\\.[0-9]+)?%$", "u");
@@ -1417,13 +1417,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate53.errors = vErrors;
@@ -1447,21 +1470,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate53.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate53.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -1470,17 +1481,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate53.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate53.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate53.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -1488,14 +1511,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate53.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -1503,10 +1526,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate53.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -1514,16 +1537,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate53.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -1536,7 +1559,7 @@ validate53.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -1544,8 +1567,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate53.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -1555,12 +1578,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate53.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -1572,7 +1595,7 @@ validate53.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -1587,19 +1610,19 @@ validate53.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate53.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -1607,39 +1630,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1648,10 +1646,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1661,11 +1658,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1673,21 +1670,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -1695,12 +1718,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate53.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate53.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -1714,7 +1737,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -1722,39 +1745,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1763,10 +1761,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1776,11 +1773,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1788,21 +1785,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -1810,8 +1833,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate53.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -1821,12 +1844,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate54(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -1838,7 +1861,7 @@ validate53.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -1846,39 +1869,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1887,10 +1885,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1900,11 +1897,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1912,21 +1909,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -1934,18 +1957,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate54(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -1956,7 +1979,7 @@ validate53.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -1964,10 +1987,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate53.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -1975,15 +1998,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -1991,11 +2014,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -2007,19 +2030,19 @@ validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -2027,35 +2050,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2064,8 +2064,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2076,8 +2076,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2085,33 +2086,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -2126,7 +2149,7 @@ validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -2139,7 +2162,7 @@ validate53.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -2147,15 +2170,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -2163,7 +2186,7 @@ validate53.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate53.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -2171,11 +2194,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate53.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -2187,19 +2210,19 @@ validate53.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate53.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -2213,7 +2236,7 @@ validate53.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -2224,7 +2247,7 @@ validate53.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -2232,35 +2255,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2269,8 +2269,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2283,7 +2283,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2292,8 +2292,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2304,8 +2304,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2313,50 +2314,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate53.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate53.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2365,9 +2325,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2375,13 +2336,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate53.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate53.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2390,10 +2388,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2403,11 +2400,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2415,36 +2412,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate53.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2454,8 +2426,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2463,13 +2438,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate53.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2478,10 +2476,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2491,11 +2488,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2503,36 +2500,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate53.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2542,8 +2514,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2551,13 +2526,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate53.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2566,10 +2564,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2579,11 +2576,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2591,33 +2588,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate53.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -2632,28 +2655,16 @@ validate53.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate53.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate53.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -2662,10 +2673,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate53.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate53.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -2674,10 +2685,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate53.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate53.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -2686,37 +2697,50 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.severity !== undefined){
-let data39 = data.severity;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-const _errs145 = errors;
-let valid20 = false;
+if(typeof data.snapshot !== "string"){
+validate53.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
 const _errs146 = errors;
-if(typeof data39 !== "string"){
-const err63 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err63];
+if(typeof data.remote !== "string"){
+validate53.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
 }
 else {
-vErrors.push(err63);
+var valid0 = true;
 }
-errors++;
-}
-if("error" !== data39){
-const err64 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-var _valid9 = _errs146 === errors;
-valid20 = valid20 || _valid9;
+if(valid0){
+if(data.file !== undefined){
 const _errs148 = errors;
-if(typeof data39 !== "string"){
-const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data.file !== "string"){
+validate53.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.severity !== undefined){
+let data41 = data.severity;
+const _errs150 = errors;
+const _errs151 = errors;
+let valid20 = false;
+const _errs152 = errors;
+if(typeof data41 !== "string"){
+const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2725,8 +2749,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if("warning" !== data39){
-const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if("error" !== data41){
+const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2735,10 +2759,11 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid9 = _errs148 === errors;
+var _valid9 = _errs152 === errors;
 valid20 = valid20 || _valid9;
-if(!valid20){
-const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs154 = errors;
+if(typeof data41 !== "string"){
+const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2746,36 +2771,60 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if("warning" !== data41){
+const err68 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+var _valid9 = _errs154 === errors;
+valid20 = valid20 || _valid9;
+if(!valid20){
+const err69 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs145;
+errors = _errs151;
 if(vErrors !== null){
-if(_errs145){
-vErrors.length = _errs145;
+if(_errs151){
+vErrors.length = _errs151;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hint !== undefined){
-const _errs150 = errors;
+const _errs156 = errors;
 if(typeof data.hint !== "string"){
 validate53.errors = [{instancePath:instancePath+"/hint",schemaPath:"#/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs150 === errors;
+var valid0 = _errs156 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -2811,7 +2860,7 @@ return errors === 0;
 }
 validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema22 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
+const schema22 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
 
 function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3096,13 +3145,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate58.errors = vErrors;
@@ -3126,21 +3198,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate58.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate58.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -3149,17 +3209,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate58.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate58.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate58.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -3167,14 +3239,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate58.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -3182,10 +3254,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate58.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -3193,16 +3265,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate58.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -3215,7 +3287,7 @@ validate58.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -3223,8 +3295,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate58.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -3234,12 +3306,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate58.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -3251,7 +3323,7 @@ validate58.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -3266,19 +3338,19 @@ validate58.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate58.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -3286,39 +3358,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3327,10 +3374,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3340,11 +3386,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3352,21 +3398,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -3374,12 +3446,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate58.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate58.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -3393,7 +3465,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -3401,39 +3473,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3442,10 +3489,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3455,11 +3501,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3467,21 +3513,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -3489,8 +3561,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate58.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -3500,12 +3572,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate54(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -3517,7 +3589,7 @@ validate58.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -3525,39 +3597,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3566,10 +3613,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3579,11 +3625,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3591,21 +3637,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -3613,18 +3685,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate54(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -3635,7 +3707,7 @@ validate58.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -3643,10 +3715,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate58.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -3654,15 +3726,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -3670,11 +3742,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -3686,19 +3758,19 @@ validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -3706,35 +3778,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3743,8 +3792,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -3755,8 +3804,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -3764,33 +3814,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -3805,7 +3877,7 @@ validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -3818,7 +3890,7 @@ validate58.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -3826,15 +3898,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -3842,7 +3914,7 @@ validate58.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate58.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -3850,11 +3922,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate58.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -3866,19 +3938,19 @@ validate58.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate58.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -3892,7 +3964,7 @@ validate58.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -3903,7 +3975,7 @@ validate58.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -3911,35 +3983,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3948,8 +3997,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3962,7 +4011,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3971,8 +4020,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3983,8 +4032,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3992,50 +4042,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate58.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate58.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4044,9 +4053,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4054,13 +4064,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate58.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate58.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4069,10 +4116,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4082,11 +4128,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4094,36 +4140,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate58.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4133,8 +4154,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4142,13 +4166,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate58.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4157,10 +4204,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4170,11 +4216,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4182,36 +4228,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate58.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4221,8 +4242,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4230,13 +4254,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate58.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4245,10 +4292,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -4258,11 +4304,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -4270,33 +4316,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate58.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -4311,28 +4383,16 @@ validate58.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate58.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate58.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -4341,10 +4401,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate58.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate58.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -4353,10 +4413,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate58.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate58.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -4365,52 +4425,88 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.completedWhen !== undefined){
-let data39 = data.completedWhen;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-if(errors === _errs144){
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(typeof data.snapshot !== "string"){
+validate58.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
+const _errs146 = errors;
+if(typeof data.remote !== "string"){
+validate58.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.file !== undefined){
+const _errs148 = errors;
+if(typeof data.file !== "string"){
+validate58.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.completedWhen !== undefined){
+let data41 = data.completedWhen;
+const _errs150 = errors;
+if(errors === _errs150){
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 let missing2;
-if((data39.run === undefined) && (missing2 = "run")){
+if((data41.run === undefined) && (missing2 = "run")){
 validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs146 = errors;
-for(const key9 in data39){
+const _errs152 = errors;
+for(const key9 in data41){
 if(!(((key9 === "run") || (key9 === "expect")) || (key9 === "timeout"))){
 validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs146 === errors){
-if(data39.run !== undefined){
-const _errs147 = errors;
-if(typeof data39.run !== "string"){
+if(_errs152 === errors){
+if(data41.run !== undefined){
+const _errs153 = errors;
+if(typeof data41.run !== "string"){
 validate58.errors = [{instancePath:instancePath+"/completedWhen/run",schemaPath:"#/properties/completedWhen/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid20 = _errs147 === errors;
+var valid20 = _errs153 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.expect !== undefined){
-let data41 = data39.expect;
-const _errs149 = errors;
-if(errors === _errs149){
-if(Array.isArray(data41)){
+if(data41.expect !== undefined){
+let data43 = data41.expect;
+const _errs155 = errors;
+if(errors === _errs155){
+if(Array.isArray(data43)){
 var valid21 = true;
-const len4 = data41.length;
+const len4 = data43.length;
 for(let i4=0; i4<len4; i4++){
-const _errs151 = errors;
-if(!(validate54(data41[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data41,parentDataProperty:i4,rootData,dynamicAnchors}))){
+const _errs157 = errors;
+if(!(validate54(data43[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data43,parentDataProperty:i4,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid21 = _errs151 === errors;
+var valid21 = _errs157 === errors;
 if(!valid21){
 break;
 }
@@ -4421,47 +4517,22 @@ validate58.errors = [{instancePath:instancePath+"/completedWhen/expect",schemaPa
 return false;
 }
 }
-var valid20 = _errs149 === errors;
+var valid20 = _errs155 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.timeout !== undefined){
-let data43 = data39.timeout;
-const _errs152 = errors;
-const _errs153 = errors;
+if(data41.timeout !== undefined){
+let data45 = data41.timeout;
+const _errs158 = errors;
+const _errs159 = errors;
 let valid22 = false;
-const _errs154 = errors;
-if(errors === _errs154){
-if(typeof data43 === "string"){
-if(!pattern12.test(data43)){
-const err63 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-var _valid9 = _errs154 === errors;
-valid22 = valid22 || _valid9;
-const _errs156 = errors;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs160 = errors;
+if(errors === _errs160){
+if(typeof data45 === "string"){
+if(!pattern12.test(data45)){
+const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -4470,10 +4541,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(errors === _errs156){
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -4483,11 +4553,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-var _valid9 = _errs156 === errors;
+var _valid9 = _errs160 === errors;
 valid22 = valid22 || _valid9;
-if(!valid22){
-const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs162 = errors;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -4495,21 +4565,47 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if(errors === _errs162){
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err68 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+var _valid9 = _errs162 === errors;
+valid22 = valid22 || _valid9;
+if(!valid22){
+const err69 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs153;
+errors = _errs159;
 if(vErrors !== null){
-if(_errs153){
-vErrors.length = _errs153;
+if(_errs159){
+vErrors.length = _errs159;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs152 === errors;
+var valid20 = _errs158 === errors;
 }
 else {
 var valid20 = true;
@@ -4524,10 +4620,12 @@ validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/p
 return false;
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -8978,10 +9076,10 @@ return errors === 0;
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const Plan = validate76;
-const schema29 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/plan.schema.json","title":"Plan","description":"A dry-run plan: everything that will run, in order, with a content hash.","type":"object","required":["apiVersion","kind","hash","commit","engineVersion","runbook","inputs","params","policy","strategy","hosts","stages","hostPlans","checks"],"properties":{"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Plan`.","const":"Plan","type":"string"},"hash":{"pattern":"^sha256:[0-9a-f]{64}$","description":"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.","type":"string"},"commit":{"description":"The git commit the plan was made at, if any.","anyOf":[{"type":"string"},{"type":"null"}]},"engineVersion":{"description":"The engine version that made the plan.","type":"string"},"runbook":{"additionalProperties":false,"description":"The runbook as written (templates unrendered).","type":"object","required":["name","version","prechecks","steps","rollback"],"properties":{"name":{"description":"Runbook name.","type":"string"},"version":{"description":"Runbook version.","type":"string"},"description":{"description":"Runbook description.","type":"string"},"prechecks":{"description":"Pre-check definitions.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"Step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Rollback step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"hops":{"additionalProperties":false,"description":"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.","examples":[{"over":"{{params.path}}","firstStep":"prepare","lastStep":"verify","description":"Install release {{hop.value}}"}],"type":"object","required":["over","firstStep","lastStep"],"properties":{"over":{"description":"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.","x-hint":"must be a list of values or a template such as {{params.path}} rendering a comma-separated list","anyOf":[{"description":"The hops, in order.","minItems":1,"maxItems":100,"type":"array","items":{"minLength":1,"description":"One hop, e.g. a release to install.","type":"string"}},{"description":"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.","examples":["{{params.path}}"],"type":"string"}]},"firstStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the first step (under `steps`) run once per hop.","type":"string"},"lastStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.","type":"string"},"description":{"description":"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.","type":"string"}}}}},"inputs":{"additionalProperties":false,"description":"The input files and their SHA-256.","type":"object","required":["runbook","inventory"],"properties":{"runbook":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}},"inventory":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}}}},"params":{"description":"Parameter values, defaults applied.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"policy":{"additionalProperties":false,"description":"The stricter of the runbook and inventory policies.","type":"object","required":["requireApproval","forbidSelfApproval","maxConcurrentRuns"],"properties":{"requireApproval":{"description":"An approval is required.","type":"boolean"},"forbidSelfApproval":{"description":"Who changed an input may not approve.","type":"boolean"},"maxConcurrentRuns":{"description":"Runs holding locks at once.","type":"integer"},"requireSignedApprovals":{"description":"The approval commit must be signed; present when true.","type":"boolean"},"allowedSignersFiles":{"description":"The allowed-signers files the policies name; a signature must verify against each.","type":"array","items":{"type":"string"}}}},"strategy":{"additionalProperties":false,"description":"The effective strategy, defaults applied.","type":"object","required":["order","batchSize","maxFailures","maxParallel","rollbackOnFailure","snapshot"],"properties":{"order":{"description":"Roles in stage order.","type":"array","items":{"type":"string"}},"batchSize":{"description":"Hosts per batch.","type":"integer"},"maxFailures":{"description":"Failed hosts tolerated.","type":"integer"},"maxParallel":{"description":"Hosts worked on at once.","type":"integer"},"rollbackOnFailure":{"description":"Roll failed hosts back.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run.","type":"object","required":["before","after","profile"],"properties":{"before":{"description":"Snapshot before.","type":"boolean"},"after":{"description":"Snapshot after.","type":"boolean"},"profile":{"description":"Collection profile.","type":"string"}}}}},"hosts":{"description":"Targeted hosts by name.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"$ref":"#/$defs/PlannedHost"}}},"stages":{"description":"Stages in order.","type":"array","items":{"additionalProperties":false,"description":"One stage of the rollout.","type":"object","required":["name","batches"],"properties":{"name":{"description":"The role of the stage, or `(no role)` for the last stage.","type":"string"},"batches":{"description":"Batches in order.","type":"array","items":{"description":"Host names changed at once.","type":"array","items":{"type":"string"}}}}}},"hostPlans":{"description":"What runs on each host.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"additionalProperties":false,"description":"What runs on one host.","type":"object","required":["prechecks","steps","rollback"],"properties":{"prechecks":{"description":"Pre-checks on this host.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"steps":{"description":"Steps on this host, after `on` filtering.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"rollback":{"description":"Rollback steps if this host fails.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}}}}}},"checks":{"description":"Planner findings.","type":"array","items":{"additionalProperties":false,"description":"A finding of the planner about the inventory and strategy.","type":"object","required":["code","severity","message","hint","hosts"],"properties":{"code":{"description":"Stable code of the check.","type":"string"},"severity":{"description":"error: the plan must not be applied; warning: reported.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"message":{"description":"What was found.","type":"string"},"hint":{"description":"What to do about it.","type":"string"},"hosts":{"description":"The hosts concerned.","type":"array","items":{"type":"string"}}}}},"hops":{"description":"The hops of `runbook.hops`, in order, resolved at plan time.","minItems":1,"maxItems":100,"type":"array","items":{"additionalProperties":false,"description":"One hop of the path.","type":"object","required":["index","value"],"properties":{"index":{"minimum":1,"description":"The hop, from 1.","type":"integer"},"value":{"description":"The value of the hop (`{{hop.value}}`).","type":"string"},"description":{"description":"The hops' description, rendered for this hop.","type":"string"}}}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}},"PlannedStep":{"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"},"hop":{"minimum":1,"description":"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.","type":"integer"}}},"PlannedHost":{"additionalProperties":false,"description":"How to reach a targeted host; credentials by reference only.","type":"object","required":["port","labels","transport"],"properties":{"address":{"description":"Where to reach the host.","type":"string"},"port":{"description":"SSH port.","type":"integer"},"user":{"description":"SSH user.","type":"string"},"role":{"description":"The host role.","type":"string"},"platform":{"description":"The device platform.","type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"transport":{"description":"How commands reach the host.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"description":"The pinned host key fingerprint.","type":"string"},"auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}}}};
+const schema29 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/plan.schema.json","title":"Plan","description":"A dry-run plan: everything that will run, in order, with a content hash.","type":"object","required":["apiVersion","kind","hash","commit","engineVersion","runbook","inputs","params","policy","strategy","hosts","stages","hostPlans","checks"],"properties":{"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Plan`.","const":"Plan","type":"string"},"hash":{"pattern":"^sha256:[0-9a-f]{64}$","description":"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.","type":"string"},"commit":{"description":"The git commit the plan was made at, if any.","anyOf":[{"type":"string"},{"type":"null"}]},"engineVersion":{"description":"The engine version that made the plan.","type":"string"},"runbook":{"additionalProperties":false,"description":"The runbook as written (templates unrendered).","type":"object","required":["name","version","prechecks","steps","rollback"],"properties":{"name":{"description":"Runbook name.","type":"string"},"version":{"description":"Runbook version.","type":"string"},"description":{"description":"Runbook description.","type":"string"},"prechecks":{"description":"Pre-check definitions.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"Step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Rollback step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"hops":{"additionalProperties":false,"description":"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.","examples":[{"over":"{{params.path}}","firstStep":"prepare","lastStep":"verify","description":"Install release {{hop.value}}"}],"type":"object","required":["over","firstStep","lastStep"],"properties":{"over":{"description":"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.","x-hint":"must be a list of values or a template such as {{params.path}} rendering a comma-separated list","anyOf":[{"description":"The hops, in order.","minItems":1,"maxItems":100,"type":"array","items":{"minLength":1,"description":"One hop, e.g. a release to install.","type":"string"}},{"description":"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.","examples":["{{params.path}}"],"type":"string"}]},"firstStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the first step (under `steps`) run once per hop.","type":"string"},"lastStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.","type":"string"},"description":{"description":"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.","type":"string"}}}}},"inputs":{"additionalProperties":false,"description":"The input files and their SHA-256.","type":"object","required":["runbook","inventory"],"properties":{"runbook":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}},"inventory":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}}}},"params":{"description":"Parameter values, defaults applied.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"policy":{"additionalProperties":false,"description":"The stricter of the runbook and inventory policies.","type":"object","required":["requireApproval","forbidSelfApproval","maxConcurrentRuns"],"properties":{"requireApproval":{"description":"An approval is required.","type":"boolean"},"forbidSelfApproval":{"description":"Who changed an input may not approve.","type":"boolean"},"maxConcurrentRuns":{"description":"Runs holding locks at once.","type":"integer"},"requireSignedApprovals":{"description":"The approval commit must be signed; present when true.","type":"boolean"},"allowedSignersFiles":{"description":"The allowed-signers files the policies name; a signature must verify against each.","type":"array","items":{"type":"string"}}}},"strategy":{"additionalProperties":false,"description":"The effective strategy, defaults applied.","type":"object","required":["order","batchSize","maxFailures","maxParallel","rollbackOnFailure","snapshot"],"properties":{"order":{"description":"Roles in stage order.","type":"array","items":{"type":"string"}},"batchSize":{"description":"Hosts per batch.","type":"integer"},"maxFailures":{"description":"Failed hosts tolerated.","type":"integer"},"maxParallel":{"description":"Hosts worked on at once.","type":"integer"},"rollbackOnFailure":{"description":"Roll failed hosts back.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run.","type":"object","required":["before","after","profile"],"properties":{"before":{"description":"Snapshot before.","type":"boolean"},"after":{"description":"Snapshot after.","type":"boolean"},"profile":{"description":"Collection profile.","type":"string"}}}}},"hosts":{"description":"Targeted hosts by name.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"$ref":"#/$defs/PlannedHost"}}},"stages":{"description":"Stages in order.","type":"array","items":{"additionalProperties":false,"description":"One stage of the rollout.","type":"object","required":["name","batches"],"properties":{"name":{"description":"The role of the stage, or `(no role)` for the last stage.","type":"string"},"batches":{"description":"Batches in order.","type":"array","items":{"description":"Host names changed at once.","type":"array","items":{"type":"string"}}}}}},"hostPlans":{"description":"What runs on each host.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"additionalProperties":false,"description":"What runs on one host.","type":"object","required":["prechecks","steps","rollback"],"properties":{"prechecks":{"description":"Pre-checks on this host.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"steps":{"description":"Steps on this host, after `on` filtering.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"rollback":{"description":"Rollback steps if this host fails.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}}}}}},"checks":{"description":"Planner findings.","type":"array","items":{"additionalProperties":false,"description":"A finding of the planner about the inventory and strategy.","type":"object","required":["code","severity","message","hint","hosts"],"properties":{"code":{"description":"Stable code of the check.","type":"string"},"severity":{"description":"error: the plan must not be applied; warning: reported.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"message":{"description":"What was found.","type":"string"},"hint":{"description":"What to do about it.","type":"string"},"hosts":{"description":"The hosts concerned.","type":"array","items":{"type":"string"}}}}},"hops":{"description":"The hops of `runbook.hops`, in order, resolved at plan time.","minItems":1,"maxItems":100,"type":"array","items":{"additionalProperties":false,"description":"One hop of the path.","type":"object","required":["index","value"],"properties":{"index":{"minimum":1,"description":"The hop, from 1.","type":"integer"},"value":{"description":"The value of the hop (`{{hop.value}}`).","type":"string"},"description":{"description":"The hops' description, rendered for this hop.","type":"string"}}}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}},"PlannedStep":{"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"},"hop":{"minimum":1,"description":"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.","type":"integer"}}},"PlannedHost":{"additionalProperties":false,"description":"How to reach a targeted host; credentials by reference only.","type":"object","required":["port","labels","transport"],"properties":{"address":{"description":"Where to reach the host.","type":"string"},"port":{"description":"SSH port.","type":"integer"},"user":{"description":"SSH user.","type":"string"},"role":{"description":"The host role.","type":"string"},"platform":{"description":"The device platform.","type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"transport":{"description":"How commands reach the host.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"description":"The pinned host key fingerprint.","type":"string"},"auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}}}};
 const pattern60 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 const pattern89 = new RegExp("^[0-9a-f]{64}$", "u");
-const schema30 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
+const schema30 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
 const schema31 = {"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}};
 
 function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -10385,13 +10483,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate77.errors = vErrors;
@@ -10415,21 +10536,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate77.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate77.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -10438,17 +10547,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate77.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -10456,14 +10577,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate77.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -10471,10 +10592,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate77.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -10482,16 +10603,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate77.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -10504,7 +10625,7 @@ validate77.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -10512,8 +10633,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate77.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -10523,12 +10644,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate77.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -10540,7 +10661,7 @@ validate77.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -10555,19 +10676,19 @@ validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate77.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -10575,39 +10696,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10616,10 +10712,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10629,11 +10724,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10641,21 +10736,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -10663,12 +10784,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate77.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate77.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -10682,7 +10803,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -10690,39 +10811,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10731,10 +10827,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10744,11 +10839,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10756,21 +10851,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -10778,8 +10899,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate77.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -10789,12 +10910,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate78(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -10806,7 +10927,7 @@ validate77.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -10814,39 +10935,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10855,10 +10951,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10868,11 +10963,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10880,21 +10975,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -10902,18 +11023,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate78(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -10924,7 +11045,7 @@ validate77.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -10932,10 +11053,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate77.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -10943,15 +11064,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -10959,11 +11080,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -10975,19 +11096,19 @@ validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -10995,35 +11116,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -11032,8 +11130,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -11044,8 +11142,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -11053,33 +11152,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -11094,7 +11215,7 @@ validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -11107,7 +11228,7 @@ validate77.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -11115,15 +11236,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -11131,7 +11252,7 @@ validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -11139,11 +11260,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -11155,19 +11276,19 @@ validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -11181,7 +11302,7 @@ validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -11192,7 +11313,7 @@ validate77.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -11200,35 +11321,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -11237,8 +11335,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -11251,7 +11349,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -11260,8 +11358,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11272,8 +11370,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -11281,50 +11380,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate77.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -11333,9 +11391,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -11343,13 +11402,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate77.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -11358,10 +11454,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -11371,11 +11466,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11383,36 +11478,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate77.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11422,8 +11492,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -11431,13 +11504,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate77.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -11446,10 +11542,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -11459,11 +11554,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -11471,36 +11566,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate77.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -11510,8 +11580,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -11519,13 +11592,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate77.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -11534,10 +11630,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -11547,11 +11642,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -11559,33 +11654,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate77.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -11600,28 +11721,16 @@ validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate77.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate77.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -11630,10 +11739,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate77.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate77.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -11642,10 +11751,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate77.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate77.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -11654,37 +11763,50 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.severity !== undefined){
-let data39 = data.severity;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-const _errs145 = errors;
-let valid20 = false;
+if(typeof data.snapshot !== "string"){
+validate77.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
 const _errs146 = errors;
-if(typeof data39 !== "string"){
-const err63 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err63];
+if(typeof data.remote !== "string"){
+validate77.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
 }
 else {
-vErrors.push(err63);
+var valid0 = true;
 }
-errors++;
-}
-if("error" !== data39){
-const err64 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-var _valid9 = _errs146 === errors;
-valid20 = valid20 || _valid9;
+if(valid0){
+if(data.file !== undefined){
 const _errs148 = errors;
-if(typeof data39 !== "string"){
-const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data.file !== "string"){
+validate77.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.severity !== undefined){
+let data41 = data.severity;
+const _errs150 = errors;
+const _errs151 = errors;
+let valid20 = false;
+const _errs152 = errors;
+if(typeof data41 !== "string"){
+const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -11693,8 +11815,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if("warning" !== data39){
-const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if("error" !== data41){
+const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -11703,10 +11825,11 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid9 = _errs148 === errors;
+var _valid9 = _errs152 === errors;
 valid20 = valid20 || _valid9;
-if(!valid20){
-const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs154 = errors;
+if(typeof data41 !== "string"){
+const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -11714,36 +11837,60 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if("warning" !== data41){
+const err68 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+var _valid9 = _errs154 === errors;
+valid20 = valid20 || _valid9;
+if(!valid20){
+const err69 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs145;
+errors = _errs151;
 if(vErrors !== null){
-if(_errs145){
-vErrors.length = _errs145;
+if(_errs151){
+vErrors.length = _errs151;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hint !== undefined){
-const _errs150 = errors;
+const _errs156 = errors;
 if(typeof data.hint !== "string"){
 validate77.errors = [{instancePath:instancePath+"/hint",schemaPath:"#/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs150 === errors;
+var valid0 = _errs156 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -11779,7 +11926,7 @@ return errors === 0;
 }
 validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema32 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
+const schema32 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
 
 function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12064,13 +12211,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate82.errors = vErrors;
@@ -12094,21 +12264,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate82.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate82.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -12117,17 +12275,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate82.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -12135,14 +12305,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate82.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -12150,10 +12320,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate82.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -12161,16 +12331,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate82.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -12183,7 +12353,7 @@ validate82.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -12191,8 +12361,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate82.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -12202,12 +12372,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate82.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -12219,7 +12389,7 @@ validate82.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -12234,19 +12404,19 @@ validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate82.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -12254,39 +12424,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -12295,10 +12440,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -12308,11 +12452,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -12320,21 +12464,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -12342,12 +12512,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate82.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate82.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -12361,7 +12531,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -12369,39 +12539,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -12410,10 +12555,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -12423,11 +12567,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -12435,21 +12579,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -12457,8 +12627,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate82.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -12468,12 +12638,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate78(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -12485,7 +12655,7 @@ validate82.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -12493,39 +12663,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -12534,10 +12679,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -12547,11 +12691,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -12559,21 +12703,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -12581,18 +12751,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate78(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -12603,7 +12773,7 @@ validate82.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -12611,10 +12781,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate82.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -12622,15 +12792,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -12638,11 +12808,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -12654,19 +12824,19 @@ validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -12674,35 +12844,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -12711,8 +12858,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -12723,8 +12870,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -12732,33 +12880,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -12773,7 +12943,7 @@ validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -12786,7 +12956,7 @@ validate82.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -12794,15 +12964,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -12810,7 +12980,7 @@ validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -12818,11 +12988,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -12834,19 +13004,19 @@ validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -12860,7 +13030,7 @@ validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -12871,7 +13041,7 @@ validate82.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -12879,35 +13049,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -12916,8 +13063,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -12930,7 +13077,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -12939,8 +13086,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -12951,8 +13098,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -12960,50 +13108,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate82.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -13012,9 +13119,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -13022,13 +13130,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate82.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -13037,10 +13182,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -13050,11 +13194,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -13062,36 +13206,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate82.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -13101,8 +13220,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -13110,13 +13232,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate82.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -13125,10 +13270,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -13138,11 +13282,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -13150,36 +13294,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate82.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -13189,8 +13308,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -13198,13 +13320,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate82.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -13213,10 +13358,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -13226,11 +13370,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -13238,33 +13382,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate82.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -13279,28 +13449,16 @@ validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate82.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate82.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -13309,10 +13467,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate82.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate82.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -13321,10 +13479,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate82.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate82.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -13333,52 +13491,88 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.completedWhen !== undefined){
-let data39 = data.completedWhen;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-if(errors === _errs144){
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(typeof data.snapshot !== "string"){
+validate82.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
+const _errs146 = errors;
+if(typeof data.remote !== "string"){
+validate82.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.file !== undefined){
+const _errs148 = errors;
+if(typeof data.file !== "string"){
+validate82.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.completedWhen !== undefined){
+let data41 = data.completedWhen;
+const _errs150 = errors;
+if(errors === _errs150){
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 let missing2;
-if((data39.run === undefined) && (missing2 = "run")){
+if((data41.run === undefined) && (missing2 = "run")){
 validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs146 = errors;
-for(const key9 in data39){
+const _errs152 = errors;
+for(const key9 in data41){
 if(!(((key9 === "run") || (key9 === "expect")) || (key9 === "timeout"))){
 validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs146 === errors){
-if(data39.run !== undefined){
-const _errs147 = errors;
-if(typeof data39.run !== "string"){
+if(_errs152 === errors){
+if(data41.run !== undefined){
+const _errs153 = errors;
+if(typeof data41.run !== "string"){
 validate82.errors = [{instancePath:instancePath+"/completedWhen/run",schemaPath:"#/properties/completedWhen/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid20 = _errs147 === errors;
+var valid20 = _errs153 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.expect !== undefined){
-let data41 = data39.expect;
-const _errs149 = errors;
-if(errors === _errs149){
-if(Array.isArray(data41)){
+if(data41.expect !== undefined){
+let data43 = data41.expect;
+const _errs155 = errors;
+if(errors === _errs155){
+if(Array.isArray(data43)){
 var valid21 = true;
-const len4 = data41.length;
+const len4 = data43.length;
 for(let i4=0; i4<len4; i4++){
-const _errs151 = errors;
-if(!(validate78(data41[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data41,parentDataProperty:i4,rootData,dynamicAnchors}))){
+const _errs157 = errors;
+if(!(validate78(data43[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data43,parentDataProperty:i4,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid21 = _errs151 === errors;
+var valid21 = _errs157 === errors;
 if(!valid21){
 break;
 }
@@ -13389,47 +13583,22 @@ validate82.errors = [{instancePath:instancePath+"/completedWhen/expect",schemaPa
 return false;
 }
 }
-var valid20 = _errs149 === errors;
+var valid20 = _errs155 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.timeout !== undefined){
-let data43 = data39.timeout;
-const _errs152 = errors;
-const _errs153 = errors;
+if(data41.timeout !== undefined){
+let data45 = data41.timeout;
+const _errs158 = errors;
+const _errs159 = errors;
 let valid22 = false;
-const _errs154 = errors;
-if(errors === _errs154){
-if(typeof data43 === "string"){
-if(!pattern12.test(data43)){
-const err63 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-var _valid9 = _errs154 === errors;
-valid22 = valid22 || _valid9;
-const _errs156 = errors;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs160 = errors;
+if(errors === _errs160){
+if(typeof data45 === "string"){
+if(!pattern12.test(data45)){
+const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -13438,10 +13607,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(errors === _errs156){
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -13451,11 +13619,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-var _valid9 = _errs156 === errors;
+var _valid9 = _errs160 === errors;
 valid22 = valid22 || _valid9;
-if(!valid22){
-const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs162 = errors;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -13463,21 +13631,47 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if(errors === _errs162){
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err68 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+var _valid9 = _errs162 === errors;
+valid22 = valid22 || _valid9;
+if(!valid22){
+const err69 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs153;
+errors = _errs159;
 if(vErrors !== null){
-if(_errs153){
-vErrors.length = _errs153;
+if(_errs159){
+vErrors.length = _errs159;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs152 === errors;
+var valid20 = _errs158 === errors;
 }
 else {
 var valid20 = true;
@@ -13492,10 +13686,12 @@ validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/p
 return false;
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -13865,7 +14061,7 @@ return errors === 0;
 }
 validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema34 = {"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"},"hop":{"minimum":1,"description":"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.","type":"integer"}}};
+const schema34 = {"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"},"hop":{"minimum":1,"description":"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.","type":"integer"}}};
 
 function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -14141,13 +14337,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate90.errors = vErrors;
@@ -14171,21 +14390,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.mutating !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.mutating !== "boolean"){
 validate90.errors = [{instancePath:instancePath+"/mutating",schemaPath:"#/properties/mutating/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.command !== undefined){
-const _errs28 = errors;
-if(typeof data.command !== "string"){
-validate90.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -14194,10 +14401,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.when !== undefined){
+if(data.command !== undefined){
 const _errs30 = errors;
-if(typeof data.when !== "string"){
-validate90.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.command !== "string"){
+validate90.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs30 === errors;
@@ -14206,14 +14413,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.when !== undefined){
+const _errs32 = errors;
+if(typeof data.when !== "string"){
+validate90.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs32 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.hop !== undefined){
 let data5 = data.hop;
-const _errs32 = errors;
+const _errs34 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
 validate90.errors = [{instancePath:instancePath+"/hop",schemaPath:"#/properties/hop/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs32){
+if(errors === _errs34){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 1 || isNaN(data5)){
 validate90.errors = [{instancePath:instancePath+"/hop",schemaPath:"#/properties/hop/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
@@ -14221,7 +14440,7 @@ return false;
 }
 }
 }
-var valid0 = _errs32 === errors;
+var valid0 = _errs34 === errors;
 }
 else {
 var valid0 = true;
@@ -15998,8 +16217,8 @@ return errors === 0;
 validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const schemas: Record<'Runbook' | 'Inventory' | 'Profile' | 'Plan', object> = {
-  Runbook: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/runbook.schema.json\",\"title\":\"Runbook\",\"description\":\"A versioned procedure of check, backup, install, failover and verify steps.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"targets\",\"steps\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Runbook`.\",\"const\":\"Runbook\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name, version and description.\",\"type\":\"object\",\"required\":[\"name\",\"version\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The runbook name: lower case, digits and dashes.\",\"examples\":[\"fabric-upgrade\"],\"type\":\"string\"},\"version\":{\"pattern\":\"^(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\\\+[0-9A-Za-z.-]+)?$\",\"description\":\"The runbook's own semantic version; plans and reports record it.\",\"examples\":[\"1.3.0\"],\"x-hint\":\"must be a semantic version like 1.3.0\",\"type\":\"string\"},\"description\":{\"description\":\"One line on what the runbook does.\",\"type\":\"string\"}}},\"params\":{\"description\":\"Declared parameters, used as `{{params.name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A declared parameter.\",\"examples\":[{\"type\":\"string\",\"pattern\":\"^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$\",\"required\":true}],\"type\":\"object\",\"properties\":{\"type\":{\"description\":\"The value type (default string).\",\"anyOf\":[{\"const\":\"string\",\"type\":\"string\"},{\"const\":\"number\",\"type\":\"string\"},{\"const\":\"integer\",\"type\":\"string\"},{\"const\":\"boolean\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the parameter means.\",\"type\":\"string\"},\"required\":{\"description\":\"The plan is refused without a value.\",\"type\":\"boolean\"},\"pattern\":{\"description\":\"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"enum\":{\"description\":\"The allowed values.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},\"default\":{\"description\":\"The value when none is given; a string may be a template over other params.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}}}},\"targets\":{\"additionalProperties\":false,\"description\":\"Which inventory hosts the runbook changes; all given selectors must hold.\",\"minProperties\":1,\"examples\":[{\"group\":\"fabric\"},{\"labels\":{\"site\":\"ams\"}}],\"type\":\"object\",\"properties\":{\"group\":{\"description\":\"Hosts in this inventory group.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"How the targets are ordered and batched.\",\"type\":\"object\",\"properties\":{\"order\":{\"description\":\"Stages by role, in order; hosts with no listed role form a last stage.\",\"examples\":[[\"spine\",\"leaf\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"minimum\":1,\"description\":\"Hosts changed at once within a stage (default 1).\",\"type\":\"integer\"},\"maxFailures\":{\"minimum\":0,\"description\":\"Failed hosts tolerated before the run stops (default 0).\",\"type\":\"integer\"},\"maxParallel\":{\"minimum\":1,\"description\":\"Most hosts worked on at once across the run (default: the batch size).\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Run the `rollback` steps on a host that fails.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.\",\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"Snapshot the targets before the first change.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot the targets after the last step, and compare.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"The collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"}}}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2},{\"requireApproval\":true,\"requireSignedApprovals\":true,\"allowedSignersFile\":\".gitops/allowed_signers\"}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).\",\"type\":\"boolean\"},\"requireSignedApprovals\":{\"description\":\"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.\",\"type\":\"boolean\"},\"allowedSignersFile\":{\"minLength\":1,\"description\":\"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.\",\"type\":\"string\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"prechecks\":{\"description\":\"Read-only checks run on every target before any change.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"The procedure, run on each host in order.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"hops\":{\"additionalProperties\":false,\"description\":\"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.\",\"examples\":[{\"over\":\"{{params.path}}\",\"firstStep\":\"prepare\",\"lastStep\":\"verify\",\"description\":\"Install release {{hop.value}}\"}],\"type\":\"object\",\"required\":[\"over\",\"firstStep\",\"lastStep\"],\"properties\":{\"over\":{\"description\":\"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.\",\"x-hint\":\"must be a list of values or a template such as {{params.path}} rendering a comma-separated list\",\"anyOf\":[{\"description\":\"The hops, in order.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"minLength\":1,\"description\":\"One hop, e.g. a release to install.\",\"type\":\"string\"}},{\"description\":\"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.\",\"examples\":[\"{{params.path}}\"],\"type\":\"string\"}]},\"firstStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the first step (under `steps`) run once per hop.\",\"type\":\"string\"},\"lastStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.\",\"type\":\"string\"},\"description\":{\"description\":\"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.\",\"type\":\"string\"}}},\"rollback\":{\"description\":\"Steps that restore a failed host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}}}}"),
+  Runbook: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/runbook.schema.json\",\"title\":\"Runbook\",\"description\":\"A versioned procedure of check, backup, install, failover and verify steps.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"targets\",\"steps\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Runbook`.\",\"const\":\"Runbook\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name, version and description.\",\"type\":\"object\",\"required\":[\"name\",\"version\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The runbook name: lower case, digits and dashes.\",\"examples\":[\"fabric-upgrade\"],\"type\":\"string\"},\"version\":{\"pattern\":\"^(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\\\+[0-9A-Za-z.-]+)?$\",\"description\":\"The runbook's own semantic version; plans and reports record it.\",\"examples\":[\"1.3.0\"],\"x-hint\":\"must be a semantic version like 1.3.0\",\"type\":\"string\"},\"description\":{\"description\":\"One line on what the runbook does.\",\"type\":\"string\"}}},\"params\":{\"description\":\"Declared parameters, used as `{{params.name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A declared parameter.\",\"examples\":[{\"type\":\"string\",\"pattern\":\"^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$\",\"required\":true}],\"type\":\"object\",\"properties\":{\"type\":{\"description\":\"The value type (default string).\",\"anyOf\":[{\"const\":\"string\",\"type\":\"string\"},{\"const\":\"number\",\"type\":\"string\"},{\"const\":\"integer\",\"type\":\"string\"},{\"const\":\"boolean\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the parameter means.\",\"type\":\"string\"},\"required\":{\"description\":\"The plan is refused without a value.\",\"type\":\"boolean\"},\"pattern\":{\"description\":\"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"enum\":{\"description\":\"The allowed values.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},\"default\":{\"description\":\"The value when none is given; a string may be a template over other params.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}}}},\"targets\":{\"additionalProperties\":false,\"description\":\"Which inventory hosts the runbook changes; all given selectors must hold.\",\"minProperties\":1,\"examples\":[{\"group\":\"fabric\"},{\"labels\":{\"site\":\"ams\"}}],\"type\":\"object\",\"properties\":{\"group\":{\"description\":\"Hosts in this inventory group.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"How the targets are ordered and batched.\",\"type\":\"object\",\"properties\":{\"order\":{\"description\":\"Stages by role, in order; hosts with no listed role form a last stage.\",\"examples\":[[\"spine\",\"leaf\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"minimum\":1,\"description\":\"Hosts changed at once within a stage (default 1).\",\"type\":\"integer\"},\"maxFailures\":{\"minimum\":0,\"description\":\"Failed hosts tolerated before the run stops (default 0).\",\"type\":\"integer\"},\"maxParallel\":{\"minimum\":1,\"description\":\"Most hosts worked on at once across the run (default: the batch size).\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Run the `rollback` steps on a host that fails.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.\",\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"Snapshot the targets before the first change.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot the targets after the last step, and compare.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"The collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"}}}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2},{\"requireApproval\":true,\"requireSignedApprovals\":true,\"allowedSignersFile\":\".gitops/allowed_signers\"}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).\",\"type\":\"boolean\"},\"requireSignedApprovals\":{\"description\":\"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.\",\"type\":\"boolean\"},\"allowedSignersFile\":{\"minLength\":1,\"description\":\"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.\",\"type\":\"string\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"prechecks\":{\"description\":\"Read-only checks run on every target before any change.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"The procedure, run on each host in order.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"hops\":{\"additionalProperties\":false,\"description\":\"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.\",\"examples\":[{\"over\":\"{{params.path}}\",\"firstStep\":\"prepare\",\"lastStep\":\"verify\",\"description\":\"Install release {{hop.value}}\"}],\"type\":\"object\",\"required\":[\"over\",\"firstStep\",\"lastStep\"],\"properties\":{\"over\":{\"description\":\"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.\",\"x-hint\":\"must be a list of values or a template such as {{params.path}} rendering a comma-separated list\",\"anyOf\":[{\"description\":\"The hops, in order.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"minLength\":1,\"description\":\"One hop, e.g. a release to install.\",\"type\":\"string\"}},{\"description\":\"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.\",\"examples\":[\"{{params.path}}\"],\"type\":\"string\"}]},\"firstStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the first step (under `steps`) run once per hop.\",\"type\":\"string\"},\"lastStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.\",\"type\":\"string\"},\"description\":{\"description\":\"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.\",\"type\":\"string\"}}},\"rollback\":{\"description\":\"Steps that restore a failed host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}}}}"),
   Inventory: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/inventory.schema.json\",\"title\":\"Inventory\",\"description\":\"The hosts a runbook can target, with how to reach them.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hosts\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Inventory`.\",\"const\":\"Inventory\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name and description.\",\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The inventory name.\",\"examples\":[\"lab\"],\"type\":\"string\"},\"description\":{\"description\":\"What the inventory covers.\",\"type\":\"string\"}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2},{\"requireApproval\":true,\"requireSignedApprovals\":true,\"allowedSignersFile\":\".gitops/allowed_signers\"}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).\",\"type\":\"boolean\"},\"requireSignedApprovals\":{\"description\":\"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.\",\"type\":\"boolean\"},\"allowedSignersFile\":{\"minLength\":1,\"description\":\"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.\",\"type\":\"string\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"defaults\":{\"additionalProperties\":false,\"description\":\"Fields every host has unless it sets its own.\",\"type\":\"object\",\"properties\":{\"port\":{\"minimum\":1,\"maximum\":65535,\"description\":\"SSH port (default 22).\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"role\":{\"description\":\"The host role, used by `strategy.order` and `on`.\",\"examples\":[\"spine\",\"primary\"],\"type\":\"string\"},\"groups\":{\"description\":\"Groups the host belongs to.\",\"examples\":[[\"fabric\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"platform\":{\"description\":\"The device platform; snapshot profiles choose commands by it.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"transport\":{\"description\":\"How commands reach the host: ssh (default) or local, for the controller itself.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"pattern\":\"^SHA256:[A-Za-z0-9+/]{43}=?$\",\"description\":\"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.\",\"examples\":[\"SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s\"],\"x-hint\":\"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}},\"groups\":{\"description\":\"Host groups, by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A group of hosts.\",\"type\":\"object\",\"properties\":{\"description\":{\"description\":\"What the group is.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Hosts by name.\",\"minProperties\":1,\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z0-9][A-Za-z0-9._-]*$\":{\"additionalProperties\":false,\"description\":\"One host.\",\"type\":\"object\",\"properties\":{\"address\":{\"description\":\"IP address or DNS name to reach the host at.\",\"examples\":[\"10.0.0.11\"],\"minLength\":1,\"type\":\"string\"},\"port\":{\"minimum\":1,\"maximum\":65535,\"description\":\"SSH port (default 22).\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"role\":{\"description\":\"The host role, used by `strategy.order` and `on`.\",\"examples\":[\"spine\",\"primary\"],\"type\":\"string\"},\"groups\":{\"description\":\"Groups the host belongs to.\",\"examples\":[[\"fabric\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"platform\":{\"description\":\"The device platform; snapshot profiles choose commands by it.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"transport\":{\"description\":\"How commands reach the host: ssh (default) or local, for the controller itself.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"pattern\":\"^SHA256:[A-Za-z0-9+/]{43}=?$\",\"description\":\"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.\",\"examples\":[\"SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s\"],\"x-hint\":\"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}}}}"),
   Profile: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/profile.schema.json\",\"title\":\"Snapshot profile\",\"description\":\"Which commands collect which snapshot elements on which platform, and how their output maps to records.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"collectors\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Profile`.\",\"const\":\"Profile\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name and description.\",\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The profile name, as `--profile` and runbooks name it.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"description\":{\"description\":\"What the profile collects.\",\"type\":\"string\"}}},\"defaults\":{\"additionalProperties\":false,\"description\":\"Defaults for every collector.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long each command may take (default 30s)\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long each command may take (default 30s) (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long each command may take (default 30s) (milliseconds)\",\"type\":\"integer\"}]},\"concurrency\":{\"minimum\":1,\"maximum\":256,\"description\":\"Hosts collected at once (default 8).\",\"type\":\"integer\"}}},\"collectors\":{\"minItems\":1,\"description\":\"The collectors; several may fill the same element, their records add up.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One command and how its output becomes records of one element. Needs exactly one of `json` or `text`.\",\"examples\":[{\"element\":\"bgp\",\"platforms\":[\"cumulus\"],\"command\":\"show bgp json\",\"json\":{\"each\":\"{vrf}.peers.{peer}\",\"fields\":{\"vrf\":\"{vrf}\"}}}],\"type\":\"object\",\"required\":[\"element\",\"command\"],\"properties\":{\"element\":{\"description\":\"An element type.\",\"anyOf\":[{\"const\":\"bgp\",\"type\":\"string\"},{\"const\":\"clag\",\"type\":\"string\"},{\"const\":\"interface\",\"type\":\"string\"},{\"const\":\"address\",\"type\":\"string\"},{\"const\":\"link\",\"type\":\"string\"},{\"const\":\"lldp\",\"type\":\"string\"},{\"const\":\"mac\",\"type\":\"string\"},{\"const\":\"neighbor\",\"type\":\"string\"},{\"const\":\"node\",\"type\":\"string\"},{\"const\":\"ospf\",\"type\":\"string\"},{\"const\":\"route\",\"type\":\"string\"},{\"const\":\"sensor\",\"type\":\"string\"},{\"const\":\"service\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the collector reads.\",\"type\":\"string\"},\"platforms\":{\"minItems\":1,\"description\":\"Platforms (inventory `platform`) this collector serves; absent: every platform.\",\"examples\":[[\"cumulus\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"command\":{\"minLength\":1,\"description\":\"The read-only command to run; run once per host even when several collectors share it.\",\"type\":\"string\"},\"timeout\":{\"description\":\"How long the command may take\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the command may take (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the command may take (milliseconds)\",\"type\":\"integer\"}]},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and map items to records.\",\"type\":\"object\",\"required\":[\"fields\"],\"properties\":{\"each\":{\"description\":\"Where the records are: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. `{name}` here iterates over a map's keys (or an array's indexes) and binds each to `name`. Absent: the whole output is one record.\",\"examples\":[\"{vrf}.peers.{peer}\",\"[*]\",\"[{i}].addr_info[*]\"],\"type\":\"string\"},\"where\":{\"description\":\"Keep only the items that pass every test: the key is a path into the item, the value what it must hold.\",\"examples\":[{\"selected\":true},{\"sysMac\":{\"exists\":true}},{\"type\":{\"exists\":false}}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"description\":\"A value to equal, a list of values one of which to equal, or a test.\",\"anyOf\":[{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},{\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},{\"additionalProperties\":false,\"description\":\"A test on the value at the path.\",\"minProperties\":1,\"examples\":[{\"exists\":true}],\"type\":\"object\",\"properties\":{\"matches\":{\"minLength\":1,\"description\":\"The value, as text, matches this regular expression.\",\"type\":\"string\"},\"exists\":{\"description\":\"The path finds a value (true) or nothing (false).\",\"type\":\"boolean\"}}}]}}},\"fields\":{\"description\":\"Record field to how it is read. `host` is set by capture.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.\",\"anyOf\":[{\"description\":\"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.\",\"minLength\":1,\"type\":\"string\"},{\"additionalProperties\":false,\"description\":\"How one record field is read.\",\"examples\":[{\"path\":\"linkstate\",\"map\":{\"UP\":\"up\",\"DN\":\"down\"}}],\"type\":\"object\",\"properties\":{\"path\":{\"description\":\"Where the value is; a list gives alternatives for outputs of more than one shape.\",\"anyOf\":[{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"},{\"minItems\":1,\"description\":\"Alternatives: the first path that finds anything is used.\",\"type\":\"array\",\"items\":{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"}}]},\"value\":{\"description\":\"A constant value instead of a path.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"default\":{\"description\":\"The value when the path finds nothing.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"map\":{\"description\":\"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.\",\"examples\":[{\"UP\":\"up\",\"DN\":\"down\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.*$\":{\"description\":\"The record value it becomes.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"regex\":{\"description\":\"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.\",\"minLength\":1,\"type\":\"string\"},\"split\":{\"description\":\"For list fields: split a text value on this separator.\",\"minLength\":1,\"type\":\"string\"},\"scale\":{\"description\":\"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.\",\"type\":\"number\"},\"format\":{\"description\":\"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.\",\"examples\":[\"[via {gateway} ]dev {dev}\"],\"type\":\"string\"}}}]}}}}},\"text\":{\"additionalProperties\":false,\"description\":\"Parse the output line by line with a regular expression.\",\"type\":\"object\",\"required\":[\"match\"],\"properties\":{\"match\":{\"minLength\":1,\"description\":\"A regular expression (RE2 dialect) applied to each line; named groups, `(?P<name>...)` or `(?<name>...)`, become the fields of the same name.\",\"examples\":[\"^(?<name>\\\\S+)\\\\.service\\\\s+(?<enabled>\\\\S+)$\"],\"type\":\"string\"},\"ignore\":{\"minLength\":1,\"description\":\"Lines matching this are skipped (headers, separators).\",\"type\":\"string\"},\"strict\":{\"description\":\"Every non-empty line must match `match` or `ignore`, else the output is unparseable (default false).\",\"type\":\"boolean\"},\"fields\":{\"description\":\"Extra or transformed fields: constants, `{group}` with `map`, `regex`, `split`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.\",\"anyOf\":[{\"description\":\"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.\",\"minLength\":1,\"type\":\"string\"},{\"additionalProperties\":false,\"description\":\"How one record field is read.\",\"examples\":[{\"path\":\"linkstate\",\"map\":{\"UP\":\"up\",\"DN\":\"down\"}}],\"type\":\"object\",\"properties\":{\"path\":{\"description\":\"Where the value is; a list gives alternatives for outputs of more than one shape.\",\"anyOf\":[{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"},{\"minItems\":1,\"description\":\"Alternatives: the first path that finds anything is used.\",\"type\":\"array\",\"items\":{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"}}]},\"value\":{\"description\":\"A constant value instead of a path.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"default\":{\"description\":\"The value when the path finds nothing.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"map\":{\"description\":\"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.\",\"examples\":[{\"UP\":\"up\",\"DN\":\"down\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.*$\":{\"description\":\"The record value it becomes.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"regex\":{\"description\":\"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.\",\"minLength\":1,\"type\":\"string\"},\"split\":{\"description\":\"For list fields: split a text value on this separator.\",\"minLength\":1,\"type\":\"string\"},\"scale\":{\"description\":\"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.\",\"type\":\"number\"},\"format\":{\"description\":\"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.\",\"examples\":[\"[via {gateway} ]dev {dev}\"],\"type\":\"string\"}}}]}}}}}}}}}}"),
-  Plan: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/plan.schema.json\",\"title\":\"Plan\",\"description\":\"A dry-run plan: everything that will run, in order, with a content hash.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hash\",\"commit\",\"engineVersion\",\"runbook\",\"inputs\",\"params\",\"policy\",\"strategy\",\"hosts\",\"stages\",\"hostPlans\",\"checks\"],\"properties\":{\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Plan`.\",\"const\":\"Plan\",\"type\":\"string\"},\"hash\":{\"pattern\":\"^sha256:[0-9a-f]{64}$\",\"description\":\"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.\",\"type\":\"string\"},\"commit\":{\"description\":\"The git commit the plan was made at, if any.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"engineVersion\":{\"description\":\"The engine version that made the plan.\",\"type\":\"string\"},\"runbook\":{\"additionalProperties\":false,\"description\":\"The runbook as written (templates unrendered).\",\"type\":\"object\",\"required\":[\"name\",\"version\",\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"name\":{\"description\":\"Runbook name.\",\"type\":\"string\"},\"version\":{\"description\":\"Runbook version.\",\"type\":\"string\"},\"description\":{\"description\":\"Runbook description.\",\"type\":\"string\"},\"prechecks\":{\"description\":\"Pre-check definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"rollback\":{\"description\":\"Rollback step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"hops\":{\"additionalProperties\":false,\"description\":\"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.\",\"examples\":[{\"over\":\"{{params.path}}\",\"firstStep\":\"prepare\",\"lastStep\":\"verify\",\"description\":\"Install release {{hop.value}}\"}],\"type\":\"object\",\"required\":[\"over\",\"firstStep\",\"lastStep\"],\"properties\":{\"over\":{\"description\":\"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.\",\"x-hint\":\"must be a list of values or a template such as {{params.path}} rendering a comma-separated list\",\"anyOf\":[{\"description\":\"The hops, in order.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"minLength\":1,\"description\":\"One hop, e.g. a release to install.\",\"type\":\"string\"}},{\"description\":\"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.\",\"examples\":[\"{{params.path}}\"],\"type\":\"string\"}]},\"firstStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the first step (under `steps`) run once per hop.\",\"type\":\"string\"},\"lastStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.\",\"type\":\"string\"},\"description\":{\"description\":\"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.\",\"type\":\"string\"}}}}},\"inputs\":{\"additionalProperties\":false,\"description\":\"The input files and their SHA-256.\",\"type\":\"object\",\"required\":[\"runbook\",\"inventory\"],\"properties\":{\"runbook\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}},\"inventory\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}}}},\"params\":{\"description\":\"Parameter values, defaults applied.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"policy\":{\"additionalProperties\":false,\"description\":\"The stricter of the runbook and inventory policies.\",\"type\":\"object\",\"required\":[\"requireApproval\",\"forbidSelfApproval\",\"maxConcurrentRuns\"],\"properties\":{\"requireApproval\":{\"description\":\"An approval is required.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Who changed an input may not approve.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"description\":\"Runs holding locks at once.\",\"type\":\"integer\"},\"requireSignedApprovals\":{\"description\":\"The approval commit must be signed; present when true.\",\"type\":\"boolean\"},\"allowedSignersFiles\":{\"description\":\"The allowed-signers files the policies name; a signature must verify against each.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"The effective strategy, defaults applied.\",\"type\":\"object\",\"required\":[\"order\",\"batchSize\",\"maxFailures\",\"maxParallel\",\"rollbackOnFailure\",\"snapshot\"],\"properties\":{\"order\":{\"description\":\"Roles in stage order.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"description\":\"Hosts per batch.\",\"type\":\"integer\"},\"maxFailures\":{\"description\":\"Failed hosts tolerated.\",\"type\":\"integer\"},\"maxParallel\":{\"description\":\"Hosts worked on at once.\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Roll failed hosts back.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run.\",\"type\":\"object\",\"required\":[\"before\",\"after\",\"profile\"],\"properties\":{\"before\":{\"description\":\"Snapshot before.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot after.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"Collection profile.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Targeted hosts by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"How to reach a targeted host; credentials by reference only.\",\"type\":\"object\",\"required\":[\"port\",\"labels\",\"transport\"],\"properties\":{\"address\":{\"description\":\"Where to reach the host.\",\"type\":\"string\"},\"port\":{\"description\":\"SSH port.\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"type\":\"string\"},\"role\":{\"description\":\"The host role.\",\"type\":\"string\"},\"platform\":{\"description\":\"The device platform.\",\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"transport\":{\"description\":\"How commands reach the host.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"description\":\"The pinned host key fingerprint.\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}},\"stages\":{\"description\":\"Stages in order.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One stage of the rollout.\",\"type\":\"object\",\"required\":[\"name\",\"batches\"],\"properties\":{\"name\":{\"description\":\"The role of the stage, or `(no role)` for the last stage.\",\"type\":\"string\"},\"batches\":{\"description\":\"Batches in order.\",\"type\":\"array\",\"items\":{\"description\":\"Host names changed at once.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}},\"hostPlans\":{\"description\":\"What runs on each host.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"What runs on one host.\",\"type\":\"object\",\"required\":[\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"prechecks\":{\"description\":\"Pre-checks on this host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}},\"steps\":{\"description\":\"Steps on this host, after `on` filtering.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}},\"rollback\":{\"description\":\"Rollback steps if this host fails.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}}}}}},\"checks\":{\"description\":\"Planner findings.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A finding of the planner about the inventory and strategy.\",\"type\":\"object\",\"required\":[\"code\",\"severity\",\"message\",\"hint\",\"hosts\"],\"properties\":{\"code\":{\"description\":\"Stable code of the check.\",\"type\":\"string\"},\"severity\":{\"description\":\"error: the plan must not be applied; warning: reported.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"message\":{\"description\":\"What was found.\",\"type\":\"string\"},\"hint\":{\"description\":\"What to do about it.\",\"type\":\"string\"},\"hosts\":{\"description\":\"The hosts concerned.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}},\"hops\":{\"description\":\"The hops of `runbook.hops`, in order, resolved at plan time.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One hop of the path.\",\"type\":\"object\",\"required\":[\"index\",\"value\"],\"properties\":{\"index\":{\"minimum\":1,\"description\":\"The hop, from 1.\",\"type\":\"integer\"},\"value\":{\"description\":\"The value of the hop (`{{hop.value}}`).\",\"type\":\"string\"},\"description\":{\"description\":\"The hops' description, rendered for this hop.\",\"type\":\"string\"}}}}}}"),
+  Plan: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/plan.schema.json\",\"title\":\"Plan\",\"description\":\"A dry-run plan: everything that will run, in order, with a content hash.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hash\",\"commit\",\"engineVersion\",\"runbook\",\"inputs\",\"params\",\"policy\",\"strategy\",\"hosts\",\"stages\",\"hostPlans\",\"checks\"],\"properties\":{\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Plan`.\",\"const\":\"Plan\",\"type\":\"string\"},\"hash\":{\"pattern\":\"^sha256:[0-9a-f]{64}$\",\"description\":\"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.\",\"type\":\"string\"},\"commit\":{\"description\":\"The git commit the plan was made at, if any.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"engineVersion\":{\"description\":\"The engine version that made the plan.\",\"type\":\"string\"},\"runbook\":{\"additionalProperties\":false,\"description\":\"The runbook as written (templates unrendered).\",\"type\":\"object\",\"required\":[\"name\",\"version\",\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"name\":{\"description\":\"Runbook name.\",\"type\":\"string\"},\"version\":{\"description\":\"Runbook version.\",\"type\":\"string\"},\"description\":{\"description\":\"Runbook description.\",\"type\":\"string\"},\"prechecks\":{\"description\":\"Pre-check definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"rollback\":{\"description\":\"Rollback step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"hops\":{\"additionalProperties\":false,\"description\":\"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.\",\"examples\":[{\"over\":\"{{params.path}}\",\"firstStep\":\"prepare\",\"lastStep\":\"verify\",\"description\":\"Install release {{hop.value}}\"}],\"type\":\"object\",\"required\":[\"over\",\"firstStep\",\"lastStep\"],\"properties\":{\"over\":{\"description\":\"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.\",\"x-hint\":\"must be a list of values or a template such as {{params.path}} rendering a comma-separated list\",\"anyOf\":[{\"description\":\"The hops, in order.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"minLength\":1,\"description\":\"One hop, e.g. a release to install.\",\"type\":\"string\"}},{\"description\":\"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.\",\"examples\":[\"{{params.path}}\"],\"type\":\"string\"}]},\"firstStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the first step (under `steps`) run once per hop.\",\"type\":\"string\"},\"lastStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.\",\"type\":\"string\"},\"description\":{\"description\":\"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.\",\"type\":\"string\"}}}}},\"inputs\":{\"additionalProperties\":false,\"description\":\"The input files and their SHA-256.\",\"type\":\"object\",\"required\":[\"runbook\",\"inventory\"],\"properties\":{\"runbook\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}},\"inventory\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}}}},\"params\":{\"description\":\"Parameter values, defaults applied.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"policy\":{\"additionalProperties\":false,\"description\":\"The stricter of the runbook and inventory policies.\",\"type\":\"object\",\"required\":[\"requireApproval\",\"forbidSelfApproval\",\"maxConcurrentRuns\"],\"properties\":{\"requireApproval\":{\"description\":\"An approval is required.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Who changed an input may not approve.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"description\":\"Runs holding locks at once.\",\"type\":\"integer\"},\"requireSignedApprovals\":{\"description\":\"The approval commit must be signed; present when true.\",\"type\":\"boolean\"},\"allowedSignersFiles\":{\"description\":\"The allowed-signers files the policies name; a signature must verify against each.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"The effective strategy, defaults applied.\",\"type\":\"object\",\"required\":[\"order\",\"batchSize\",\"maxFailures\",\"maxParallel\",\"rollbackOnFailure\",\"snapshot\"],\"properties\":{\"order\":{\"description\":\"Roles in stage order.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"description\":\"Hosts per batch.\",\"type\":\"integer\"},\"maxFailures\":{\"description\":\"Failed hosts tolerated.\",\"type\":\"integer\"},\"maxParallel\":{\"description\":\"Hosts worked on at once.\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Roll failed hosts back.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run.\",\"type\":\"object\",\"required\":[\"before\",\"after\",\"profile\"],\"properties\":{\"before\":{\"description\":\"Snapshot before.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot after.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"Collection profile.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Targeted hosts by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"How to reach a targeted host; credentials by reference only.\",\"type\":\"object\",\"required\":[\"port\",\"labels\",\"transport\"],\"properties\":{\"address\":{\"description\":\"Where to reach the host.\",\"type\":\"string\"},\"port\":{\"description\":\"SSH port.\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"type\":\"string\"},\"role\":{\"description\":\"The host role.\",\"type\":\"string\"},\"platform\":{\"description\":\"The device platform.\",\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"transport\":{\"description\":\"How commands reach the host.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"description\":\"The pinned host key fingerprint.\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}},\"stages\":{\"description\":\"Stages in order.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One stage of the rollout.\",\"type\":\"object\",\"required\":[\"name\",\"batches\"],\"properties\":{\"name\":{\"description\":\"The role of the stage, or `(no role)` for the last stage.\",\"type\":\"string\"},\"batches\":{\"description\":\"Batches in order.\",\"type\":\"array\",\"items\":{\"description\":\"Host names changed at once.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}},\"hostPlans\":{\"description\":\"What runs on each host.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"What runs on one host.\",\"type\":\"object\",\"required\":[\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"prechecks\":{\"description\":\"Pre-checks on this host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}},\"steps\":{\"description\":\"Steps on this host, after `on` filtering.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}},\"rollback\":{\"description\":\"Rollback steps if this host fails.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}}}}}},\"checks\":{\"description\":\"Planner findings.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A finding of the planner about the inventory and strategy.\",\"type\":\"object\",\"required\":[\"code\",\"severity\",\"message\",\"hint\",\"hosts\"],\"properties\":{\"code\":{\"description\":\"Stable code of the check.\",\"type\":\"string\"},\"severity\":{\"description\":\"error: the plan must not be applied; warning: reported.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"message\":{\"description\":\"What was found.\",\"type\":\"string\"},\"hint\":{\"description\":\"What to do about it.\",\"type\":\"string\"},\"hosts\":{\"description\":\"The hosts concerned.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}},\"hops\":{\"description\":\"The hops of `runbook.hops`, in order, resolved at plan time.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One hop of the path.\",\"type\":\"object\",\"required\":[\"index\",\"value\"],\"properties\":{\"index\":{\"minimum\":1,\"description\":\"The hop, from 1.\",\"type\":\"integer\"},\"value\":{\"description\":\"The value of the hop (`{{hop.value}}`).\",\"type\":\"string\"},\"description\":{\"description\":\"The hops' description, rendered for this hop.\",\"type\":\"string\"}}}}}}"),
 };
