@@ -10,7 +10,7 @@ const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const SHIPPED = [
   { runbook: 'fabric-upgrade', params: ['targetVersion=4.4.0'] },
   { runbook: 'network-snapshot', params: ['name=baseline'] },
-  { runbook: 'storage-upgrade', params: ['via=7.0.2', 'targetVersion=7.1.0.1', 'upgradeType=platform'] },
+  { runbook: 'storage-upgrade', params: ['via=7.0.2', 'targetVersion=7.1.0.1', 'upgradeType=platform', 'upload=false'] },
   { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3'] },
   { runbook: 'chassis-hitless-upgrade', params: ['targetVersion=31.7.2.3', 'allowIoModuleReset=true'] },
 ] as const;
