@@ -1,9 +1,12 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LabOptions } from '../../lab/index.js';
 import { createQumuloImage, type ClusterEvent } from '../../lab/devices/qumulo.js';
-import { applyRunbook, startTestLab, type AppliedRun, type TestLab } from '../helpers/lab-apply.js';
+import { applyInProcess } from '../helpers/apply-in-process.js';
+import { LAB_PASSWORD_ENV, REPO_ROOT, applyRunbook, startTestLab, type AppliedRun, type TestLab } from '../helpers/lab-apply.js';
+import { commitRepository } from '../helpers/run-repository.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 // runbooks/storage-upgrade.yaml against the lab's Qumulo cluster, through real SSH. The lab follows
 // ../shared/seeds/001_8a6dde0c99dc744f.txt on its own (test/lab/qumulo.test.ts); here the runbook
@@ -197,6 +200,36 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
     expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual(['qq upgrade_cluster --rolling --path /upgrade/qumulo_core_7.1.0.1.qimg --no-monitor']);
     expect(stepStatuses(run).filter(([, status]) => status !== 'skipped').map(([id]) => id)).not.toContain('commit-gate.hop1');
     expect(mostNodesDown(clusterEvents(lab))).toBe(1);
+    for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.1.0.1');
+  });
+});
+
+describe('storage-upgrade cut off in a changing step and resumed', () => {
+  it('a commit whose session dropped is found done by its probe on resume, and not sent again', async () => {
+    testLab = await startTestLab(STORAGE_ONLY);
+    const lab = testLab;
+    cpSync(join(REPO_ROOT, 'runbooks', 'storage-upgrade.yaml'), join(lab.dir, 'storage-upgrade.yaml'));
+    commitRepository(lab.dir);
+    await lab.lab.injectFault('qumulo1', { kind: 'dropConnection', command: 'upgrade_cluster commit', times: 1 });
+    const options = { root: lab.dir, commit: false, env: LAB_PASSWORD_ENV };
+    const first = await applyInProcess({
+      ...options,
+      target: join(lab.dir, 'storage-upgrade.yaml'),
+      inventory: lab.inventoryPath,
+      params: ['targetVersion=7.1.0.1', 'upgradeType=platform', 'upload=false'],
+    });
+    expect(first.exitCode).toBe(1);
+    const cut = first.events.find((event) => event.type === 'step.finished' && event.record.id === 'commit.hop1');
+    expect(cut?.type === 'step.finished' && cut.record.status).toBe('interrupted');
+    const runId = readdirSync(join(lab.dir, '.runbook', 'runs'))[0]!;
+    // The operator resumes once the cluster is back (a resume while qumulo1 reboots cannot probe it, and waits for them).
+    await waitFor(() => (lab.lab.state('qumulo1').version === '7.1.0.1' && (lab.lab.state('qumulo1').upgrade as { state: string }).state === 'UPGRADE_IDLE' ? true : undefined), 'the upgrade to end');
+    await lab.lab.settled();
+
+    const resumed = await applyInProcess({ ...options, resume: runId });
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.events.find((event) => event.type === 'step.decided')).toMatchObject({ host: 'qumulo1', stepId: 'commit.hop1', decision: 'done' });
+    expect(qqCommands(lab, 'qq upgrade_cluster commit')).toEqual(['qq upgrade_cluster commit --no-monitor']);
     for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.1.0.1');
   });
 });
