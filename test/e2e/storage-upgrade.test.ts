@@ -157,6 +157,7 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
     const message = 'Upgrade image /upgrade/qumulo_core_7.1.0.1.qimg is corrupt: its checksum does not match; upload it again';
     expect(lab.lab.state('qumulo1').upgrade).toMatchObject({ state: 'UPGRADE_IDLE', error_state: 'UPGRADE_ERROR_PREPARE_FAILED', error_message: message });
     expect(reportOf(lab, run)).toContain(message);
+    expect(run.steps.qumulo1!.find((record) => record.id === 'prepared.hop1')?.message).toContain(`\`error_message\` is ${JSON.stringify(message)}, expected ""`);
     for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.0.0.1');
   });
 
