@@ -161,6 +161,20 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
     for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.0.0.1');
   });
 
+  it('a hop that fails stops the path there: the next release is neither uploaded nor prepared', async () => {
+    const { run, lab } = await upgrade(['via=7.0.2', 'targetVersion=7.1.0.1', 'upgradeType=platform'], {
+      downloaded: { '7.0.2': createQumuloImage('7.0.2', { damage: 'payload' }), '7.1.0.1': DOWNLOADED['7.1.0.1'] },
+    });
+    expect(run.exitCode).toBe(1);
+    expect(uploads(lab)).toEqual(['sftp put /upgrade/qumulo_core_7.0.2.qimg']);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual(['qq upgrade_cluster prepare --path /upgrade/qumulo_core_7.0.2.qimg --no-monitor']);
+    const hop2 = stepStatuses(run).filter(([id]) => id.endsWith('.hop2'));
+    expect(hop2.length).toBeGreaterThan(0);
+    expect(hop2.every(([, status]) => status === 'skipped')).toBe(true);
+    expect(reportOf(lab, run)).toMatch(/Hop 1 of 2: 7\.0\.2 \(failed\)[\s\S]*Hop 2 of 2: 7\.1\.0\.1 \(not run\)/);
+    for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.0.0.1');
+  });
+
   it('a window that allows no reboot stops before prepare when the image is a platform upgrade', async () => {
     const { run, lab } = await upgrade(['targetVersion=7.1.0.1', 'upgradeType=instant']);
     expect(run.exitCode).toBe(1);
