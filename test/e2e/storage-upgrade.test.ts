@@ -220,31 +220,38 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
 });
 
 describe('storage-upgrade cut off in a changing step and resumed', () => {
-  it('a commit whose session dropped is found done by its probe on resume, and not sent again', async () => {
+  const status = (lab: TestLab) => lab.lab.state('qumulo1') as { version: string; upgrade: { state: string } };
+  const upgraded = (lab: TestLab) => status(lab).version === '7.1.0.1' && status(lab).upgrade.state === 'UPGRADE_IDLE';
+  // The operator resumes once the cluster has got on with it (a resume while qumulo1 reboots cannot
+  // probe it, and waits for the operator's decision).
+  it.each([
+    { step: 'prepare', command: 'qq upgrade_cluster prepare', params: [], settled: (lab: TestLab) => status(lab).upgrade.state === 'UPGRADE_PREPARED' },
+    { step: 'commit', command: 'qq upgrade_cluster commit', params: [], settled: upgraded },
+    { step: 'upgrade', command: 'qq upgrade_cluster --rolling', params: ['phases=one-step'], settled: upgraded },
+  ])('a $step whose session dropped is found done by its probe on resume, and not sent again', async ({ step, command, params, settled }) => {
     testLab = await startTestLab(STORAGE_ONLY);
     const lab = testLab;
     cpSync(join(REPO_ROOT, 'runbooks', 'storage-upgrade.yaml'), join(lab.dir, 'storage-upgrade.yaml'));
     commitRepository(lab.dir);
-    await lab.lab.injectFault('qumulo1', { kind: 'dropConnection', command: 'upgrade_cluster commit', times: 1 });
+    await lab.lab.injectFault('qumulo1', { kind: 'dropConnection', command: command.slice('qq '.length), times: 1 });
     const options = { root: lab.dir, commit: false, env: LAB_PASSWORD_ENV };
     const first = await applyInProcess({
       ...options,
       target: join(lab.dir, 'storage-upgrade.yaml'),
       inventory: lab.inventoryPath,
-      params: ['targetVersion=7.1.0.1', 'upgradeType=platform', 'upload=false'],
+      params: ['targetVersion=7.1.0.1', 'upgradeType=platform', 'upload=false', ...params],
     });
     expect(first.exitCode).toBe(1);
-    const cut = first.events.find((event) => event.type === 'step.finished' && event.record.id === 'commit.hop1');
+    const cut = first.events.find((event) => event.type === 'step.finished' && event.record.id === `${step}.hop1`);
     expect(cut?.type === 'step.finished' && cut.record.status).toBe('interrupted');
     const runId = readdirSync(join(lab.dir, '.runbook', 'runs'))[0]!;
-    // The operator resumes once the cluster is back (a resume while qumulo1 reboots cannot probe it, and waits for them).
-    await waitFor(() => (lab.lab.state('qumulo1').version === '7.1.0.1' && (lab.lab.state('qumulo1').upgrade as { state: string }).state === 'UPGRADE_IDLE' ? true : undefined), 'the upgrade to end');
+    await waitFor(() => (settled(lab) ? true : undefined), `the cluster after the cut-off ${step}`);
     await lab.lab.settled();
 
     const resumed = await applyInProcess({ ...options, resume: runId });
     expect(resumed.exitCode, resumed.stderr).toBe(0);
-    expect(resumed.events.find((event) => event.type === 'step.decided')).toMatchObject({ host: 'qumulo1', stepId: 'commit.hop1', decision: 'done' });
-    expect(qqCommands(lab, 'qq upgrade_cluster commit')).toEqual(['qq upgrade_cluster commit --no-monitor']);
+    expect(resumed.events.find((event) => event.type === 'step.decided')).toMatchObject({ host: 'qumulo1', stepId: `${step}.hop1`, decision: 'done' });
+    expect(qqCommands(lab, command)).toHaveLength(1);
     for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.1.0.1');
   });
 });
