@@ -219,6 +219,17 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
   });
 });
 
+describe('storage-upgrade and its operator gate', () => {
+  it('refuses to start without a terminal or --yes, before anything reaches the cluster', async () => {
+    testLab = await startTestLab(STORAGE_ONLY);
+    await expect(applyRunbook('storage-upgrade.yaml', testLab.inventoryPath, ['targetVersion=7.1.0.1', 'upgradeType=platform'], { yes: false, root: testLab.dir })).rejects.toMatchObject({
+      exitCode: 2,
+      code: 'RB3005',
+    });
+    expect(testLab.lab.commandLog('qumulo1')).toEqual([]);
+  });
+});
+
 describe('storage-upgrade cut off in a changing step and resumed', () => {
   const status = (lab: TestLab) => lab.lab.state('qumulo1') as { version: string; upgrade: { state: string } };
   const upgraded = (lab: TestLab) => status(lab).version === '7.1.0.1' && status(lab).upgrade.state === 'UPGRADE_IDLE';
