@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LabOptions } from '../../lab/index.js';
 import { createQumuloImage, type ClusterEvent } from '../../lab/devices/qumulo.js';
 import { applyInProcess } from '../helpers/apply-in-process.js';
+import { runCliProcess } from '../helpers/cli-process.js';
 import { LAB_PASSWORD_ENV, REPO_ROOT, applyRunbook, startTestLab, type AppliedRun, type TestLab } from '../helpers/lab-apply.js';
 import { commitRepository } from '../helpers/run-repository.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -216,6 +217,24 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
     expect(stepStatuses(run).filter(([, status]) => status !== 'skipped').map(([id]) => id)).not.toContain('commit-gate.hop1');
     expect(mostNodesDown(clusterEvents(lab))).toBe(1);
     for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.1.0.1');
+  });
+});
+
+describe('storage-upgrade planned: the chosen mode and what clients should expect, per hop', () => {
+  const plan = (params: string[]) =>
+    runCliProcess(['plan', 'runbooks/storage-upgrade.yaml', '-i', 'inventories/lab.yaml', ...params.flatMap((param) => ['--param', param])], { cwd: REPO_ROOT });
+  it.each([
+    { mode: 'instant software upgrade', params: ['upgradeType=instant'], says: ['Expected: an instant software upgrade.', 'no node reboots, and clients carry on'] },
+    { mode: 'platform upgrade, rolling reboot', params: ['upgradeType=platform', 'reboot=rolling'], says: ['a platform upgrade with a rolling reboot', 'NFS clients keep their access, SMB clients connected to the node that reboots lose their sessions'] },
+    { mode: 'platform upgrade, complete reboot', params: ['upgradeType=platform', 'reboot=complete'], says: ['a platform upgrade with a complete reboot', 'neither SMB nor NFS clients can reach the cluster'] },
+    { mode: 'one step', params: ['upgradeType=platform', 'phases=one-step'], says: ['One-step upgrade to Qumulo Core 7.1.0.1', 'no approval between them'] },
+  ])('$mode', async ({ params, says }) => {
+    const result = await plan(['via=7.0.2', 'targetVersion=7.1.0.1', ...params]);
+    expect(result.code, result.stderr).toBe(0);
+    const hops = result.stdout.slice(result.stdout.indexOf('### Hops'), result.stdout.indexOf('```mermaid'));
+    expect(hops).toContain('**Hop 1 of 2: `7.0.2`**');
+    expect(hops).toContain('**Hop 2 of 2: `7.1.0.1`**');
+    for (const words of says) expect(hops).toContain(words);
   });
 });
 
