@@ -7,6 +7,7 @@ import { applyInProcess } from '../helpers/apply-in-process.js';
 import { runCliProcess } from '../helpers/cli-process.js';
 import { LAB_PASSWORD_ENV, REPO_ROOT, applyRunbook, startTestLab, type AppliedRun, type TestLab } from '../helpers/lab-apply.js';
 import { commitRepository } from '../helpers/run-repository.js';
+import { connect, exec } from '../helpers/ssh-client.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 // runbooks/storage-upgrade.yaml against the lab's Qumulo cluster, through real SSH. The lab follows
@@ -174,6 +175,24 @@ describe('storage-upgrade: the Qumulo upgrade as the document has it', () => {
     expect(hop2.every(([, status]) => status === 'skipped')).toBe(true);
     expect(reportOf(lab, run)).toMatch(/Hop 1 of 2: 7\.0\.2 \(failed\)[\s\S]*Hop 2 of 2: 7\.1\.0\.1 \(not run\)/);
     for (const node of NODES) expect(lab.lab.state(node).version).toBe('7.0.0.1');
+  });
+
+  it('a node offline before the run stops it at the pre-checks, before anything reaches the cluster', async () => {
+    testLab = await startTestLab({ ...STORAGE_ONLY, qumulo: { images: [] } });
+    const lab = testLab;
+    await lab.lab.injectFault('qumulo3', { kind: 'neverReturns' });
+    // qumulo3 goes down and stays down: the cluster reports it OFFLINE and the upgrade blocked.
+    const client = await connect({ host: lab.lab.device('qumulo3').address, port: lab.lab.device('qumulo3').port });
+    await exec(client, 'reboot').catch(() => undefined);
+    client.end();
+    await waitFor(() => ((lab.lab.state('qumulo1').upgrade as { is_blocked: boolean }).is_blocked ? true : undefined), 'qumulo3 to be offline');
+    mkdirSync(join(lab.dir, 'images'));
+    writeFileSync(join(lab.dir, 'images', 'qumulo_core_7.1.0.1.qimg'), DOWNLOADED['7.1.0.1']);
+    const run = await applyRunbook('storage-upgrade.yaml', lab.inventoryPath, ['targetVersion=7.1.0.1', 'upgradeType=platform'], { root: lab.dir });
+    expect(run.exitCode).toBe(1);
+    expect(run.steps.qumulo1!.find((record) => record.id === 'nodes-online')).toMatchObject({ status: 'failed' });
+    expect(uploads(lab)).toEqual([]);
+    expect(qqCommands(lab, 'qq upgrade_cluster')).toEqual([]);
   });
 
   it('a window that allows no reboot stops before prepare when the image is a platform upgrade', async () => {
