@@ -29,7 +29,7 @@ import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
 import { createFileHooks } from './run-files.js';
 import { checkPlanSecrets } from './secrets.js';
-import { RUN_META_FILE, RUN_PLAN_FILE, findUnfinishedRuns, readRunJournal, type RunMeta } from './runs.js';
+import { RUN_META_FILE, RUN_PLAN_FILE, findRunsHoldingPlan, isUnfinished, readRunJournal, type RunMeta } from './runs.js';
 import { readCurrentUser } from '../shared/current-user.js';
 
 /** What `runbook apply` takes; the GitOps options say where approvals/, reports/ and .runbook/ live. */
@@ -206,18 +206,27 @@ async function recheckUnderLocks(run: StartedRun, options: ApplyOptions): Promis
     return;
   }
   await checkNotApplied(run.plan, run.context.root, { allowReapply: options.allowReapply });
-  if (!options.allowReapply) checkNoUnfinishedRun(run);
+  if (!options.allowReapply) checkNoOtherRunHere(run);
 }
 
-/** A plan with a run of it not finished here is resumed, not applied again (unless --allow-reapply). */
-function checkNoUnfinishedRun(run: StartedRun): void {
-  const unfinished = findUnfinishedRuns(join(run.context.root, STATE_FOLDER), run.plan.hash, hostname()).filter((other) => other.runId !== run.runId);
-  if (unfinished.length === 0) return;
-  const list = unfinished.map((other) => `${other.runId} (${other.status})`).join(', ');
-  throw createInputError(
-    'RB4005',
-    `plan ${run.plan.hash} has a run that has not finished: ${list}; finish it with \`runbook apply --resume ${unfinished[0]!.runId}\`, or pass --allow-reapply to apply the plan again anyway`,
-  );
+/**
+ * A plan with a run of it not finished here is resumed, not applied again; one that finished here is
+ * refused like one in the ledger, even before its report is written (unless --allow-reapply).
+ */
+function checkNoOtherRunHere(run: StartedRun): void {
+  const others = findRunsHoldingPlan(join(run.context.root, STATE_FOLDER), run.plan.hash, hostname()).filter((other) => other.runId !== run.runId);
+  const unfinished = others.filter((other) => isUnfinished(other.status));
+  if (unfinished.length > 0) {
+    const list = unfinished.map((other) => `${other.runId} (${other.status})`).join(', ');
+    throw createInputError(
+      'RB4005',
+      `plan ${run.plan.hash} has a run that has not finished: ${list}; finish it with \`runbook apply --resume ${unfinished[0]!.runId}\`, or pass --allow-reapply to apply the plan again anyway`,
+    );
+  }
+  if (others.length > 0) {
+    const list = others.map((other) => `run ${other.runId} ${other.status} at ${other.startedAt} (${STATE_FOLDER}/runs/${other.runId})`).join('; ');
+    throw createInputError('RB4005', `plan ${run.plan.hash} was already applied: ${list}. Make a new plan for a new change, or pass --allow-reapply to run this one again`);
+  }
 }
 
 /** A run gets its report once it reached its end: not stopped, and no host left waiting. */

@@ -150,9 +150,20 @@ export function runRuns(options: { stateDir: string; machine: string; format: 't
   return EXIT_CODES.ok;
 }
 
-/** Runs of a plan hash that have not reached their end here (crashed, interrupted or still running). */
-export function findUnfinishedRuns(stateDir: string, planHash: string, machine: string): RunSummary[] {
+/** Whether a run has not reached its end (crashed, interrupted or still running). */
+export function isUnfinished(status: RunStatus): boolean {
+  return status === 'crashed' || status === 'interrupted' || status === 'running';
+}
+
+/**
+ * Runs of a plan hash here that hold it: not finished, or finished having worked on a host. A run
+ * its pre-checks stopped changed nothing (every host pending or skipped) and holds nothing. Read
+ * from the journals, which a run writes before its report: the one witness between a run letting
+ * its hosts go and its report being on disk.
+ */
+export function findRunsHoldingPlan(stateDir: string, planHash: string, machine: string): RunSummary[] {
   return summariseRuns(stateDir, machine).filter(
-    (run): run is RunSummary => run.status !== 'unreadable' && run.planHash === planHash && (run.status === 'crashed' || run.status === 'interrupted' || run.status === 'running'),
+    (run): run is RunSummary =>
+      run.status !== 'unreadable' && run.planHash === planHash && (isUnfinished(run.status) || Object.keys(run.hosts).some((state) => state !== 'pending' && state !== 'skipped')),
   );
 }
