@@ -5,7 +5,9 @@ import { FaultSet, type Fault } from './faults.js';
 import { stableNumber } from './format.js';
 import type { HostKey } from './host-key.js';
 import type { CommandIo } from './shell.js';
-import { SshEndpoint, type CommandRunner, type CommandSession } from './ssh-server.js';
+import { SshEndpoint, type CommandRunner, type CommandSession, type SftpFiles } from './ssh-server.js';
+import { VirtualFs } from './vfs.js';
+import { homeOf } from './devices/linux.js';
 
 /** One line of the lab's command log. */
 export interface CommandLogEntry {
@@ -13,7 +15,8 @@ export interface CommandLogEntry {
   time: string;
   host: string;
   user: string;
-  mode: 'exec' | 'shell';
+  /** `sftp`: a file transfer; `command` then reads `sftp get PATH` or `sftp put PATH`. */
+  mode: 'exec' | 'shell' | 'sftp';
   command: string;
   /** Exit code; null when the command never finished (hung, or abandoned before it ran). */
   code: number | null;
@@ -168,6 +171,23 @@ export class DeviceHost implements PowerControl, CommandRunner {
     return this.device.prompt(commandNumber);
   }
 
+  sftpFiles(): SftpFiles | undefined {
+    const fs = this.device.files;
+    if (fs === undefined) return undefined;
+    return {
+      read: (path) => fs.readBytes(path),
+      write: (path, bytes) => fs.writeBytes(path, bytes),
+      isDirectory: (path) => fs.stat(path)?.kind === 'dir',
+      exists: (path) => fs.stat(path) !== undefined,
+      resolve: (path, user) => VirtualFs.normalize(path, homeOf(user)),
+    };
+  }
+
+  logTransfer(user: string, operation: 'get' | 'put', path: string, ok: boolean): void {
+    const time = new Date(this.options.timers.clock.now()).toISOString();
+    this.options.log({ time, host: this.options.name, user, mode: 'sftp', command: `sftp ${operation} ${path}`, code: ok ? 0 : 1, outcome: 'completed', durationMs: 0 });
+  }
+
   async run(line: string, session: CommandSession): Promise<number | undefined> {
     const { clock } = this.options.timers;
     const started = clock.now();
@@ -200,7 +220,7 @@ export class DeviceHost implements PowerControl, CommandRunner {
       record(code, 'dropped');
       return undefined;
     }
-    const code = await this.runDevice(line, session.user, session.io);
+    const code = await this.runDevice(line, session.user, { ...session.io, signal: session.signal });
     if (session.signal.aborted) {
       record(code, 'abandoned');
       return undefined;

@@ -1,6 +1,7 @@
 import type { Clock, Timers } from './clock.js';
 import type { FaultSet } from './faults.js';
 import type { CommandIo } from './shell.js';
+import type { VirtualFs } from './vfs.js';
 
 export const PLATFORMS = ['cumulus', 'qumulo', 'nso', 'exos'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -70,4 +71,6 @@ export interface SimulatedDevice {
   state(): Record<string, unknown>;
   /** Called when the device's faults are cleared, for faults that left state behind. */
   faultsCleared?(): void;
+  /** The device's files, when it serves SFTP (the SSH subsystem is refused otherwise). */
+  readonly files?: VirtualFs;
 }

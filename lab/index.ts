@@ -95,7 +95,14 @@ export const DEFAULT_USER = 'lab';
 export const DEFAULT_PASSWORD = 'lab-password';
 
 const DEFAULT_CUMULUS: CumulusOptions = { version: '4.3.0', images: ['4.3.0', '4.4.0', '5.9.1'], bgpPassword: 'lab-bgp-md5' };
-const DEFAULT_QUMULO: QumuloOptions = { version: '7.1.0', images: ['qumulo_core_7.2.0.qimg', 'qumulo_core_7.2.0_platform.qimg'] };
+const DEFAULT_QUMULO: QumuloOptions = {
+  version: '7.0.0.1',
+  images: ['qumulo_core_7.0.2.qimg', 'qumulo_core_7.1.0.1.qimg', 'qumulo_core_7.2.3.1.qimg'],
+  deployment: 'on-prem',
+  nodeFailures: 1,
+  containerRestartMs: 500,
+  restripeMs: 100,
+};
 const DEFAULT_NSO: NsoOptions = {
   version: '6.1.4',
   installers: ['6.2.3', '6.1.7'],

@@ -1,7 +1,19 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
-import type { AuthContext, ClientInfo, Connection, ParsedKey, PseudoTtyInfo, ServerChannel } from 'ssh2';
+import type { AuthContext, ClientInfo, Connection, ParsedKey, PseudoTtyInfo, ServerChannel, SFTPWrapper } from 'ssh2';
 import type { CommandIo } from './shell.js';
+
+const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
+
+/** A device's files as SFTP sees them: bytes in, bytes out, and whether a path is a folder. */
+export interface SftpFiles {
+  read(path: string): Buffer | undefined;
+  write(path: string, bytes: Buffer): void;
+  isDirectory(path: string): boolean;
+  exists(path: string): boolean;
+  /** The absolute form of a path the client gave, relative to the user's home. */
+  resolve(path: string, user: string): string;
+}
 
 /** Who may log in. */
 export interface SshAuthPolicy {
@@ -28,6 +40,10 @@ export interface CommandRunner {
   prompt(commandNumber: number): string;
   /** Runs a command line; undefined when no exit status is to be sent (dropped or abandoned). */
   run(line: string, session: CommandSession): Promise<number | undefined>;
+  /** The device's files, when it serves SFTP. */
+  sftpFiles?(): SftpFiles | undefined;
+  /** Logs a finished transfer (`get` or `put`) in the command log. */
+  logTransfer?(user: string, operation: 'get' | 'put', path: string, ok: boolean): void;
 }
 
 export interface SshEndpointOptions {
@@ -145,7 +161,11 @@ export class SshEndpoint {
         session.on('env', (acceptEnv) => acceptEnv?.());
         session.on('auth-agent', (_accept, reject) => reject?.());
         session.on('x11', (_accept, reject) => reject?.());
-        session.on('sftp', (_accept, reject) => reject?.());
+        session.on('sftp', (accept, reject) => {
+          const files = this.options.runner.sftpFiles?.();
+          if (files === undefined || accept === undefined) return reject?.();
+          this.serveSftp(accept(), files, user);
+        });
         session.on('subsystem', (_accept, reject) => reject?.());
         session.on('exec', (acceptExec, _reject, execInfo) => {
           const terminal = new Terminal(acceptExec(), pty !== undefined, closed.signal);
@@ -159,6 +179,86 @@ export class SshEndpoint {
     });
     client.on('tcpip', (_accept, reject) => reject());
     client.on('request', (_accept, reject) => reject?.());
+  }
+
+  /**
+   * Enough SFTP for whole-file transfers (ssh2's fastGet/fastPut, OpenSSH's sftp get/put): open,
+   * read, write, stat, close, realpath. A file is read from the device when opened and written to
+   * it when closed, so a transfer cut off half-way leaves the old file as it was.
+   */
+  private serveSftp(sftp: SFTPWrapper, files: SftpFiles, user: string): void {
+    const open = new Map<number, { path: string; write: boolean; data: Buffer }>();
+    let next = 1;
+    const handleOf = (buffer: Buffer) => (buffer.length === 4 ? open.get(buffer.readUInt32BE(0)) : undefined);
+    const attrsOf = (size: number, directory = false) => ({ mode: directory ? 0o40755 : 0o100644, uid: 0, gid: 0, size, atime: 0, mtime: 0 });
+    const runner = this.options.runner;
+    sftp.on('OPEN', (reqid, filename, flags) => {
+      const path = files.resolve(filename, user);
+      const write = (flags & OPEN_MODE.WRITE) !== 0;
+      const existing = files.read(path);
+      if (files.isDirectory(path)) return sftp.status(reqid, STATUS_CODE.FAILURE, `${filename} is a directory`);
+      if (!write && existing === undefined) {
+        runner.logTransfer?.(user, 'get', path, false);
+        return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE, 'No such file');
+      }
+      if (write && existing === undefined && (flags & OPEN_MODE.CREAT) === 0) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE, 'No such file');
+      if (write && !files.isDirectory(path.replace(/\/[^/]*$/, '') || '/')) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE, 'No such directory');
+      const id = next++;
+      const truncate = (flags & OPEN_MODE.TRUNC) !== 0 || existing === undefined;
+      open.set(id, { path, write, data: truncate && write ? Buffer.alloc(0) : (existing ?? Buffer.alloc(0)) });
+      const handle = Buffer.alloc(4);
+      handle.writeUInt32BE(id, 0);
+      sftp.handle(reqid, handle);
+    });
+    sftp.on('READ', (reqid, handle, offset, length) => {
+      const file = handleOf(handle);
+      if (file === undefined) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle');
+      if (offset >= file.data.length) return sftp.status(reqid, STATUS_CODE.EOF);
+      sftp.data(reqid, file.data.subarray(offset, Math.min(file.data.length, offset + length)));
+    });
+    sftp.on('WRITE', (reqid, handle, offset, data) => {
+      const file = handleOf(handle);
+      if (file === undefined || !file.write) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle');
+      const end = offset + data.length;
+      if (end > file.data.length) {
+        const grown = Buffer.alloc(end);
+        file.data.copy(grown);
+        file.data = grown;
+      }
+      data.copy(file.data, offset);
+      sftp.status(reqid, STATUS_CODE.OK);
+    });
+    sftp.on('FSTAT', (reqid, handle) => {
+      const file = handleOf(handle);
+      if (file === undefined) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle');
+      sftp.attrs(reqid, attrsOf(file.data.length));
+    });
+    const stat = (reqid: number, filename: string) => {
+      const path = files.resolve(filename, user);
+      if (files.isDirectory(path)) return sftp.attrs(reqid, attrsOf(4096, true));
+      const data = files.read(path);
+      if (data === undefined) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE, 'No such file');
+      sftp.attrs(reqid, attrsOf(data.length));
+    };
+    sftp.on('STAT', stat);
+    sftp.on('LSTAT', stat);
+    sftp.on('FSETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+    sftp.on('SETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+    sftp.on('REALPATH', (reqid, filename) => {
+      const path = files.resolve(filename, user);
+      sftp.name(reqid, [{ filename: path, longname: path, attrs: attrsOf(0, files.isDirectory(path)) }]);
+    });
+    sftp.on('CLOSE', (reqid, handle) => {
+      const file = handleOf(handle);
+      if (file === undefined) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle');
+      open.delete(handle.readUInt32BE(0));
+      if (file.write) files.write(file.path, file.data);
+      runner.logTransfer?.(user, file.write ? 'put' : 'get', file.path, true);
+      sftp.status(reqid, STATUS_CODE.OK);
+    });
+    for (const unsupported of ['OPENDIR', 'READDIR', 'REMOVE', 'RMDIR', 'MKDIR', 'RENAME', 'READLINK', 'SYMLINK'] as const) {
+      sftp.on(unsupported, (reqid: number) => sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED, `the lab does not simulate ${unsupported}`));
+    }
   }
 
   private authenticate(context: AuthContext): boolean {

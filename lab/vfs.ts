@@ -2,7 +2,8 @@ import { posix } from 'node:path';
 import type { Clock } from './clock.js';
 
 export type FsNode =
-  | { kind: 'file'; content: string; size: number; mtime: number }
+  /** `bytes` keeps what SFTP wrote exactly (content is its UTF-8 reading). */
+  | { kind: 'file'; content: string; size: number; mtime: number; bytes?: Buffer }
   | { kind: 'dir'; mtime: number }
   | { kind: 'link'; target: string; mtime: number };
 
@@ -25,6 +26,20 @@ export class VirtualFs {
     const target = this.canonical(VirtualFs.normalize(path), true);
     this.mkdir(posix.dirname(target));
     this.nodes.set(target, { kind: 'file', content, size, mtime: this.clock.now() });
+  }
+
+  /** Writes what SFTP received, byte for byte. */
+  writeBytes(path: string, bytes: Buffer): void {
+    const target = this.canonical(VirtualFs.normalize(path), true);
+    this.mkdir(posix.dirname(target));
+    this.nodes.set(target, { kind: 'file', content: bytes.toString('utf8'), size: bytes.length, mtime: this.clock.now(), bytes: Buffer.from(bytes) });
+  }
+
+  /** A file's bytes, for SFTP: what was written, or the content in UTF-8. */
+  readBytes(path: string): Buffer | undefined {
+    const node = this.stat(path);
+    if (node?.kind !== 'file') return undefined;
+    return node.bytes ?? Buffer.from(node.content, 'utf8');
   }
 
   mkdir(path: string): void {

@@ -27,6 +27,7 @@ import { readOperatorDecisions, readResumedRun, rebuildFinishedRun } from './app
 import { createHostAccess } from './host-access.js';
 import { planFromFiles, renderPlanJson } from './plan.js';
 import { createSnapshotHooks } from './run-snapshots.js';
+import { createFileHooks } from './run-files.js';
 import { checkPlanSecrets } from './secrets.js';
 import { RUN_META_FILE, RUN_PLAN_FILE, findRunsHoldingPlan, isUnfinished, readRunJournal, type RunMeta } from './runs.js';
 import { readCurrentUser } from '../shared/current-user.js';
@@ -386,6 +387,7 @@ async function executeWithProgress(run: StartedRun, clock: Clock, options: Apply
     persist: () => journal.persist(),
     approve: (request) => (options.yes ? Promise.resolve(true) : askOneAtATime(() => askApproval(request))),
     ...createSnapshotHooks(plan, run.context.root, runId, clock),
+    ...createFileHooks(run.context.root),
   };
   try {
     return await executePlan(plan, deps, {

@@ -33,6 +33,13 @@ export const CODES = {
   RB1220: 'step role held by no host (warning)',
   RB1230: 'expectation value with the wrong operator',
   RB1231: 'answer rules that can never be told apart',
+  RB1240: 'hops name a step that is not under steps',
+  RB1241: 'hops end before they start',
+  RB1242: 'hops list not known at plan time',
+  RB1243: 'hop value used outside the hops',
+  RB1244: 'value captured in a hop used after the hops',
+  RB1245: 'invalid hop value',
+  RB1246: 'field does not fit a put step',
   RB1301: 'undeclared group',
   RB1302: 'target selects no host',
 } as const;

@@ -46,8 +46,16 @@ export interface SnapshotRequest {
   redact(text: string): string;
 }
 
+/** Where the files of put steps are on the controller; paths are absolute. */
+export interface FileHooks {
+  /** A repository file a put step sends (`isFile` false when there is none); undefined when the path leaves the repository. */
+  repositoryFile(file: string): { path: string; label: string; isFile: boolean } | undefined;
+}
+
 export interface StepHooks {
   approve(request: ApprovalRequest): Promise<boolean>;
+  /** File transfers; absent, put steps fail saying so. */
+  files?: FileHooks;
   /** Captures (and stores) a snapshot of the hosts. */
   takeSnapshot?(request: SnapshotRequest): Promise<{ ok: boolean; message?: string }>;
   /** Compares the run's snapshot before with the host as it is now (or with a named snapshot). */
@@ -165,6 +173,7 @@ export async function runStep(
   }
 
   if (planned.kind === 'approval') return runApproval(step, env, record, render);
+  if (planned.kind === 'put') return runPut(step as Step, section, env, record, render);
 
   let command: string;
   let answers: PromptAnswer[] | undefined;
@@ -400,6 +409,62 @@ async function failCommand(step: Step | Precheck, result: ExecResult, render: Re
   // Timed out: still at a question no rule answered, say; the channel is closed, which cancels it.
   const what = result.timedOut ? `the ${kind} command timed out` : `the ${kind} command exited ${result.exitCode}`;
   return { ok: false, result, failures: [what, ...verdict.failures], captures: {}, final: true, interrupted: false };
+}
+
+/** A put: the whole file over SFTP, read back and compared, with the step's retries (a read-back mismatch is retried too). */
+async function runPut(
+  step: Step,
+  section: StepSection,
+  env: StepEnvironment,
+  record: (fields: Partial<StepRecord> & Pick<StepRecord, 'status'>) => StepRecord,
+  render: Render,
+): Promise<StepRecord> {
+  const { clock, emit, session } = env;
+  let remote: string;
+  let file: string;
+  try {
+    remote = render(step.remote ?? '');
+    file = render(step.file ?? '');
+  } catch (error) {
+    if (error instanceof UnsafeValueError || error instanceof MissingValueError) return record({ status: 'failed', message: error.message });
+    throw error;
+  }
+  // Named as the plan names it.
+  const command = `sftp put ${file} -> ${remote}`;
+  if (!remote.startsWith('/')) return record({ status: 'failed', command, message: `\`remote\` must be an absolute path on the host, not ${JSON.stringify(remote)}` });
+  if (env.hooks.files === undefined) return record({ status: 'failed', command, message: 'file transfers are not available in this run' });
+  const local = env.hooks.files.repositoryFile(file);
+  if (local === undefined) return record({ status: 'failed', command, message: `\`file\` ${JSON.stringify(file)} must be a path inside the repository` });
+  // No retry brings a missing file: fail before connecting.
+  if (!local.isFile) return record({ status: 'failed', command, message: `the repository has no file ${local.label}; nothing was written` });
+  const retries = step.retries ?? 0;
+  const backoffMs = parseDuration(step.backoff) ?? STEP_DEFAULTS.backoffMs;
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    emit({ type: 'step.started', at: clock.now(), host: session.host, section, stepId: step.id, kind: 'put', mutating: true, attempt, command });
+    try {
+      await env.persist();
+    } catch (error) {
+      return record({ status: 'interrupted', message: `not started: ${(error as Error).message}`, command, attempts: attempt - 1 });
+    }
+    try {
+      const connection = await session.connection();
+      if (!connection.putFile) return record({ status: 'failed', command, attempts: attempt, message: 'this transport cannot transfer files' });
+      const moved = await connection.putFile(local.path, remote, { signal: env.abort });
+      return record({ status: 'succeeded', command, attempts: attempt, exitCode: 0, message: `put ${local.label} to ${remote}, read back (${moved.bytes} bytes, sha256 ${moved.sha256})` });
+    } catch (error) {
+      if (!(error instanceof TransportError)) throw error;
+      if (error.code === 'CONNECTION_LOST') session.reset();
+      // A put cut off half-way may have left part of the file: the operator decides on resume.
+      if (error.code === 'ABORTED' || error.code === 'CONNECTION_LOST') return record({ status: 'interrupted', command, attempts: attempt, message: `interrupted: ${error.message}` });
+      if (error.nonRetryable || attempt > retries || env.stop?.aborted) return record({ status: 'failed', command, attempts: attempt, message: error.message, errorCode: error.code });
+      const delayMs = backoffMs * 2 ** (attempt - 1);
+      emit({ type: 'step.retried', at: clock.now(), host: session.host, section, stepId: step.id, attempt, delayMs, reason: error.message });
+      await clock.sleep(delayMs, env.stop);
+      if (env.stop?.aborted) return record({ status: 'interrupted', command, attempts: attempt, message: `not retried: the run was interrupted (${error.message})` });
+    }
+  }
 }
 
 async function runApproval(

@@ -4,7 +4,7 @@
 /** Annotation keyword: the message shown when a value fails this schema, instead of ajv's own. */
 export const HINT = 'x-hint';
 
-export const STEP_KINDS = ['check', 'backup', 'install', 'failover', 'verify', 'snapshot', 'wait', 'reboot', 'approval', 'command'] as const;
+export const STEP_KINDS = ['check', 'backup', 'install', 'failover', 'verify', 'snapshot', 'wait', 'reboot', 'approval', 'command', 'put'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 /** Kinds that never change a device: they may run in a dry run and be re-run after a crash. */

@@ -1,7 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import ssh2, { type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { createHash } from 'node:crypto';
+import ssh2, { type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from 'ssh2';
+import { checkLocalSource } from './transfer.js';
 import { createLimiter } from '../shared/limiter.js';
 import { DEFAULT_OUTPUT_CAP_BYTES, StreamCollector, createPromptResponder } from './output.js';
 import {
@@ -19,6 +21,8 @@ import {
   type ExecOptions,
   type ExecResult,
   type HostConnection,
+  type TransferOptions,
+  type TransferResult,
   type Transport,
 } from './types.js';
 
@@ -488,6 +492,50 @@ class SshConnection implements HostConnection {
     });
   }
 
+  async putFile(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
+    const local = await checkLocalSource(this.hostName, localPath);
+    return this.transfer(remotePath, options.signal, async (sftp) => {
+      await callback<void>((done) => sftp.fastPut(localPath, remotePath, done));
+      const written = await hashRemoteFile(sftp, remotePath);
+      if (written.sha256 !== local.sha256 || written.bytes !== local.bytes) {
+        throw new TransportError(
+          'TRANSFER_FAILED',
+          this.hostName,
+          `${remotePath} does not read back as written: ${written.bytes} bytes, sha256 ${written.sha256.slice(0, 12)}…, sent ${local.bytes} bytes, sha256 ${local.sha256.slice(0, 12)}…`,
+        );
+      }
+      return local;
+    });
+  }
+
+  /** One SFTP session per transfer: closed after it, so a failed one leaves nothing half-open. */
+  private async transfer(remotePath: string, signal: AbortSignal | undefined, work: (sftp: SFTPWrapper) => Promise<TransferResult>): Promise<TransferResult> {
+    if (this.ended) throw new TransportError('CONNECTION_LOST', this.hostName, `cannot transfer a file: ${this.endReason}`);
+    if (signal?.aborted) throw new TransportError('ABORTED', this.hostName, 'the transfer was not started: the run was stopped');
+    const sftp = await callback<SFTPWrapper>((done) => this.client.sftp(done)).catch((error: Error) => {
+      throw this.ended
+        ? new TransportError('CONNECTION_LOST', this.hostName, `${this.endReason} before SFTP started`)
+        : new TransportError('TRANSFER_FAILED', this.hostName, `the host serves no SFTP (${error.message}); file transfers need the sftp subsystem of sshd`);
+    });
+    const aborted = new Promise<never>((_resolve, reject) => {
+      signal?.addEventListener('abort', () => {
+        sftp.end();
+        reject(new TransportError('ABORTED', this.hostName, 'the transfer was aborted: the run was stopped'));
+      }, { once: true });
+    });
+    aborted.catch(() => undefined);
+    try {
+      return await Promise.race([work(sftp), aborted]);
+    } catch (error) {
+      if (error instanceof TransportError) throw error;
+      if (this.ended) throw new TransportError('CONNECTION_LOST', this.hostName, `${this.endReason} while a file was transferred`);
+      const code = (error as { code?: unknown }).code;
+      throw new TransportError('TRANSFER_FAILED', this.hostName, `cannot write ${remotePath} on the host: ${code === 2 ? 'no such file or directory' : (error as Error).message}`);
+    } finally {
+      sftp.end();
+    }
+  }
+
   async close(): Promise<void> {
     if (!this.ended) {
       this.client.end();
@@ -496,6 +544,32 @@ class SshConnection implements HostConnection {
       clearTimeout(fallback);
     }
   }
+}
+
+/** Adapts a Node-style callback API to a promise. */
+function callback<T>(start: (done: (error: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    try {
+      start((error, value) => (error ? reject(error) : resolve(value)));
+    } catch (error) {
+      reject(error as Error);
+    }
+  });
+}
+
+/** Reads a file back over SFTP to check what landed. */
+function hashRemoteFile(sftp: SFTPWrapper, path: string): Promise<TransferResult> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const stream = sftp.createReadStream(path);
+    stream.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    stream.on('error', reject);
+    stream.on('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
+  });
 }
 
 /** Ends a command that outlived its timeout; the connection stays open for the next one. */

@@ -39,8 +39,21 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
+/** A file moved whole between the controller and a host: its size and SHA-256 (hex). */
+export interface TransferResult {
+  bytes: number;
+  sha256: string;
+}
+
+export interface TransferOptions {
+  /** Aborting stops the transfer and rejects with `ABORTED`. */
+  signal?: AbortSignal;
+}
+
 export interface HostConnection {
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Writes a local file to a path on the host, then reads it back: the checksums must agree. */
+  putFile?(localPath: string, remotePath: string, options?: TransferOptions): Promise<TransferResult>;
   close(): Promise<void>;
   /** True once the connection has ended, for whatever reason. */
   readonly closed: boolean;
@@ -84,6 +97,8 @@ export const TRANSPORT_ERROR_CODES = [
   'CREDENTIALS_MISSING',
   /** The operator stopped the run at once (a second signal): the command was cut off. */
   'ABORTED',
+  /** A file could not be read or written on the host, or did not read back as it was sent. */
+  'TRANSFER_FAILED',
 ] as const;
 export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number];
 

@@ -5,13 +5,13 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const Runbook = validate52;
-const schema19 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/runbook.schema.json","title":"Runbook","description":"A versioned procedure of check, backup, install, failover and verify steps.","type":"object","required":["apiVersion","kind","metadata","targets","steps"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Runbook`.","const":"Runbook","type":"string"},"metadata":{"additionalProperties":false,"description":"Name, version and description.","type":"object","required":["name","version"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The runbook name: lower case, digits and dashes.","examples":["fabric-upgrade"],"type":"string"},"version":{"pattern":"^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$","description":"The runbook's own semantic version; plans and reports record it.","examples":["1.3.0"],"x-hint":"must be a semantic version like 1.3.0","type":"string"},"description":{"description":"One line on what the runbook does.","type":"string"}}},"params":{"description":"Declared parameters, used as `{{params.name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A declared parameter.","examples":[{"type":"string","pattern":"^\\d+\\.\\d+\\.\\d+$","required":true}],"type":"object","properties":{"type":{"description":"The value type (default string).","anyOf":[{"const":"string","type":"string"},{"const":"number","type":"string"},{"const":"integer","type":"string"},{"const":"boolean","type":"string"}]},"description":{"description":"What the parameter means.","type":"string"},"required":{"description":"The plan is refused without a value.","type":"boolean"},"pattern":{"description":"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"enum":{"description":"The allowed values.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},"default":{"description":"The value when none is given; a string may be a template over other params.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}}}},"targets":{"additionalProperties":false,"description":"Which inventory hosts the runbook changes; all given selectors must hold.","minProperties":1,"examples":[{"group":"fabric"},{"labels":{"site":"ams"}}],"type":"object","properties":{"group":{"description":"Hosts in this inventory group.","examples":["fabric"],"type":"string"},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}}}},"strategy":{"additionalProperties":false,"description":"How the targets are ordered and batched.","type":"object","properties":{"order":{"description":"Stages by role, in order; hosts with no listed role form a last stage.","examples":[["spine","leaf"]],"type":"array","items":{"type":"string"}},"batchSize":{"minimum":1,"description":"Hosts changed at once within a stage (default 1).","type":"integer"},"maxFailures":{"minimum":0,"description":"Failed hosts tolerated before the run stops (default 0).","type":"integer"},"maxParallel":{"minimum":1,"description":"Most hosts worked on at once across the run (default: the batch size).","type":"integer"},"rollbackOnFailure":{"description":"Run the `rollback` steps on a host that fails.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.","type":"object","properties":{"before":{"description":"Snapshot the targets before the first change.","type":"boolean"},"after":{"description":"Snapshot the targets after the last step, and compare.","type":"boolean"},"profile":{"description":"The collection profile.","examples":["fabric"],"type":"string"}}}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2},{"requireApproval":true,"requireSignedApprovals":true,"allowedSignersFile":".gitops/allowed_signers"}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).","type":"boolean"},"requireSignedApprovals":{"description":"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.","type":"boolean"},"allowedSignersFile":{"minLength":1,"description":"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.","type":"string"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"prechecks":{"description":"Read-only checks run on every target before any change.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"The procedure, run on each host in order.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Steps that restore a failed host.","type":"array","items":{"$ref":"#/$defs/Step"}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"value":{"description":"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.","examples":["MSM-A runs {{versionA}}, MSM-B runs {{versionB}}"],"type":"string"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}}}};
+const schema19 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/runbook.schema.json","title":"Runbook","description":"A versioned procedure of check, backup, install, failover and verify steps.","type":"object","required":["apiVersion","kind","metadata","targets","steps"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Runbook`.","const":"Runbook","type":"string"},"metadata":{"additionalProperties":false,"description":"Name, version and description.","type":"object","required":["name","version"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The runbook name: lower case, digits and dashes.","examples":["fabric-upgrade"],"type":"string"},"version":{"pattern":"^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$","description":"The runbook's own semantic version; plans and reports record it.","examples":["1.3.0"],"x-hint":"must be a semantic version like 1.3.0","type":"string"},"description":{"description":"One line on what the runbook does.","type":"string"}}},"params":{"description":"Declared parameters, used as `{{params.name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A declared parameter.","examples":[{"type":"string","pattern":"^\\d+\\.\\d+\\.\\d+$","required":true}],"type":"object","properties":{"type":{"description":"The value type (default string).","anyOf":[{"const":"string","type":"string"},{"const":"number","type":"string"},{"const":"integer","type":"string"},{"const":"boolean","type":"string"}]},"description":{"description":"What the parameter means.","type":"string"},"required":{"description":"The plan is refused without a value.","type":"boolean"},"pattern":{"description":"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"enum":{"description":"The allowed values.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},"default":{"description":"The value when none is given; a string may be a template over other params.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}}}},"targets":{"additionalProperties":false,"description":"Which inventory hosts the runbook changes; all given selectors must hold.","minProperties":1,"examples":[{"group":"fabric"},{"labels":{"site":"ams"}}],"type":"object","properties":{"group":{"description":"Hosts in this inventory group.","examples":["fabric"],"type":"string"},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}}}},"strategy":{"additionalProperties":false,"description":"How the targets are ordered and batched.","type":"object","properties":{"order":{"description":"Stages by role, in order; hosts with no listed role form a last stage.","examples":[["spine","leaf"]],"type":"array","items":{"type":"string"}},"batchSize":{"minimum":1,"description":"Hosts changed at once within a stage (default 1).","type":"integer"},"maxFailures":{"minimum":0,"description":"Failed hosts tolerated before the run stops (default 0).","type":"integer"},"maxParallel":{"minimum":1,"description":"Most hosts worked on at once across the run (default: the batch size).","type":"integer"},"rollbackOnFailure":{"description":"Run the `rollback` steps on a host that fails.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.","type":"object","properties":{"before":{"description":"Snapshot the targets before the first change.","type":"boolean"},"after":{"description":"Snapshot the targets after the last step, and compare.","type":"boolean"},"profile":{"description":"The collection profile.","examples":["fabric"],"type":"string"}}}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2},{"requireApproval":true,"requireSignedApprovals":true,"allowedSignersFile":".gitops/allowed_signers"}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).","type":"boolean"},"requireSignedApprovals":{"description":"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.","type":"boolean"},"allowedSignersFile":{"minLength":1,"description":"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.","type":"string"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"prechecks":{"description":"Read-only checks run on every target before any change.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"The procedure, run on each host in order.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Step"}},"hops":{"additionalProperties":false,"description":"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.","examples":[{"over":"{{params.path}}","firstStep":"prepare","lastStep":"verify","description":"Install release {{hop.value}}"}],"type":"object","required":["over","firstStep","lastStep"],"properties":{"over":{"description":"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.","x-hint":"must be a list of values or a template such as {{params.path}} rendering a comma-separated list","anyOf":[{"description":"The hops, in order.","minItems":1,"maxItems":100,"type":"array","items":{"minLength":1,"description":"One hop, e.g. a release to install.","type":"string"}},{"description":"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.","examples":["{{params.path}}"],"type":"string"}]},"firstStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the first step (under `steps`) run once per hop.","type":"string"},"lastStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.","type":"string"},"description":{"description":"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.","type":"string"}}},"rollback":{"description":"Steps that restore a failed host.","type":"array","items":{"$ref":"#/$defs/Step"}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"value":{"description":"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.","examples":["MSM-A runs {{versionA}}, MSM-B runs {{versionB}}"],"type":"string"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}}}};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
 const pattern4 = new RegExp("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$", "u");
 const pattern5 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
-const schema20 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
+const schema20 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
 const pattern12 = new RegExp("^[0-9]+(ms|s|m|h)$", "u");
 const schema21 = {"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"value":{"description":"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.","examples":["MSM-A runs {{versionA}}, MSM-B runs {{versionB}}"],"type":"string"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}};
 const pattern16 = new RegExp("^[0-9]+(\\.[0-9]+)?%$", "u");
@@ -1430,13 +1430,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate53.errors = vErrors;
@@ -1460,21 +1483,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate53.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate53.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -1483,17 +1494,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate53.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate53.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate53.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -1501,14 +1524,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate53.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -1516,10 +1539,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate53.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -1527,16 +1550,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate53.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -1549,7 +1572,7 @@ validate53.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -1557,8 +1580,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate53.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -1568,12 +1591,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate53.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -1585,7 +1608,7 @@ validate53.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -1600,19 +1623,19 @@ validate53.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate53.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -1620,39 +1643,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1661,10 +1659,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1674,11 +1671,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1686,21 +1683,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -1708,12 +1731,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate53.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate53.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -1727,7 +1750,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -1735,39 +1758,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1776,10 +1774,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1789,11 +1786,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1801,21 +1798,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -1823,8 +1846,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate53.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -1834,12 +1857,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate54(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -1851,7 +1874,7 @@ validate53.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -1859,39 +1882,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1900,10 +1898,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1913,11 +1910,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1925,21 +1922,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -1947,18 +1970,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate54(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -1969,7 +1992,7 @@ validate53.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -1977,10 +2000,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate53.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -1988,15 +2011,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -2004,11 +2027,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -2020,19 +2043,19 @@ validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -2040,35 +2063,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2077,8 +2077,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2089,8 +2089,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2098,33 +2099,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -2139,7 +2162,7 @@ validate53.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -2152,7 +2175,7 @@ validate53.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -2160,15 +2183,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -2176,7 +2199,7 @@ validate53.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate53.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -2184,11 +2207,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate53.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -2200,19 +2223,19 @@ validate53.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate53.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -2226,7 +2249,7 @@ validate53.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -2237,7 +2260,7 @@ validate53.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -2245,35 +2268,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2282,8 +2282,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2296,7 +2296,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2305,8 +2305,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2317,8 +2317,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2326,50 +2327,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate53.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate53.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2378,9 +2338,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2388,13 +2349,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate53.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate53.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2403,10 +2401,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2416,11 +2413,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2428,36 +2425,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate53.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2467,8 +2439,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2476,13 +2451,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate53.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2491,10 +2489,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2504,11 +2501,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2516,36 +2513,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate53.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2555,8 +2527,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2564,13 +2539,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate53.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2579,10 +2577,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2592,11 +2589,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2604,33 +2601,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate53.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -2645,28 +2668,16 @@ validate53.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate53.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate53.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -2675,10 +2686,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate53.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate53.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -2687,10 +2698,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate53.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate53.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -2699,37 +2710,50 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.severity !== undefined){
-let data39 = data.severity;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-const _errs145 = errors;
-let valid20 = false;
+if(typeof data.snapshot !== "string"){
+validate53.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
 const _errs146 = errors;
-if(typeof data39 !== "string"){
-const err63 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err63];
+if(typeof data.remote !== "string"){
+validate53.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
 }
 else {
-vErrors.push(err63);
+var valid0 = true;
 }
-errors++;
-}
-if("error" !== data39){
-const err64 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-var _valid9 = _errs146 === errors;
-valid20 = valid20 || _valid9;
+if(valid0){
+if(data.file !== undefined){
 const _errs148 = errors;
-if(typeof data39 !== "string"){
-const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data.file !== "string"){
+validate53.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.severity !== undefined){
+let data41 = data.severity;
+const _errs150 = errors;
+const _errs151 = errors;
+let valid20 = false;
+const _errs152 = errors;
+if(typeof data41 !== "string"){
+const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2738,8 +2762,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if("warning" !== data39){
-const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if("error" !== data41){
+const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2748,10 +2772,11 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid9 = _errs148 === errors;
+var _valid9 = _errs152 === errors;
 valid20 = valid20 || _valid9;
-if(!valid20){
-const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs154 = errors;
+if(typeof data41 !== "string"){
+const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2759,36 +2784,60 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if("warning" !== data41){
+const err68 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+var _valid9 = _errs154 === errors;
+valid20 = valid20 || _valid9;
+if(!valid20){
+const err69 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate53.errors = vErrors;
 return false;
 }
 else {
-errors = _errs145;
+errors = _errs151;
 if(vErrors !== null){
-if(_errs145){
-vErrors.length = _errs145;
+if(_errs151){
+vErrors.length = _errs151;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hint !== undefined){
-const _errs150 = errors;
+const _errs156 = errors;
 if(typeof data.hint !== "string"){
 validate53.errors = [{instancePath:instancePath+"/hint",schemaPath:"#/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs150 === errors;
+var valid0 = _errs156 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -2824,7 +2873,7 @@ return errors === 0;
 }
 validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema22 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
+const schema22 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
 
 function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3109,13 +3158,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate58.errors = vErrors;
@@ -3139,21 +3211,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate58.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate58.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -3162,17 +3222,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate58.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate58.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate58.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -3180,14 +3252,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate58.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -3195,10 +3267,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate58.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -3206,16 +3278,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate58.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -3228,7 +3300,7 @@ validate58.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -3236,8 +3308,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate58.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -3247,12 +3319,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate58.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -3264,7 +3336,7 @@ validate58.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -3279,19 +3351,19 @@ validate58.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate58.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -3299,39 +3371,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3340,10 +3387,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3353,11 +3399,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3365,21 +3411,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -3387,12 +3459,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate58.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate58.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -3406,7 +3478,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -3414,39 +3486,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3455,10 +3502,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3468,11 +3514,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3480,21 +3526,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -3502,8 +3574,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate58.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -3513,12 +3585,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate54(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -3530,7 +3602,7 @@ validate58.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -3538,39 +3610,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3579,10 +3626,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3592,11 +3638,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3604,21 +3650,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -3626,18 +3698,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate54(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -3648,7 +3720,7 @@ validate58.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -3656,10 +3728,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate58.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -3667,15 +3739,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -3683,11 +3755,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -3699,19 +3771,19 @@ validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -3719,35 +3791,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3756,8 +3805,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -3768,8 +3817,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -3777,33 +3827,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -3818,7 +3890,7 @@ validate58.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -3831,7 +3903,7 @@ validate58.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -3839,15 +3911,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -3855,7 +3927,7 @@ validate58.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate58.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -3863,11 +3935,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate58.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -3879,19 +3951,19 @@ validate58.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate58.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -3905,7 +3977,7 @@ validate58.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -3916,7 +3988,7 @@ validate58.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -3924,35 +3996,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3961,8 +4010,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3975,7 +4024,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3984,8 +4033,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3996,8 +4045,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4005,50 +4055,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate58.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate58.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4057,9 +4066,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4067,13 +4077,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate58.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate58.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4082,10 +4129,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4095,11 +4141,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4107,36 +4153,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate58.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4146,8 +4167,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4155,13 +4179,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate58.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4170,10 +4217,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4183,11 +4229,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4195,36 +4241,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate58.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4234,8 +4255,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4243,13 +4267,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate58.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4258,10 +4305,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -4271,11 +4317,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -4283,33 +4329,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate58.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -4324,28 +4396,16 @@ validate58.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate58.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate58.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -4354,10 +4414,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate58.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate58.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -4366,10 +4426,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate58.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate58.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -4378,52 +4438,88 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.completedWhen !== undefined){
-let data39 = data.completedWhen;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-if(errors === _errs144){
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(typeof data.snapshot !== "string"){
+validate58.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
+const _errs146 = errors;
+if(typeof data.remote !== "string"){
+validate58.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.file !== undefined){
+const _errs148 = errors;
+if(typeof data.file !== "string"){
+validate58.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.completedWhen !== undefined){
+let data41 = data.completedWhen;
+const _errs150 = errors;
+if(errors === _errs150){
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 let missing2;
-if((data39.run === undefined) && (missing2 = "run")){
+if((data41.run === undefined) && (missing2 = "run")){
 validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs146 = errors;
-for(const key9 in data39){
+const _errs152 = errors;
+for(const key9 in data41){
 if(!(((key9 === "run") || (key9 === "expect")) || (key9 === "timeout"))){
 validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs146 === errors){
-if(data39.run !== undefined){
-const _errs147 = errors;
-if(typeof data39.run !== "string"){
+if(_errs152 === errors){
+if(data41.run !== undefined){
+const _errs153 = errors;
+if(typeof data41.run !== "string"){
 validate58.errors = [{instancePath:instancePath+"/completedWhen/run",schemaPath:"#/properties/completedWhen/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid20 = _errs147 === errors;
+var valid20 = _errs153 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.expect !== undefined){
-let data41 = data39.expect;
-const _errs149 = errors;
-if(errors === _errs149){
-if(Array.isArray(data41)){
+if(data41.expect !== undefined){
+let data43 = data41.expect;
+const _errs155 = errors;
+if(errors === _errs155){
+if(Array.isArray(data43)){
 var valid21 = true;
-const len4 = data41.length;
+const len4 = data43.length;
 for(let i4=0; i4<len4; i4++){
-const _errs151 = errors;
-if(!(validate54(data41[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data41,parentDataProperty:i4,rootData,dynamicAnchors}))){
+const _errs157 = errors;
+if(!(validate54(data43[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data43,parentDataProperty:i4,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-var valid21 = _errs151 === errors;
+var valid21 = _errs157 === errors;
 if(!valid21){
 break;
 }
@@ -4434,47 +4530,22 @@ validate58.errors = [{instancePath:instancePath+"/completedWhen/expect",schemaPa
 return false;
 }
 }
-var valid20 = _errs149 === errors;
+var valid20 = _errs155 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.timeout !== undefined){
-let data43 = data39.timeout;
-const _errs152 = errors;
-const _errs153 = errors;
+if(data41.timeout !== undefined){
+let data45 = data41.timeout;
+const _errs158 = errors;
+const _errs159 = errors;
 let valid22 = false;
-const _errs154 = errors;
-if(errors === _errs154){
-if(typeof data43 === "string"){
-if(!pattern12.test(data43)){
-const err63 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-var _valid9 = _errs154 === errors;
-valid22 = valid22 || _valid9;
-const _errs156 = errors;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs160 = errors;
+if(errors === _errs160){
+if(typeof data45 === "string"){
+if(!pattern12.test(data45)){
+const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -4483,10 +4554,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(errors === _errs156){
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -4496,11 +4566,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-var _valid9 = _errs156 === errors;
+var _valid9 = _errs160 === errors;
 valid22 = valid22 || _valid9;
-if(!valid22){
-const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs162 = errors;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -4508,21 +4578,47 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if(errors === _errs162){
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err68 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+var _valid9 = _errs162 === errors;
+valid22 = valid22 || _valid9;
+if(!valid22){
+const err69 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate58.errors = vErrors;
 return false;
 }
 else {
-errors = _errs153;
+errors = _errs159;
 if(vErrors !== null){
-if(_errs153){
-vErrors.length = _errs153;
+if(_errs159){
+vErrors.length = _errs159;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs152 === errors;
+var valid20 = _errs158 === errors;
 }
 else {
 var valid20 = true;
@@ -4537,10 +4633,12 @@ validate58.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/p
 return false;
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -5637,21 +5735,233 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rollback !== undefined){
-let data43 = data.rollback;
+if(data.hops !== undefined){
+let data43 = data.hops;
 const _errs115 = errors;
 if(errors === _errs115){
-if(Array.isArray(data43)){
-var valid17 = true;
-const len5 = data43.length;
-for(let i5=0; i5<len5; i5++){
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+let missing2;
+if((((data43.over === undefined) && (missing2 = "over")) || ((data43.firstStep === undefined) && (missing2 = "firstStep"))) || ((data43.lastStep === undefined) && (missing2 = "lastStep"))){
+validate52.errors = [{instancePath:instancePath+"/hops",schemaPath:"#/properties/hops/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
 const _errs117 = errors;
-if(!(validate58(data43[i5], {instancePath:instancePath+"/rollback/" + i5,parentData:data43,parentDataProperty:i5,rootData,dynamicAnchors}))){
+for(const key11 in data43){
+if(!((((key11 === "over") || (key11 === "firstStep")) || (key11 === "lastStep")) || (key11 === "description"))){
+validate52.errors = [{instancePath:instancePath+"/hops",schemaPath:"#/properties/hops/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs117 === errors){
+if(data43.over !== undefined){
+let data44 = data43.over;
+const _errs118 = errors;
+const _errs119 = errors;
+let valid18 = false;
+const _errs120 = errors;
+if(errors === _errs120){
+if(Array.isArray(data44)){
+if(data44.length > 100){
+const err17 = {instancePath:instancePath+"/hops/over",schemaPath:"#/properties/hops/properties/over/anyOf/0/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+else {
+if(data44.length < 1){
+const err18 = {instancePath:instancePath+"/hops/over",schemaPath:"#/properties/hops/properties/over/anyOf/0/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+else {
+var valid19 = true;
+const len5 = data44.length;
+for(let i5=0; i5<len5; i5++){
+let data45 = data44[i5];
+const _errs122 = errors;
+if(errors === _errs122){
+if(typeof data45 === "string"){
+if(func2(data45) < 1){
+const err19 = {instancePath:instancePath+"/hops/over/" + i5,schemaPath:"#/properties/hops/properties/over/anyOf/0/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/hops/over/" + i5,schemaPath:"#/properties/hops/properties/over/anyOf/0/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+var valid19 = _errs122 === errors;
+if(!valid19){
+break;
+}
+}
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/hops/over",schemaPath:"#/properties/hops/properties/over/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+var _valid3 = _errs120 === errors;
+valid18 = valid18 || _valid3;
+const _errs124 = errors;
+if(typeof data44 !== "string"){
+const err22 = {instancePath:instancePath+"/hops/over",schemaPath:"#/properties/hops/properties/over/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+var _valid3 = _errs124 === errors;
+valid18 = valid18 || _valid3;
+if(!valid18){
+const err23 = {instancePath:instancePath+"/hops/over",schemaPath:"#/properties/hops/properties/over/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+validate52.errors = vErrors;
+return false;
+}
+else {
+errors = _errs119;
+if(vErrors !== null){
+if(_errs119){
+vErrors.length = _errs119;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid17 = _errs118 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data43.firstStep !== undefined){
+let data46 = data43.firstStep;
+const _errs127 = errors;
+if(errors === _errs127){
+if(typeof data46 === "string"){
+if(!pattern5.test(data46)){
+validate52.errors = [{instancePath:instancePath+"/hops/firstStep",schemaPath:"#/properties/hops/properties/firstStep/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate52.errors = [{instancePath:instancePath+"/hops/firstStep",schemaPath:"#/properties/hops/properties/firstStep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid17 = _errs127 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data43.lastStep !== undefined){
+let data47 = data43.lastStep;
+const _errs129 = errors;
+if(errors === _errs129){
+if(typeof data47 === "string"){
+if(!pattern5.test(data47)){
+validate52.errors = [{instancePath:instancePath+"/hops/lastStep",schemaPath:"#/properties/hops/properties/lastStep/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate52.errors = [{instancePath:instancePath+"/hops/lastStep",schemaPath:"#/properties/hops/properties/lastStep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid17 = _errs129 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data43.description !== undefined){
+const _errs131 = errors;
+if(typeof data43.description !== "string"){
+validate52.errors = [{instancePath:instancePath+"/hops/description",schemaPath:"#/properties/hops/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid17 = _errs131 === errors;
+}
+else {
+var valid17 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate52.errors = [{instancePath:instancePath+"/hops",schemaPath:"#/properties/hops/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs115 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rollback !== undefined){
+let data49 = data.rollback;
+const _errs133 = errors;
+if(errors === _errs133){
+if(Array.isArray(data49)){
+var valid20 = true;
+const len6 = data49.length;
+for(let i6=0; i6<len6; i6++){
+const _errs135 = errors;
+if(!(validate58(data49[i6], {instancePath:instancePath+"/rollback/" + i6,parentData:data49,parentDataProperty:i6,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
 }
-var valid17 = _errs117 === errors;
-if(!valid17){
+var valid20 = _errs135 === errors;
+if(!valid20){
 break;
 }
 }
@@ -5661,10 +5971,11 @@ validate52.errors = [{instancePath:instancePath+"/rollback",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs115 === errors;
+var valid0 = _errs133 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -5691,10 +6002,10 @@ validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const Inventory = validate64;
 const schema23 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/inventory.schema.json","title":"Inventory","description":"The hosts a runbook can target, with how to reach them.","type":"object","required":["apiVersion","kind","hosts"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Inventory`.","const":"Inventory","type":"string"},"metadata":{"additionalProperties":false,"description":"Name and description.","type":"object","required":["name"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The inventory name.","examples":["lab"],"type":"string"},"description":{"description":"What the inventory covers.","type":"string"}}},"policy":{"additionalProperties":false,"description":"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.","examples":[{"requireApproval":true,"forbidSelfApproval":true,"maxConcurrentRuns":2},{"requireApproval":true,"requireSignedApprovals":true,"allowedSignersFile":".gitops/allowed_signers"}],"type":"object","properties":{"requireApproval":{"description":"Refuse to apply a plan that no one has approved with `runbook approve`.","type":"boolean"},"forbidSelfApproval":{"description":"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).","type":"boolean"},"requireSignedApprovals":{"description":"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.","type":"boolean"},"allowedSignersFile":{"minLength":1,"description":"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.","type":"string"},"maxConcurrentRuns":{"minimum":1,"description":"How many runs may hold host locks at once (default 5).","type":"integer"}}},"defaults":{"additionalProperties":false,"description":"Fields every host has unless it sets its own.","type":"object","properties":{"port":{"minimum":1,"maximum":65535,"description":"SSH port (default 22).","type":"integer"},"user":{"description":"SSH user.","examples":["cumulus"],"type":"string"},"role":{"description":"The host role, used by `strategy.order` and `on`.","examples":["spine","primary"],"type":"string"},"groups":{"description":"Groups the host belongs to.","examples":[["fabric"]],"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"platform":{"description":"The device platform; snapshot profiles choose commands by it.","examples":["cumulus"],"type":"string"},"transport":{"description":"How commands reach the host: ssh (default) or local, for the controller itself.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"pattern":"^SHA256:[A-Za-z0-9+/]{43}=?$","description":"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.","examples":["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],"x-hint":"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it","type":"string"},"auth":{"$ref":"#/$defs/Auth"}}},"groups":{"description":"Host groups, by name.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"A group of hosts.","type":"object","properties":{"description":{"description":"What the group is.","type":"string"}}}}},"hosts":{"description":"Hosts by name.","minProperties":1,"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z0-9][A-Za-z0-9._-]*$":{"$ref":"#/$defs/Host"}}}},"$defs":{"Host":{"additionalProperties":false,"description":"One host.","type":"object","properties":{"address":{"description":"IP address or DNS name to reach the host at.","examples":["10.0.0.11"],"minLength":1,"type":"string"},"port":{"minimum":1,"maximum":65535,"description":"SSH port (default 22).","type":"integer"},"user":{"description":"SSH user.","examples":["cumulus"],"type":"string"},"role":{"description":"The host role, used by `strategy.order` and `on`.","examples":["spine","primary"],"type":"string"},"groups":{"description":"Groups the host belongs to.","examples":[["fabric"]],"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"platform":{"description":"The device platform; snapshot profiles choose commands by it.","examples":["cumulus"],"type":"string"},"transport":{"description":"How commands reach the host: ssh (default) or local, for the controller itself.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"pattern":"^SHA256:[A-Za-z0-9+/]{43}=?$","description":"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.","examples":["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],"x-hint":"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it","type":"string"},"auth":{"$ref":"#/$defs/Auth"}}},"Auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}};
-const pattern38 = new RegExp("^SHA256:[A-Za-z0-9+/]{43}=?$", "u");
-const pattern42 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*$", "u");
+const pattern40 = new RegExp("^SHA256:[A-Za-z0-9+/]{43}=?$", "u");
+const pattern44 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*$", "u");
 const schema24 = {"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}};
-const pattern39 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern41 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5751,7 +6062,7 @@ let data2 = data.passwordEnv;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern39.test(data2)){
+if(!pattern41.test(data2)){
 validate65.errors = [{instancePath:instancePath+"/passwordEnv",schemaPath:"#/properties/passwordEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""}];
 return false;
 }
@@ -6057,7 +6368,7 @@ let data10 = data.hostKey;
 const _errs27 = errors;
 if(errors === _errs27){
 if(typeof data10 === "string"){
-if(!pattern38.test(data10)){
+if(!pattern40.test(data10)){
 validate67.errors = [{instancePath:instancePath+"/hostKey",schemaPath:"#/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}=?$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}=?$"+"\""}];
 return false;
 }
@@ -6588,7 +6899,7 @@ let data22 = data12.hostKey;
 const _errs54 = errors;
 if(errors === _errs54){
 if(typeof data22 === "string"){
-if(!pattern38.test(data22)){
+if(!pattern40.test(data22)){
 validate64.errors = [{instancePath:instancePath+"/defaults/hostKey",schemaPath:"#/properties/defaults/properties/hostKey/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}=?$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}=?$"+"\""}];
 return false;
 }
@@ -6710,7 +7021,7 @@ return false;
 else {
 const _errs68 = errors;
 for(const key9 in data27){
-if(!(pattern42.test(key9))){
+if(!(pattern44.test(key9))){
 validate64.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -6719,7 +7030,7 @@ break;
 if(_errs68 === errors){
 var valid9 = true;
 for(const key10 in data27){
-if(pattern42.test(key10)){
+if(pattern44.test(key10)){
 const _errs69 = errors;
 if(!(validate67(data27[key10], {instancePath:instancePath+"/hosts/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data27,parentDataProperty:key10,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
@@ -6767,9 +7078,9 @@ validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 export const Profile = validate70;
 const schema26 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/profile.schema.json","title":"Snapshot profile","description":"Which commands collect which snapshot elements on which platform, and how their output maps to records.","type":"object","required":["apiVersion","kind","metadata","collectors"],"properties":{"$schema":{"description":"The JSON Schema of this file, for editors.","type":"string"},"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Profile`.","const":"Profile","type":"string"},"metadata":{"additionalProperties":false,"description":"Name and description.","type":"object","required":["name"],"properties":{"name":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","description":"The profile name, as `--profile` and runbooks name it.","examples":["fabric"],"type":"string"},"description":{"description":"What the profile collects.","type":"string"}}},"defaults":{"additionalProperties":false,"description":"Defaults for every collector.","type":"object","properties":{"timeout":{"description":"How long each command may take (default 30s)","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long each command may take (default 30s) (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long each command may take (default 30s) (milliseconds)","type":"integer"}]},"concurrency":{"minimum":1,"maximum":256,"description":"Hosts collected at once (default 8).","type":"integer"}}},"collectors":{"minItems":1,"description":"The collectors; several may fill the same element, their records add up.","type":"array","items":{"$ref":"#/$defs/Collector"}}},"$defs":{"Collector":{"additionalProperties":false,"description":"One command and how its output becomes records of one element. Needs exactly one of `json` or `text`.","examples":[{"element":"bgp","platforms":["cumulus"],"command":"show bgp json","json":{"each":"{vrf}.peers.{peer}","fields":{"vrf":"{vrf}"}}}],"type":"object","required":["element","command"],"properties":{"element":{"description":"An element type.","anyOf":[{"const":"bgp","type":"string"},{"const":"clag","type":"string"},{"const":"interface","type":"string"},{"const":"address","type":"string"},{"const":"link","type":"string"},{"const":"lldp","type":"string"},{"const":"mac","type":"string"},{"const":"neighbor","type":"string"},{"const":"node","type":"string"},{"const":"ospf","type":"string"},{"const":"route","type":"string"},{"const":"sensor","type":"string"},{"const":"service","type":"string"}]},"description":{"description":"What the collector reads.","type":"string"},"platforms":{"minItems":1,"description":"Platforms (inventory `platform`) this collector serves; absent: every platform.","examples":[["cumulus"]],"type":"array","items":{"type":"string"}},"command":{"minLength":1,"description":"The read-only command to run; run once per host even when several collectors share it.","type":"string"},"timeout":{"description":"How long the command may take","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the command may take (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the command may take (milliseconds)","type":"integer"}]},"json":{"additionalProperties":false,"description":"Parse the output as JSON and map items to records.","type":"object","required":["fields"],"properties":{"each":{"description":"Where the records are: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. `{name}` here iterates over a map's keys (or an array's indexes) and binds each to `name`. Absent: the whole output is one record.","examples":["{vrf}.peers.{peer}","[*]","[{i}].addr_info[*]"],"type":"string"},"where":{"description":"Keep only the items that pass every test: the key is a path into the item, the value what it must hold.","examples":[{"selected":true},{"sysMac":{"exists":true}},{"type":{"exists":false}}],"additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"description":"A value to equal, a list of values one of which to equal, or a test.","anyOf":[{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},{"minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},{"additionalProperties":false,"description":"A test on the value at the path.","minProperties":1,"examples":[{"exists":true}],"type":"object","properties":{"matches":{"minLength":1,"description":"The value, as text, matches this regular expression.","type":"string"},"exists":{"description":"The path finds a value (true) or nothing (false).","type":"boolean"}}}]}}},"fields":{"description":"Record field to how it is read. `host` is set by capture.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}},"text":{"additionalProperties":false,"description":"Parse the output line by line with a regular expression.","type":"object","required":["match"],"properties":{"match":{"minLength":1,"description":"A regular expression (RE2 dialect) applied to each line; named groups, `(?P<name>...)` or `(?<name>...)`, become the fields of the same name.","examples":["^(?<name>\\S+)\\.service\\s+(?<enabled>\\S+)$"],"type":"string"},"ignore":{"minLength":1,"description":"Lines matching this are skipped (headers, separators).","type":"string"},"strict":{"description":"Every non-empty line must match `match` or `ignore`, else the output is unparseable (default false).","type":"boolean"},"fields":{"description":"Extra or transformed fields: constants, `{group}` with `map`, `regex`, `split`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}}}},"FieldMapping":{"description":"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.","anyOf":[{"description":"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.","minLength":1,"type":"string"},{"additionalProperties":false,"description":"How one record field is read.","examples":[{"path":"linkstate","map":{"UP":"up","DN":"down"}}],"type":"object","properties":{"path":{"description":"Where the value is; a list gives alternatives for outputs of more than one shape.","anyOf":[{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"},{"minItems":1,"description":"Alternatives: the first path that finds anything is used.","type":"array","items":{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"}}]},"value":{"description":"A constant value instead of a path.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"default":{"description":"The value when the path finds nothing.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"map":{"description":"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.","examples":[{"UP":"up","DN":"down"}],"additionalProperties":false,"type":"object","patternProperties":{"^.*$":{"description":"The record value it becomes.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"regex":{"description":"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.","minLength":1,"type":"string"},"split":{"description":"For list fields: split a text value on this separator.","minLength":1,"type":"string"},"scale":{"description":"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.","type":"number"},"format":{"description":"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.","examples":["[via {gateway} ]dev {dev}"],"type":"string"}}}]}}};
 const schema27 = {"additionalProperties":false,"description":"One command and how its output becomes records of one element. Needs exactly one of `json` or `text`.","examples":[{"element":"bgp","platforms":["cumulus"],"command":"show bgp json","json":{"each":"{vrf}.peers.{peer}","fields":{"vrf":"{vrf}"}}}],"type":"object","required":["element","command"],"properties":{"element":{"description":"An element type.","anyOf":[{"const":"bgp","type":"string"},{"const":"clag","type":"string"},{"const":"interface","type":"string"},{"const":"address","type":"string"},{"const":"link","type":"string"},{"const":"lldp","type":"string"},{"const":"mac","type":"string"},{"const":"neighbor","type":"string"},{"const":"node","type":"string"},{"const":"ospf","type":"string"},{"const":"route","type":"string"},{"const":"sensor","type":"string"},{"const":"service","type":"string"}]},"description":{"description":"What the collector reads.","type":"string"},"platforms":{"minItems":1,"description":"Platforms (inventory `platform`) this collector serves; absent: every platform.","examples":[["cumulus"]],"type":"array","items":{"type":"string"}},"command":{"minLength":1,"description":"The read-only command to run; run once per host even when several collectors share it.","type":"string"},"timeout":{"description":"How long the command may take","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the command may take (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the command may take (milliseconds)","type":"integer"}]},"json":{"additionalProperties":false,"description":"Parse the output as JSON and map items to records.","type":"object","required":["fields"],"properties":{"each":{"description":"Where the records are: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. `{name}` here iterates over a map's keys (or an array's indexes) and binds each to `name`. Absent: the whole output is one record.","examples":["{vrf}.peers.{peer}","[*]","[{i}].addr_info[*]"],"type":"string"},"where":{"description":"Keep only the items that pass every test: the key is a path into the item, the value what it must hold.","examples":[{"selected":true},{"sysMac":{"exists":true}},{"type":{"exists":false}}],"additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"description":"A value to equal, a list of values one of which to equal, or a test.","anyOf":[{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},{"minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}},{"additionalProperties":false,"description":"A test on the value at the path.","minProperties":1,"examples":[{"exists":true}],"type":"object","properties":{"matches":{"minLength":1,"description":"The value, as text, matches this regular expression.","type":"string"},"exists":{"description":"The path finds a value (true) or nothing (false).","type":"boolean"}}}]}}},"fields":{"description":"Record field to how it is read. `host` is set by capture.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}},"text":{"additionalProperties":false,"description":"Parse the output line by line with a regular expression.","type":"object","required":["match"],"properties":{"match":{"minLength":1,"description":"A regular expression (RE2 dialect) applied to each line; named groups, `(?P<name>...)` or `(?<name>...)`, become the fields of the same name.","examples":["^(?<name>\\S+)\\.service\\s+(?<enabled>\\S+)$"],"type":"string"},"ignore":{"minLength":1,"description":"Lines matching this are skipped (headers, separators).","type":"string"},"strict":{"description":"Every non-empty line must match `match` or `ignore`, else the output is unparseable (default false).","type":"boolean"},"fields":{"description":"Extra or transformed fields: constants, `{group}` with `map`, `regex`, `split`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"$ref":"#/$defs/FieldMapping"}}}}}}};
-const pattern50 = new RegExp("^.+$", "u");
+const pattern52 = new RegExp("^.+$", "u");
 const schema28 = {"description":"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.","anyOf":[{"description":"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.","minLength":1,"type":"string"},{"additionalProperties":false,"description":"How one record field is read.","examples":[{"path":"linkstate","map":{"UP":"up","DN":"down"}}],"type":"object","properties":{"path":{"description":"Where the value is; a list gives alternatives for outputs of more than one shape.","anyOf":[{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"},{"minItems":1,"description":"Alternatives: the first path that finds anything is used.","type":"array","items":{"description":"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\"a.b\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.","minLength":1,"type":"string"}}]},"value":{"description":"A constant value instead of a path.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"default":{"description":"The value when the path finds nothing.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"map":{"description":"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.","examples":[{"UP":"up","DN":"down"}],"additionalProperties":false,"type":"object","patternProperties":{"^.*$":{"description":"The record value it becomes.","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"regex":{"description":"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.","minLength":1,"type":"string"},"split":{"description":"For list fields: split a text value on this separator.","minLength":1,"type":"string"},"scale":{"description":"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.","type":"number"},"format":{"description":"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.","examples":["[via {gateway} ]dev {dev}"],"type":"string"}}}]};
-const pattern54 = new RegExp("^.*$", "u");
+const pattern56 = new RegExp("^.*$", "u");
 
 function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7099,7 +7410,7 @@ if(errors === _errs30){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 const _errs32 = errors;
 for(const key1 in data4){
-if(!(pattern54.test(key1))){
+if(!(pattern56.test(key1))){
 const err18 = {instancePath:instancePath+"/map",schemaPath:"#/anyOf/1/properties/map/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -7114,7 +7425,7 @@ break;
 if(_errs32 === errors){
 var valid6 = true;
 for(const key2 in data4){
-if(pattern54.test(key2)){
+if(pattern56.test(key2)){
 let data5 = data4[key2];
 const _errs33 = errors;
 const _errs34 = errors;
@@ -7917,7 +8228,7 @@ if(errors === _errs50){
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 const _errs52 = errors;
 for(const key2 in data8){
-if(!(pattern50.test(key2))){
+if(!(pattern52.test(key2))){
 validate71.errors = [{instancePath:instancePath+"/json/where",schemaPath:"#/properties/json/properties/where/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -7926,7 +8237,7 @@ break;
 if(_errs52 === errors){
 var valid5 = true;
 for(const key3 in data8){
-if(pattern50.test(key3)){
+if(pattern52.test(key3)){
 let data9 = data8[key3];
 const _errs53 = errors;
 const _errs54 = errors;
@@ -8778,10 +9089,10 @@ return errors === 0;
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const Plan = validate76;
-const schema29 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/plan.schema.json","title":"Plan","description":"A dry-run plan: everything that will run, in order, with a content hash.","type":"object","required":["apiVersion","kind","hash","commit","engineVersion","runbook","inputs","params","policy","strategy","hosts","stages","hostPlans","checks"],"properties":{"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Plan`.","const":"Plan","type":"string"},"hash":{"pattern":"^sha256:[0-9a-f]{64}$","description":"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.","type":"string"},"commit":{"description":"The git commit the plan was made at, if any.","anyOf":[{"type":"string"},{"type":"null"}]},"engineVersion":{"description":"The engine version that made the plan.","type":"string"},"runbook":{"additionalProperties":false,"description":"The runbook as written (templates unrendered).","type":"object","required":["name","version","prechecks","steps","rollback"],"properties":{"name":{"description":"Runbook name.","type":"string"},"version":{"description":"Runbook version.","type":"string"},"description":{"description":"Runbook description.","type":"string"},"prechecks":{"description":"Pre-check definitions.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"Step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Rollback step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}}}},"inputs":{"additionalProperties":false,"description":"The input files and their SHA-256.","type":"object","required":["runbook","inventory"],"properties":{"runbook":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}},"inventory":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}}}},"params":{"description":"Parameter values, defaults applied.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"policy":{"additionalProperties":false,"description":"The stricter of the runbook and inventory policies.","type":"object","required":["requireApproval","forbidSelfApproval","maxConcurrentRuns"],"properties":{"requireApproval":{"description":"An approval is required.","type":"boolean"},"forbidSelfApproval":{"description":"Who changed an input may not approve.","type":"boolean"},"maxConcurrentRuns":{"description":"Runs holding locks at once.","type":"integer"},"requireSignedApprovals":{"description":"The approval commit must be signed; present when true.","type":"boolean"},"allowedSignersFiles":{"description":"The allowed-signers files the policies name; a signature must verify against each.","type":"array","items":{"type":"string"}}}},"strategy":{"additionalProperties":false,"description":"The effective strategy, defaults applied.","type":"object","required":["order","batchSize","maxFailures","maxParallel","rollbackOnFailure","snapshot"],"properties":{"order":{"description":"Roles in stage order.","type":"array","items":{"type":"string"}},"batchSize":{"description":"Hosts per batch.","type":"integer"},"maxFailures":{"description":"Failed hosts tolerated.","type":"integer"},"maxParallel":{"description":"Hosts worked on at once.","type":"integer"},"rollbackOnFailure":{"description":"Roll failed hosts back.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run.","type":"object","required":["before","after","profile"],"properties":{"before":{"description":"Snapshot before.","type":"boolean"},"after":{"description":"Snapshot after.","type":"boolean"},"profile":{"description":"Collection profile.","type":"string"}}}}},"hosts":{"description":"Targeted hosts by name.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"$ref":"#/$defs/PlannedHost"}}},"stages":{"description":"Stages in order.","type":"array","items":{"additionalProperties":false,"description":"One stage of the rollout.","type":"object","required":["name","batches"],"properties":{"name":{"description":"The role of the stage, or `(no role)` for the last stage.","type":"string"},"batches":{"description":"Batches in order.","type":"array","items":{"description":"Host names changed at once.","type":"array","items":{"type":"string"}}}}}},"hostPlans":{"description":"What runs on each host.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"additionalProperties":false,"description":"What runs on one host.","type":"object","required":["prechecks","steps","rollback"],"properties":{"prechecks":{"description":"Pre-checks on this host.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"steps":{"description":"Steps on this host, after `on` filtering.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"rollback":{"description":"Rollback steps if this host fails.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}}}}}},"checks":{"description":"Planner findings.","type":"array","items":{"additionalProperties":false,"description":"A finding of the planner about the inventory and strategy.","type":"object","required":["code","severity","message","hint","hosts"],"properties":{"code":{"description":"Stable code of the check.","type":"string"},"severity":{"description":"error: the plan must not be applied; warning: reported.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"message":{"description":"What was found.","type":"string"},"hint":{"description":"What to do about it.","type":"string"},"hosts":{"description":"The hosts concerned.","type":"array","items":{"type":"string"}}}}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"value":{"description":"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.","examples":["MSM-A runs {{versionA}}, MSM-B runs {{versionB}}"],"type":"string"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}},"PlannedStep":{"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"}}},"PlannedHost":{"additionalProperties":false,"description":"How to reach a targeted host; credentials by reference only.","type":"object","required":["port","labels","transport"],"properties":{"address":{"description":"Where to reach the host.","type":"string"},"port":{"description":"SSH port.","type":"integer"},"user":{"description":"SSH user.","type":"string"},"role":{"description":"The host role.","type":"string"},"platform":{"description":"The device platform.","type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"transport":{"description":"How commands reach the host.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"description":"The pinned host key fingerprint.","type":"string"},"auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}}}};
-const pattern58 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const pattern85 = new RegExp("^[0-9a-f]{64}$", "u");
-const schema30 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
+const schema29 = {"$schema":"https://json-schema.org/draft/2020-12/schema","additionalProperties":false,"$id":"https://runbook.dev/schemas/plan.schema.json","title":"Plan","description":"A dry-run plan: everything that will run, in order, with a content hash.","type":"object","required":["apiVersion","kind","hash","commit","engineVersion","runbook","inputs","params","policy","strategy","hosts","stages","hostPlans","checks"],"properties":{"apiVersion":{"description":"The format version. Always `runbook/v1`.","const":"runbook/v1","type":"string"},"kind":{"description":"Always `Plan`.","const":"Plan","type":"string"},"hash":{"pattern":"^sha256:[0-9a-f]{64}$","description":"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.","type":"string"},"commit":{"description":"The git commit the plan was made at, if any.","anyOf":[{"type":"string"},{"type":"null"}]},"engineVersion":{"description":"The engine version that made the plan.","type":"string"},"runbook":{"additionalProperties":false,"description":"The runbook as written (templates unrendered).","type":"object","required":["name","version","prechecks","steps","rollback"],"properties":{"name":{"description":"Runbook name.","type":"string"},"version":{"description":"Runbook version.","type":"string"},"description":{"description":"Runbook description.","type":"string"},"prechecks":{"description":"Pre-check definitions.","type":"array","items":{"$ref":"#/$defs/Precheck"}},"steps":{"description":"Step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"rollback":{"description":"Rollback step definitions.","type":"array","items":{"$ref":"#/$defs/Step"}},"hops":{"additionalProperties":false,"description":"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.","examples":[{"over":"{{params.path}}","firstStep":"prepare","lastStep":"verify","description":"Install release {{hop.value}}"}],"type":"object","required":["over","firstStep","lastStep"],"properties":{"over":{"description":"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.","x-hint":"must be a list of values or a template such as {{params.path}} rendering a comma-separated list","anyOf":[{"description":"The hops, in order.","minItems":1,"maxItems":100,"type":"array","items":{"minLength":1,"description":"One hop, e.g. a release to install.","type":"string"}},{"description":"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.","examples":["{{params.path}}"],"type":"string"}]},"firstStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the first step (under `steps`) run once per hop.","type":"string"},"lastStep":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.","type":"string"},"description":{"description":"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.","type":"string"}}}}},"inputs":{"additionalProperties":false,"description":"The input files and their SHA-256.","type":"object","required":["runbook","inventory"],"properties":{"runbook":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}},"inventory":{"additionalProperties":false,"description":"An input file of the plan.","type":"object","required":["path","sha256"],"properties":{"path":{"description":"The file, relative to the repository root (or the working folder outside one).","type":"string"},"sha256":{"pattern":"^[0-9a-f]{64}$","description":"SHA-256 of the content, in hex.","type":"string"}}}}},"params":{"description":"Parameter values, defaults applied.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]}}},"policy":{"additionalProperties":false,"description":"The stricter of the runbook and inventory policies.","type":"object","required":["requireApproval","forbidSelfApproval","maxConcurrentRuns"],"properties":{"requireApproval":{"description":"An approval is required.","type":"boolean"},"forbidSelfApproval":{"description":"Who changed an input may not approve.","type":"boolean"},"maxConcurrentRuns":{"description":"Runs holding locks at once.","type":"integer"},"requireSignedApprovals":{"description":"The approval commit must be signed; present when true.","type":"boolean"},"allowedSignersFiles":{"description":"The allowed-signers files the policies name; a signature must verify against each.","type":"array","items":{"type":"string"}}}},"strategy":{"additionalProperties":false,"description":"The effective strategy, defaults applied.","type":"object","required":["order","batchSize","maxFailures","maxParallel","rollbackOnFailure","snapshot"],"properties":{"order":{"description":"Roles in stage order.","type":"array","items":{"type":"string"}},"batchSize":{"description":"Hosts per batch.","type":"integer"},"maxFailures":{"description":"Failed hosts tolerated.","type":"integer"},"maxParallel":{"description":"Hosts worked on at once.","type":"integer"},"rollbackOnFailure":{"description":"Roll failed hosts back.","type":"boolean"},"snapshot":{"additionalProperties":false,"description":"Snapshots around the run.","type":"object","required":["before","after","profile"],"properties":{"before":{"description":"Snapshot before.","type":"boolean"},"after":{"description":"Snapshot after.","type":"boolean"},"profile":{"description":"Collection profile.","type":"string"}}}}},"hosts":{"description":"Targeted hosts by name.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"$ref":"#/$defs/PlannedHost"}}},"stages":{"description":"Stages in order.","type":"array","items":{"additionalProperties":false,"description":"One stage of the rollout.","type":"object","required":["name","batches"],"properties":{"name":{"description":"The role of the stage, or `(no role)` for the last stage.","type":"string"},"batches":{"description":"Batches in order.","type":"array","items":{"description":"Host names changed at once.","type":"array","items":{"type":"string"}}}}}},"hostPlans":{"description":"What runs on each host.","additionalProperties":false,"type":"object","patternProperties":{"^.+$":{"additionalProperties":false,"description":"What runs on one host.","type":"object","required":["prechecks","steps","rollback"],"properties":{"prechecks":{"description":"Pre-checks on this host.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"steps":{"description":"Steps on this host, after `on` filtering.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}},"rollback":{"description":"Rollback steps if this host fails.","type":"array","items":{"$ref":"#/$defs/PlannedStep"}}}}}},"checks":{"description":"Planner findings.","type":"array","items":{"additionalProperties":false,"description":"A finding of the planner about the inventory and strategy.","type":"object","required":["code","severity","message","hint","hosts"],"properties":{"code":{"description":"Stable code of the check.","type":"string"},"severity":{"description":"error: the plan must not be applied; warning: reported.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"message":{"description":"What was found.","type":"string"},"hint":{"description":"What to do about it.","type":"string"},"hosts":{"description":"The hosts concerned.","type":"array","items":{"type":"string"}}}}},"hops":{"description":"The hops of `runbook.hops`, in order, resolved at plan time.","minItems":1,"maxItems":100,"type":"array","items":{"additionalProperties":false,"description":"One hop of the path.","type":"object","required":["index","value"],"properties":{"index":{"minimum":1,"description":"The hop, from 1.","type":"integer"},"value":{"description":"The value of the hop (`{{hop.value}}`).","type":"string"},"description":{"description":"The hops' description, rendered for this hop.","type":"string"}}}}},"$defs":{"Step":{"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}},"Precheck":{"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}},"Expect":{"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"value":{"description":"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.","examples":["MSM-A runs {{versionA}}, MSM-B runs {{versionB}}"],"type":"string"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}},"PlannedStep":{"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"},"hop":{"minimum":1,"description":"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.","type":"integer"}}},"PlannedHost":{"additionalProperties":false,"description":"How to reach a targeted host; credentials by reference only.","type":"object","required":["port","labels","transport"],"properties":{"address":{"description":"Where to reach the host.","type":"string"},"port":{"description":"SSH port.","type":"integer"},"user":{"description":"SSH user.","type":"string"},"role":{"description":"The host role.","type":"string"},"platform":{"description":"The device platform.","type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"transport":{"description":"How commands reach the host.","anyOf":[{"const":"ssh","type":"string"},{"const":"local","type":"string"}]},"hostKey":{"description":"The pinned host key fingerprint.","type":"string"},"auth":{"additionalProperties":false,"description":"Credentials, by reference only: a key file, the agent or an environment variable.","minProperties":1,"examples":[{"passwordEnv":"FABRIC_PASSWORD"},{"keyFile":"keys/ops_ed25519"},{"agent":true}],"type":"object","properties":{"keyFile":{"description":"A private key file, relative to the inventory file.","examples":["keys/ops_ed25519"],"type":"string"},"agent":{"description":"Use the SSH agent at $SSH_AUTH_SOCK.","type":"boolean"},"passwordEnv":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"The environment variable holding the password. Never the password itself.","examples":["FABRIC_PASSWORD"],"type":"string"},"knownHosts":{"description":"A known_hosts file (relative to the inventory) to check host keys against.","type":"string"}}}}}}};
+const pattern60 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern89 = new RegExp("^[0-9a-f]{64}$", "u");
+const schema30 = {"additionalProperties":false,"description":"A read-only check run on every target before any change.","type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"severity":{"description":"error (default) stops the run before any change; warning is reported and the run goes on.","anyOf":[{"const":"error","type":"string"},{"const":"warning","type":"string"}]},"hint":{"description":"What the operator should do when the check fails.","type":"string"}}};
 const schema31 = {"additionalProperties":false,"description":"One expectation: exactly one operator, with its modifiers.","examples":[{"exitCode":0},{"match":"^active$","everyLine":true},{"json":{"path":"state","equals":"IDLE"}}],"type":"object","properties":{"exitCode":{"description":"The command exits with this code (or one of these codes).","examples":[0,[0,1]],"anyOf":[{"type":"integer"},{"minItems":1,"type":"array","items":{"type":"integer"}}]},"match":{"description":"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"notMatch":{"description":"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"contains":{"description":"The output contains this text. Handlebars template.","type":"string"},"json":{"additionalProperties":false,"description":"Parse the output as JSON and test one value in it.","examples":[{"path":"state","equals":"IDLE"}],"type":"object","required":["path"],"properties":{"path":{"description":"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.","minLength":1,"examples":["state","nodes[0].state"],"type":"string"},"equals":{"description":"The value at `path` equals this (templates allowed in strings).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]},"in":{"description":"The value at `path` is one of these.","minItems":1,"type":"array","items":{"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"},{"type":"null"}]}},"matches":{"description":"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"gte":{"description":"The value at `path` is at least this number.","anyOf":[{"type":"number"},{"type":"string"}]},"lte":{"description":"The value at `path` is at most this number.","anyOf":[{"type":"number"},{"type":"string"}]}}},"number":{"additionalProperties":false,"description":"Test a number.","examples":[{"value":"{{freeKb}}","gte":2000000}],"type":"object","properties":{"value":{"description":"The number to test; the trimmed output when absent. Handlebars template.","examples":["{{freeKb}}"],"type":"string"},"gte":{"description":"At least this.","type":"number"},"lte":{"description":"At most this.","type":"number"},"between":{"description":"Within this closed range [low, high].","minItems":2,"maxItems":2,"type":"array","items":{"type":"number"}}}},"semver":{"additionalProperties":false,"description":"Compare semantic versions.","examples":[{"value":"{{current}}","sameMajorAs":"{{params.targetVersion}}"}],"type":"object","required":["value"],"properties":{"value":{"description":"The version to test. Handlebars template.","examples":["{{current}}"],"type":"string"},"gte":{"description":"The version is at least this. Handlebars template.","type":"string"},"lt":{"description":"The version is lower than this. Handlebars template.","type":"string"},"sameMajorAs":{"description":"The version has the same major number as this. Handlebars template.","type":"string"},"sameMinorAs":{"description":"The version has the same major and minor numbers as this. Handlebars template.","type":"string"}}},"snapshotDiff":{"additionalProperties":false,"description":"Assert on the comparison of the snapshots taken before and after the change.","examples":[{"noRemoved":["bgp","lldp"],"maxChanged":{"route":"5%"}}],"type":"object","properties":{"before":{"description":"The snapshot before; `<run-id>-before` when absent. Handlebars template.","type":"string"},"after":{"description":"The snapshot after; `<run-id>-after` when absent. Handlebars template.","type":"string"},"noRemoved":{"description":"Element types that must lose no record, e.g. `[bgp, lldp]`.","type":"array","items":{"type":"string"}},"noAdded":{"description":"Element types that must gain no record.","type":"array","items":{"type":"string"}},"maxChanged":{"description":"Element type to the most records that may change, as a count or a percentage.","examples":[{"route":"5%"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"The most records of this element type that may change.","x-hint":"must be a count like 3 or a percentage like 5%","anyOf":[{"pattern":"^[0-9]+(\\.[0-9]+)?%$","description":"A share of the records before, e.g. `5%`.","x-hint":"must be a percentage like 5%","type":"string"},{"minimum":0,"description":"A number of records.","type":"integer"}]}}}}},"everyLine":{"description":"With `match`/`notMatch`: test each non-empty line rather than the whole output.","type":"boolean"},"value":{"description":"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.","examples":["MSM-A runs {{versionA}}, MSM-B runs {{versionB}}"],"type":"string"},"stream":{"description":"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]}}};
 
 function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -10198,13 +10509,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate77.errors = vErrors;
@@ -10228,21 +10562,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate77.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate77.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -10251,17 +10573,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate77.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -10269,14 +10603,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate77.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -10284,10 +10618,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate77.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -10295,16 +10629,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate77.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -10317,7 +10651,7 @@ validate77.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -10325,8 +10659,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate77.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -10336,12 +10670,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate77.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -10353,7 +10687,7 @@ validate77.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -10368,19 +10702,19 @@ validate77.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate77.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -10388,39 +10722,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10429,10 +10738,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10442,11 +10750,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10454,21 +10762,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -10476,12 +10810,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate77.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate77.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -10495,7 +10829,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -10503,39 +10837,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10544,10 +10853,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10557,11 +10865,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10569,21 +10877,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -10591,8 +10925,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate77.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -10602,12 +10936,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate78(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -10619,7 +10953,7 @@ validate77.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -10627,39 +10961,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10668,10 +10977,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10681,11 +10989,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10693,21 +11001,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -10715,18 +11049,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate78(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -10737,7 +11071,7 @@ validate77.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -10745,10 +11079,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate77.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -10756,15 +11090,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -10772,11 +11106,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -10788,19 +11122,19 @@ validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -10808,35 +11142,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -10845,8 +11156,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -10857,8 +11168,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -10866,33 +11178,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -10907,7 +11241,7 @@ validate77.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -10920,7 +11254,7 @@ validate77.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -10928,15 +11262,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -10944,7 +11278,7 @@ validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -10952,11 +11286,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -10968,19 +11302,19 @@ validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate77.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -10994,7 +11328,7 @@ validate77.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -11005,7 +11339,7 @@ validate77.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -11013,35 +11347,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -11050,8 +11361,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -11064,7 +11375,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -11073,8 +11384,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11085,8 +11396,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -11094,50 +11406,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate77.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -11146,9 +11417,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -11156,13 +11428,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate77.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -11171,10 +11480,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -11184,11 +11492,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11196,36 +11504,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate77.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11235,8 +11518,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -11244,13 +11530,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate77.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -11259,10 +11568,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -11272,11 +11580,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -11284,36 +11592,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate77.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -11323,8 +11606,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -11332,13 +11618,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate77.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -11347,10 +11656,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -11360,11 +11668,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -11372,33 +11680,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate77.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -11413,28 +11747,16 @@ validate77.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate77.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate77.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -11443,10 +11765,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate77.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate77.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -11455,10 +11777,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate77.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate77.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -11467,37 +11789,50 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.severity !== undefined){
-let data39 = data.severity;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-const _errs145 = errors;
-let valid20 = false;
+if(typeof data.snapshot !== "string"){
+validate77.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
 const _errs146 = errors;
-if(typeof data39 !== "string"){
-const err63 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err63];
+if(typeof data.remote !== "string"){
+validate77.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
 }
 else {
-vErrors.push(err63);
+var valid0 = true;
 }
-errors++;
-}
-if("error" !== data39){
-const err64 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-var _valid9 = _errs146 === errors;
-valid20 = valid20 || _valid9;
+if(valid0){
+if(data.file !== undefined){
 const _errs148 = errors;
-if(typeof data39 !== "string"){
-const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data.file !== "string"){
+validate77.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.severity !== undefined){
+let data41 = data.severity;
+const _errs150 = errors;
+const _errs151 = errors;
+let valid20 = false;
+const _errs152 = errors;
+if(typeof data41 !== "string"){
+const err65 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -11506,8 +11841,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if("warning" !== data39){
-const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if("error" !== data41){
+const err66 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -11516,10 +11851,11 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid9 = _errs148 === errors;
+var _valid9 = _errs152 === errors;
 valid20 = valid20 || _valid9;
-if(!valid20){
-const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs154 = errors;
+if(typeof data41 !== "string"){
+const err67 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -11527,36 +11863,60 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if("warning" !== data41){
+const err68 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+var _valid9 = _errs154 === errors;
+valid20 = valid20 || _valid9;
+if(!valid20){
+const err69 = {instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate77.errors = vErrors;
 return false;
 }
 else {
-errors = _errs145;
+errors = _errs151;
 if(vErrors !== null){
-if(_errs145){
-vErrors.length = _errs145;
+if(_errs151){
+vErrors.length = _errs151;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hint !== undefined){
-const _errs150 = errors;
+const _errs156 = errors;
 if(typeof data.hint !== "string"){
 validate77.errors = [{instancePath:instancePath+"/hint",schemaPath:"#/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs150 === errors;
+var valid0 = _errs156 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -11592,7 +11952,7 @@ return errors === 0;
 }
 validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema32 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
+const schema32 = {"additionalProperties":false,"description":"One step, run on each targeted host.","examples":[{"id":"install","kind":"install","run":"onie-install -a -i {{quote params.image}}","timeout":"20m","retries":2}],"type":"object","required":["id"],"properties":{"id":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","description":"A name unique within the runbook; reports and the journal use it.","examples":["install"],"type":"string"},"kind":{"description":"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"description":{"description":"What the step is for, shown in plans and reports.","type":"string"},"run":{"description":"The shell command to run on the host. Handlebars template.","examples":["systemctl is-active frr"],"type":"string"},"on":{"additionalProperties":false,"description":"Which hosts of the batch run the step; all given conditions must hold.","minProperties":1,"type":"object","properties":{"role":{"description":"Hosts with this role.","examples":["secondary"],"type":"string"},"labels":{"description":"Free-form string labels, used to select hosts.","examples":[{"site":"ams","rack":"r12"}],"additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"description":"Label value.","type":"string"}}},"hosts":{"description":"These hosts by name.","minItems":1,"type":"array","items":{"type":"string"}}}},"when":{"description":"Run the step only when this renders to `true`. Handlebars template.","examples":["{{semverLt current params.targetVersion}}"],"type":"string"},"timeout":{"description":"The longest the command (or the whole `until` polling) may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the command (or the whole `until` polling) may take. (milliseconds)","type":"integer"}]},"retries":{"minimum":0,"maximum":5,"description":"Extra attempts after a failure (never after an authentication failure).","type":"integer"},"backoff":{"description":"Delay before the first retry; it doubles with each further retry.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Delay before the first retry; it doubles with each further retry. (milliseconds)","type":"integer"}]},"until":{"description":"Poll the command until all of these hold, within `timeout`.","minItems":1,"type":"array","items":{"$ref":"#/$defs/Expect"}},"interval":{"description":"Time between polls of `until`.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between polls of `until`. (milliseconds)","type":"integer"}]},"expect":{"description":"All of these must hold for the step to succeed.","type":"array","items":{"$ref":"#/$defs/Expect"}},"capture":{"description":"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.","additionalProperties":false,"type":"object","patternProperties":{"^[A-Za-z_][A-Za-z0-9_-]*$":{"additionalProperties":false,"description":"How to capture one value from the output: `regex` or `json`.","examples":[{"regex":"DISTRIB_RELEASE=(\\S+)"}],"type":"object","properties":{"regex":{"description":"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"json":{"description":"Capture the value at this path of the JSON output.","examples":["state"],"type":"string"},"stream":{"description":"Which output to read (default stdout).","anyOf":[{"const":"stdout","type":"string"},{"const":"stderr","type":"string"}]},"secret":{"description":"Redact the value from plans, journals, reports and logs.","type":"boolean"}}}}},"answer":{"description":"Answers to interactive prompts; the command runs in a terminal.","type":"array","items":{"additionalProperties":false,"description":"An answer to an interactive prompt.","examples":[{"prompt":"Are you sure.*\\(y/n\\)","send":"y"}],"type":"object","required":["prompt","send"],"properties":{"prompt":{"description":"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).","minLength":1,"type":"string"},"send":{"description":"What to type in answer (a newline is added). Handlebars template.","examples":["y"],"type":"string"}}}},"onFailure":{"description":"On failure: stop the host (default), continue with its next step, or roll it back.","anyOf":[{"const":"stop","type":"string"},{"const":"continue","type":"string"},{"const":"rollback","type":"string"}]},"reconnect":{"additionalProperties":false,"description":"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.","type":"object","properties":{"timeout":{"description":"How long the host may take to come back.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"How long the host may take to come back. (milliseconds)","type":"integer"}]},"delay":{"description":"Wait this long before the first reconnection attempt.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Wait this long before the first reconnection attempt. (milliseconds)","type":"integer"}]},"interval":{"description":"Time between reconnection attempts.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"Time between reconnection attempts. (milliseconds)","type":"integer"}]},"check":{"description":"A command that must exit 0 once the host is back. Handlebars template.","examples":["uptime"],"type":"string"}}},"message":{"description":"For `kind: approval`: what the operator is asked. Handlebars template.","type":"string"},"idempotent":{"description":"Safe to run twice: may be re-run when a crash interrupted it.","type":"boolean"},"profile":{"description":"For `kind: snapshot`: the collection profile.","examples":["fabric"],"type":"string"},"snapshot":{"description":"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.","type":"string"},"remote":{"description":"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.","examples":["/upgrade/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"file":{"description":"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.","examples":["images/qumulo_core_{{hop.value}}.qimg"],"type":"string"},"completedWhen":{"additionalProperties":false,"description":"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).","examples":[{"run":"cat /etc/lsb-release","expect":[{"contains":"DISTRIB_RELEASE={{params.targetVersion}}"}]}],"type":"object","required":["run"],"properties":{"run":{"description":"A read-only command that tells whether the step completed. Handlebars template.","examples":["show switch"],"type":"string"},"expect":{"description":"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).","type":"array","items":{"$ref":"#/$defs/Expect"}},"timeout":{"description":"The longest the probe may take.","examples":["30s","10m","1h"],"x-hint":"must be a duration like 30s, 10m or 1h (or a number of milliseconds)","anyOf":[{"pattern":"^[0-9]+(ms|s|m|h)$","description":"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)","type":"string"},{"minimum":0,"description":"The longest the probe may take. (milliseconds)","type":"integer"}]}}}}};
 
 function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -11877,13 +12237,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate82.errors = vErrors;
@@ -11907,21 +12290,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.description !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.description !== "string"){
 validate82.errors = [{instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run !== undefined){
-const _errs28 = errors;
-if(typeof data.run !== "string"){
-validate82.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -11930,17 +12301,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.run !== undefined){
+const _errs30 = errors;
+if(typeof data.run !== "string"){
+validate82.errors = [{instancePath:instancePath+"/run",schemaPath:"#/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.on !== undefined){
 let data4 = data.on;
-const _errs30 = errors;
-if(errors === _errs30){
+const _errs32 = errors;
+if(errors === _errs32){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(Object.keys(data4).length < 1){
 validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"}];
 return false;
 }
 else {
-const _errs32 = errors;
+const _errs34 = errors;
 for(const key1 in data4){
 if(!(((key1 === "role") || (key1 === "labels")) || (key1 === "hosts"))){
 validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
@@ -11948,14 +12331,14 @@ return false;
 break;
 }
 }
-if(_errs32 === errors){
+if(_errs34 === errors){
 if(data4.role !== undefined){
-const _errs33 = errors;
+const _errs35 = errors;
 if(typeof data4.role !== "string"){
 validate82.errors = [{instancePath:instancePath+"/on/role",schemaPath:"#/properties/on/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid2 = _errs33 === errors;
+var valid2 = _errs35 === errors;
 }
 else {
 var valid2 = true;
@@ -11963,10 +12346,10 @@ var valid2 = true;
 if(valid2){
 if(data4.labels !== undefined){
 let data6 = data4.labels;
-const _errs35 = errors;
-if(errors === _errs35){
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 const _errs37 = errors;
+if(errors === _errs37){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+const _errs39 = errors;
 for(const key2 in data6){
 if(!(pattern5.test(key2))){
 validate82.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/properties/on/properties/labels/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -11974,16 +12357,16 @@ return false;
 break;
 }
 }
-if(_errs37 === errors){
+if(_errs39 === errors){
 var valid3 = true;
 for(const key3 in data6){
 if(pattern5.test(key3)){
-const _errs38 = errors;
+const _errs40 = errors;
 if(typeof data6[key3] !== "string"){
 validate82.errors = [{instancePath:instancePath+"/on/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/on/properties/labels/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid3 = _errs38 === errors;
+var valid3 = _errs40 === errors;
 if(!valid3){
 break;
 }
@@ -11996,7 +12379,7 @@ validate82.errors = [{instancePath:instancePath+"/on/labels",schemaPath:"#/prope
 return false;
 }
 }
-var valid2 = _errs35 === errors;
+var valid2 = _errs37 === errors;
 }
 else {
 var valid2 = true;
@@ -12004,8 +12387,8 @@ var valid2 = true;
 if(valid2){
 if(data4.hosts !== undefined){
 let data8 = data4.hosts;
-const _errs40 = errors;
-if(errors === _errs40){
+const _errs42 = errors;
+if(errors === _errs42){
 if(Array.isArray(data8)){
 if(data8.length < 1){
 validate82.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/properties/on/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -12015,12 +12398,12 @@ else {
 var valid4 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs42 = errors;
+const _errs44 = errors;
 if(typeof data8[i0] !== "string"){
 validate82.errors = [{instancePath:instancePath+"/on/hosts/" + i0,schemaPath:"#/properties/on/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs42 === errors;
+var valid4 = _errs44 === errors;
 if(!valid4){
 break;
 }
@@ -12032,7 +12415,7 @@ validate82.errors = [{instancePath:instancePath+"/on/hosts",schemaPath:"#/proper
 return false;
 }
 }
-var valid2 = _errs40 === errors;
+var valid2 = _errs42 === errors;
 }
 else {
 var valid2 = true;
@@ -12047,19 +12430,19 @@ validate82.errors = [{instancePath:instancePath+"/on",schemaPath:"#/properties/o
 return false;
 }
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.when !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.when !== "string"){
 validate82.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -12067,39 +12450,14 @@ var valid0 = true;
 if(valid0){
 if(data.timeout !== undefined){
 let data11 = data.timeout;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid5 = false;
 const _errs48 = errors;
-if(errors === _errs48){
+const _errs49 = errors;
+let valid5 = false;
+const _errs50 = errors;
+if(errors === _errs50){
 if(typeof data11 === "string"){
 if(!pattern12.test(data11)){
-const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid1 = _errs48 === errors;
-valid5 = valid5 || _valid1;
-const _errs50 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -12108,10 +12466,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs50){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -12121,11 +12478,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-}
 var _valid1 = _errs50 === errors;
 valid5 = valid5 || _valid1;
-if(!valid5){
-const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -12133,21 +12490,47 @@ else {
 vErrors.push(err25);
 }
 errors++;
+}
+if(errors === _errs52){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+var _valid1 = _errs52 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs49;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
@@ -12155,12 +12538,12 @@ var valid0 = true;
 if(valid0){
 if(data.retries !== undefined){
 let data12 = data.retries;
-const _errs53 = errors;
+const _errs55 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate82.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs53){
+if(errors === _errs55){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 5 || isNaN(data12)){
 validate82.errors = [{instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"}];
@@ -12174,7 +12557,7 @@ return false;
 }
 }
 }
-var valid0 = _errs53 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -12182,39 +12565,14 @@ var valid0 = true;
 if(valid0){
 if(data.backoff !== undefined){
 let data13 = data.backoff;
-const _errs55 = errors;
-const _errs56 = errors;
-let valid6 = false;
 const _errs57 = errors;
-if(errors === _errs57){
+const _errs58 = errors;
+let valid6 = false;
+const _errs59 = errors;
+if(errors === _errs59){
 if(typeof data13 === "string"){
 if(!pattern12.test(data13)){
-const err26 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-var _valid2 = _errs57 === errors;
-valid6 = valid6 || _valid2;
-const _errs59 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err28 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -12223,10 +12581,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(errors === _errs59){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err29 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -12236,11 +12593,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
 var _valid2 = _errs59 === errors;
 valid6 = valid6 || _valid2;
-if(!valid6){
-const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs61 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err30 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -12248,21 +12605,47 @@ else {
 vErrors.push(err30);
 }
 errors++;
+}
+if(errors === _errs61){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs61 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err32 = {instancePath:instancePath+"/backoff",schemaPath:"#/properties/backoff/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs56;
+errors = _errs58;
 if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
+if(_errs58){
+vErrors.length = _errs58;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs57 === errors;
 }
 else {
 var valid0 = true;
@@ -12270,8 +12653,8 @@ var valid0 = true;
 if(valid0){
 if(data.until !== undefined){
 let data14 = data.until;
-const _errs62 = errors;
-if(errors === _errs62){
+const _errs64 = errors;
+if(errors === _errs64){
 if(Array.isArray(data14)){
 if(data14.length < 1){
 validate82.errors = [{instancePath:instancePath+"/until",schemaPath:"#/properties/until/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
@@ -12281,12 +12664,12 @@ else {
 var valid7 = true;
 const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs64 = errors;
+const _errs66 = errors;
 if(!(validate78(data14[i1], {instancePath:instancePath+"/until/" + i1,parentData:data14,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid7 = _errs64 === errors;
+var valid7 = _errs66 === errors;
 if(!valid7){
 break;
 }
@@ -12298,7 +12681,7 @@ validate82.errors = [{instancePath:instancePath+"/until",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs64 === errors;
 }
 else {
 var valid0 = true;
@@ -12306,39 +12689,14 @@ var valid0 = true;
 if(valid0){
 if(data.interval !== undefined){
 let data16 = data.interval;
-const _errs65 = errors;
-const _errs66 = errors;
-let valid8 = false;
 const _errs67 = errors;
-if(errors === _errs67){
+const _errs68 = errors;
+let valid8 = false;
+const _errs69 = errors;
+if(errors === _errs69){
 if(typeof data16 === "string"){
 if(!pattern12.test(data16)){
-const err31 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-var _valid3 = _errs67 === errors;
-valid8 = valid8 || _valid3;
-const _errs69 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err33 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -12347,10 +12705,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs69){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err34 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -12360,11 +12717,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 var _valid3 = _errs69 === errors;
 valid8 = valid8 || _valid3;
-if(!valid8){
-const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs71 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err35 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -12372,21 +12729,47 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+if(errors === _errs71){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err36 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+var _valid3 = _errs71 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err37 = {instancePath:instancePath+"/interval",schemaPath:"#/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs66;
+errors = _errs68;
 if(vErrors !== null){
-if(_errs66){
-vErrors.length = _errs66;
+if(_errs68){
+vErrors.length = _errs68;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs65 === errors;
+var valid0 = _errs67 === errors;
 }
 else {
 var valid0 = true;
@@ -12394,18 +12777,18 @@ var valid0 = true;
 if(valid0){
 if(data.expect !== undefined){
 let data17 = data.expect;
-const _errs72 = errors;
-if(errors === _errs72){
+const _errs74 = errors;
+if(errors === _errs74){
 if(Array.isArray(data17)){
 var valid9 = true;
 const len2 = data17.length;
 for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
+const _errs76 = errors;
 if(!(validate78(data17[i2], {instancePath:instancePath+"/expect/" + i2,parentData:data17,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid9 = _errs74 === errors;
+var valid9 = _errs76 === errors;
 if(!valid9){
 break;
 }
@@ -12416,7 +12799,7 @@ validate82.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
@@ -12424,10 +12807,10 @@ var valid0 = true;
 if(valid0){
 if(data.capture !== undefined){
 let data19 = data.capture;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 const _errs77 = errors;
+if(errors === _errs77){
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+const _errs79 = errors;
 for(const key4 in data19){
 if(!(pattern5.test(key4))){
 validate82.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/properties/capture/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -12435,15 +12818,15 @@ return false;
 break;
 }
 }
-if(_errs77 === errors){
+if(_errs79 === errors){
 var valid10 = true;
 for(const key5 in data19){
 if(pattern5.test(key5)){
 let data20 = data19[key5];
-const _errs78 = errors;
-if(errors === _errs78){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 const _errs80 = errors;
+if(errors === _errs80){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+const _errs82 = errors;
 for(const key6 in data20){
 if(!((((key6 === "regex") || (key6 === "json")) || (key6 === "stream")) || (key6 === "secret"))){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -12451,11 +12834,11 @@ return false;
 break;
 }
 }
-if(_errs80 === errors){
+if(_errs82 === errors){
 if(data20.regex !== undefined){
 let data21 = data20.regex;
-const _errs81 = errors;
-if(errors === _errs81){
+const _errs83 = errors;
+if(errors === _errs83){
 if(typeof data21 === "string"){
 if(func2(data21) < 1){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/regex",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/regex/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -12467,19 +12850,19 @@ validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid11 = _errs81 === errors;
+var valid11 = _errs83 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.json !== undefined){
-const _errs83 = errors;
+const _errs85 = errors;
 if(typeof data20.json !== "string"){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/json",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/json/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs83 === errors;
+var valid11 = _errs85 === errors;
 }
 else {
 var valid11 = true;
@@ -12487,35 +12870,12 @@ var valid11 = true;
 if(valid11){
 if(data20.stream !== undefined){
 let data23 = data20.stream;
-const _errs85 = errors;
-const _errs86 = errors;
-let valid12 = false;
 const _errs87 = errors;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if("stdout" !== data23){
-const err37 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid4 = _errs87 === errors;
-valid12 = valid12 || _valid4;
+const _errs88 = errors;
+let valid12 = false;
 const _errs89 = errors;
 if(typeof data23 !== "string"){
-const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -12524,8 +12884,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if("stderr" !== data23){
-const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if("stdout" !== data23){
+const err39 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/0/const",keyword:"const",params:{allowedValue: "stdout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -12536,8 +12896,9 @@ errors++;
 }
 var _valid4 = _errs89 === errors;
 valid12 = valid12 || _valid4;
-if(!valid12){
-const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs91 = errors;
+if(typeof data23 !== "string"){
+const err40 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -12545,33 +12906,55 @@ else {
 vErrors.push(err40);
 }
 errors++;
+}
+if("stderr" !== data23){
+const err41 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf/1/const",keyword:"const",params:{allowedValue: "stderr"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid4 = _errs91 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err42 = {instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/stream",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/stream/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs86;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs86){
-vErrors.length = _errs86;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid11 = _errs85 === errors;
+var valid11 = _errs87 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data20.secret !== undefined){
-const _errs91 = errors;
+const _errs93 = errors;
 if(typeof data20.secret !== "boolean"){
 validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/capture/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/properties/secret/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs91 === errors;
+var valid11 = _errs93 === errors;
 }
 else {
 var valid11 = true;
@@ -12586,7 +12969,7 @@ validate82.errors = [{instancePath:instancePath+"/capture/" + key5.replace(/~/g,
 return false;
 }
 }
-var valid10 = _errs78 === errors;
+var valid10 = _errs80 === errors;
 if(!valid10){
 break;
 }
@@ -12599,7 +12982,7 @@ validate82.errors = [{instancePath:instancePath+"/capture",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs75 === errors;
+var valid0 = _errs77 === errors;
 }
 else {
 var valid0 = true;
@@ -12607,15 +12990,15 @@ var valid0 = true;
 if(valid0){
 if(data.answer !== undefined){
 let data25 = data.answer;
-const _errs93 = errors;
-if(errors === _errs93){
+const _errs95 = errors;
+if(errors === _errs95){
 if(Array.isArray(data25)){
 var valid13 = true;
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
 let data26 = data25[i3];
-const _errs95 = errors;
-if(errors === _errs95){
+const _errs97 = errors;
+if(errors === _errs97){
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 let missing1;
 if(((data26.prompt === undefined) && (missing1 = "prompt")) || ((data26.send === undefined) && (missing1 = "send"))){
@@ -12623,7 +13006,7 @@ validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 else {
-const _errs97 = errors;
+const _errs99 = errors;
 for(const key7 in data26){
 if(!((key7 === "prompt") || (key7 === "send"))){
 validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/properties/answer/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -12631,11 +13014,11 @@ return false;
 break;
 }
 }
-if(_errs97 === errors){
+if(_errs99 === errors){
 if(data26.prompt !== undefined){
 let data27 = data26.prompt;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs100 = errors;
+if(errors === _errs100){
 if(typeof data27 === "string"){
 if(func2(data27) < 1){
 validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schemaPath:"#/properties/answer/items/properties/prompt/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
@@ -12647,19 +13030,19 @@ validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/prompt",schema
 return false;
 }
 }
-var valid14 = _errs98 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
 if(data26.send !== undefined){
-const _errs100 = errors;
+const _errs102 = errors;
 if(typeof data26.send !== "string"){
 validate82.errors = [{instancePath:instancePath+"/answer/" + i3+"/send",schemaPath:"#/properties/answer/items/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs100 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
 var valid14 = true;
@@ -12673,7 +13056,7 @@ validate82.errors = [{instancePath:instancePath+"/answer/" + i3,schemaPath:"#/pr
 return false;
 }
 }
-var valid13 = _errs95 === errors;
+var valid13 = _errs97 === errors;
 if(!valid13){
 break;
 }
@@ -12684,7 +13067,7 @@ validate82.errors = [{instancePath:instancePath+"/answer",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs93 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
@@ -12692,35 +13075,12 @@ var valid0 = true;
 if(valid0){
 if(data.onFailure !== undefined){
 let data29 = data.onFailure;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid15 = false;
 const _errs104 = errors;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if("stop" !== data29){
-const err42 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-var _valid5 = _errs104 === errors;
-valid15 = valid15 || _valid5;
+const _errs105 = errors;
+let valid15 = false;
 const _errs106 = errors;
 if(typeof data29 !== "string"){
-const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -12729,8 +13089,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("continue" !== data29){
-const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
+if("stop" !== data29){
+const err44 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/0/const",keyword:"const",params:{allowedValue: "stop"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -12743,7 +13103,7 @@ var _valid5 = _errs106 === errors;
 valid15 = valid15 || _valid5;
 const _errs108 = errors;
 if(typeof data29 !== "string"){
-const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -12752,8 +13112,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if("rollback" !== data29){
-const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
+if("continue" !== data29){
+const err46 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/1/const",keyword:"const",params:{allowedValue: "continue"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -12764,8 +13124,9 @@ errors++;
 }
 var _valid5 = _errs108 === errors;
 valid15 = valid15 || _valid5;
-if(!valid15){
-const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs110 = errors;
+if(typeof data29 !== "string"){
+const err47 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -12773,50 +13134,9 @@ else {
 vErrors.push(err47);
 }
 errors++;
-validate82.errors = vErrors;
-return false;
 }
-else {
-errors = _errs103;
-if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs102 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reconnect !== undefined){
-let data30 = data.reconnect;
-const _errs110 = errors;
-if(errors === _errs110){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-const _errs112 = errors;
-for(const key8 in data30){
-if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
-validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs112 === errors){
-if(data30.timeout !== undefined){
-let data31 = data30.timeout;
-const _errs113 = errors;
-const _errs114 = errors;
-let valid17 = false;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data31 === "string"){
-if(!pattern12.test(data31)){
-const err48 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if("rollback" !== data29){
+const err48 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf/2/const",keyword:"const",params:{allowedValue: "rollback"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -12825,9 +13145,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid5 = _errs110 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err49 = {instancePath:instancePath+"/onFailure",schemaPath:"#/properties/onFailure/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -12835,13 +13156,50 @@ else {
 vErrors.push(err49);
 }
 errors++;
+validate82.errors = vErrors;
+return false;
+}
+else {
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
 }
 }
-var _valid6 = _errs115 === errors;
-valid17 = valid17 || _valid6;
+}
+var valid0 = _errs104 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reconnect !== undefined){
+let data30 = data.reconnect;
+const _errs112 = errors;
+if(errors === _errs112){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+const _errs114 = errors;
+for(const key8 in data30){
+if(!((((key8 === "timeout") || (key8 === "delay")) || (key8 === "interval")) || (key8 === "check"))){
+validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/properties/reconnect/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs114 === errors){
+if(data30.timeout !== undefined){
+let data31 = data30.timeout;
+const _errs115 = errors;
+const _errs116 = errors;
+let valid17 = false;
 const _errs117 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs117){
+if(typeof data31 === "string"){
+if(!pattern12.test(data31)){
+const err50 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -12850,10 +13208,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(errors === _errs117){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err51 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -12863,11 +13220,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 var _valid6 = _errs117 === errors;
 valid17 = valid17 || _valid6;
-if(!valid17){
-const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs119 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err52 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -12875,36 +13232,11 @@ else {
 vErrors.push(err52);
 }
 errors++;
-validate82.errors = vErrors;
-return false;
 }
-else {
-errors = _errs114;
-if(vErrors !== null){
-if(_errs114){
-vErrors.length = _errs114;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs113 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.delay !== undefined){
-let data32 = data30.delay;
-const _errs120 = errors;
-const _errs121 = errors;
-let valid18 = false;
-const _errs122 = errors;
-if(errors === _errs122){
-if(typeof data32 === "string"){
-if(!pattern12.test(data32)){
-const err53 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs119){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err53 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -12914,8 +13246,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid6 = _errs119 === errors;
+valid17 = valid17 || _valid6;
+if(!valid17){
+const err54 = {instancePath:instancePath+"/reconnect/timeout",schemaPath:"#/properties/reconnect/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -12923,13 +13258,36 @@ else {
 vErrors.push(err54);
 }
 errors++;
+validate82.errors = vErrors;
+return false;
+}
+else {
+errors = _errs116;
+if(vErrors !== null){
+if(_errs116){
+vErrors.length = _errs116;
+}
+else {
+vErrors = null;
 }
 }
-var _valid7 = _errs122 === errors;
-valid18 = valid18 || _valid7;
+}
+var valid16 = _errs115 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.delay !== undefined){
+let data32 = data30.delay;
+const _errs122 = errors;
+const _errs123 = errors;
+let valid18 = false;
 const _errs124 = errors;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs124){
+if(typeof data32 === "string"){
+if(!pattern12.test(data32)){
+const err55 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -12938,10 +13296,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err56 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -12951,11 +13308,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 var _valid7 = _errs124 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs126 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err57 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -12963,36 +13320,11 @@ else {
 vErrors.push(err57);
 }
 errors++;
-validate82.errors = vErrors;
-return false;
 }
-else {
-errors = _errs121;
-if(vErrors !== null){
-if(_errs121){
-vErrors.length = _errs121;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs120 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data30.interval !== undefined){
-let data33 = data30.interval;
-const _errs127 = errors;
-const _errs128 = errors;
-let valid19 = false;
-const _errs129 = errors;
-if(errors === _errs129){
-if(typeof data33 === "string"){
-if(!pattern12.test(data33)){
-const err58 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
+if(errors === _errs126){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -13002,8 +13334,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var _valid7 = _errs126 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reconnect/delay",schemaPath:"#/properties/reconnect/properties/delay/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -13011,13 +13346,36 @@ else {
 vErrors.push(err59);
 }
 errors++;
+validate82.errors = vErrors;
+return false;
+}
+else {
+errors = _errs123;
+if(vErrors !== null){
+if(_errs123){
+vErrors.length = _errs123;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs129 === errors;
-valid19 = valid19 || _valid8;
+}
+var valid16 = _errs122 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data30.interval !== undefined){
+let data33 = data30.interval;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid19 = false;
 const _errs131 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs131){
+if(typeof data33 === "string"){
+if(!pattern12.test(data33)){
+const err60 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -13026,10 +13384,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(errors === _errs131){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err61 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -13039,11 +13396,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
 var _valid8 = _errs131 === errors;
 valid19 = valid19 || _valid8;
-if(!valid19){
-const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs133 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err62 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -13051,33 +13408,59 @@ else {
 vErrors.push(err62);
 }
 errors++;
+}
+if(errors === _errs133){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+var _valid8 = _errs133 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err64 = {instancePath:instancePath+"/reconnect/interval",schemaPath:"#/properties/reconnect/properties/interval/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs128;
+errors = _errs130;
 if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
+if(_errs130){
+vErrors.length = _errs130;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid16 = _errs127 === errors;
+var valid16 = _errs129 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
 if(data30.check !== undefined){
-const _errs134 = errors;
+const _errs136 = errors;
 if(typeof data30.check !== "string"){
 validate82.errors = [{instancePath:instancePath+"/reconnect/check",schemaPath:"#/properties/reconnect/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid16 = _errs134 === errors;
+var valid16 = _errs136 === errors;
 }
 else {
 var valid16 = true;
@@ -13092,28 +13475,16 @@ validate82.errors = [{instancePath:instancePath+"/reconnect",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs110 === errors;
+var valid0 = _errs112 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.message !== undefined){
-const _errs136 = errors;
+const _errs138 = errors;
 if(typeof data.message !== "string"){
 validate82.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs136 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.idempotent !== undefined){
-const _errs138 = errors;
-if(typeof data.idempotent !== "boolean"){
-validate82.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs138 === errors;
@@ -13122,10 +13493,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.profile !== undefined){
+if(data.idempotent !== undefined){
 const _errs140 = errors;
-if(typeof data.profile !== "string"){
-validate82.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.idempotent !== "boolean"){
+validate82.errors = [{instancePath:instancePath+"/idempotent",schemaPath:"#/properties/idempotent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs140 === errors;
@@ -13134,10 +13505,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.snapshot !== undefined){
+if(data.profile !== undefined){
 const _errs142 = errors;
-if(typeof data.snapshot !== "string"){
-validate82.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.profile !== "string"){
+validate82.errors = [{instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs142 === errors;
@@ -13146,52 +13517,88 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.completedWhen !== undefined){
-let data39 = data.completedWhen;
+if(data.snapshot !== undefined){
 const _errs144 = errors;
-if(errors === _errs144){
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(typeof data.snapshot !== "string"){
+validate82.errors = [{instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs144 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.remote !== undefined){
+const _errs146 = errors;
+if(typeof data.remote !== "string"){
+validate82.errors = [{instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs146 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.file !== undefined){
+const _errs148 = errors;
+if(typeof data.file !== "string"){
+validate82.errors = [{instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs148 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.completedWhen !== undefined){
+let data41 = data.completedWhen;
+const _errs150 = errors;
+if(errors === _errs150){
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 let missing2;
-if((data39.run === undefined) && (missing2 = "run")){
+if((data41.run === undefined) && (missing2 = "run")){
 validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs146 = errors;
-for(const key9 in data39){
+const _errs152 = errors;
+for(const key9 in data41){
 if(!(((key9 === "run") || (key9 === "expect")) || (key9 === "timeout"))){
 validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/properties/completedWhen/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs146 === errors){
-if(data39.run !== undefined){
-const _errs147 = errors;
-if(typeof data39.run !== "string"){
+if(_errs152 === errors){
+if(data41.run !== undefined){
+const _errs153 = errors;
+if(typeof data41.run !== "string"){
 validate82.errors = [{instancePath:instancePath+"/completedWhen/run",schemaPath:"#/properties/completedWhen/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid20 = _errs147 === errors;
+var valid20 = _errs153 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.expect !== undefined){
-let data41 = data39.expect;
-const _errs149 = errors;
-if(errors === _errs149){
-if(Array.isArray(data41)){
+if(data41.expect !== undefined){
+let data43 = data41.expect;
+const _errs155 = errors;
+if(errors === _errs155){
+if(Array.isArray(data43)){
 var valid21 = true;
-const len4 = data41.length;
+const len4 = data43.length;
 for(let i4=0; i4<len4; i4++){
-const _errs151 = errors;
-if(!(validate78(data41[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data41,parentDataProperty:i4,rootData,dynamicAnchors}))){
+const _errs157 = errors;
+if(!(validate78(data43[i4], {instancePath:instancePath+"/completedWhen/expect/" + i4,parentData:data43,parentDataProperty:i4,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-var valid21 = _errs151 === errors;
+var valid21 = _errs157 === errors;
 if(!valid21){
 break;
 }
@@ -13202,47 +13609,22 @@ validate82.errors = [{instancePath:instancePath+"/completedWhen/expect",schemaPa
 return false;
 }
 }
-var valid20 = _errs149 === errors;
+var valid20 = _errs155 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data39.timeout !== undefined){
-let data43 = data39.timeout;
-const _errs152 = errors;
-const _errs153 = errors;
+if(data41.timeout !== undefined){
+let data45 = data41.timeout;
+const _errs158 = errors;
+const _errs159 = errors;
 let valid22 = false;
-const _errs154 = errors;
-if(errors === _errs154){
-if(typeof data43 === "string"){
-if(!pattern12.test(data43)){
-const err63 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-var _valid9 = _errs154 === errors;
-valid22 = valid22 || _valid9;
-const _errs156 = errors;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs160 = errors;
+if(errors === _errs160){
+if(typeof data45 === "string"){
+if(!pattern12.test(data45)){
+const err65 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(ms|s|m|h)$"},message:"must match pattern \""+"^[0-9]+(ms|s|m|h)$"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -13251,10 +13633,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(errors === _errs156){
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err66 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -13264,11 +13645,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-var _valid9 = _errs156 === errors;
+var _valid9 = _errs160 === errors;
 valid22 = valid22 || _valid9;
-if(!valid22){
-const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs162 = errors;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err67 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -13276,21 +13657,47 @@ else {
 vErrors.push(err67);
 }
 errors++;
+}
+if(errors === _errs162){
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err68 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+var _valid9 = _errs162 === errors;
+valid22 = valid22 || _valid9;
+if(!valid22){
+const err69 = {instancePath:instancePath+"/completedWhen/timeout",schemaPath:"#/properties/completedWhen/properties/timeout/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
 validate82.errors = vErrors;
 return false;
 }
 else {
-errors = _errs153;
+errors = _errs159;
 if(vErrors !== null){
-if(_errs153){
-vErrors.length = _errs153;
+if(_errs159){
+vErrors.length = _errs159;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid20 = _errs152 === errors;
+var valid20 = _errs158 === errors;
 }
 else {
 var valid20 = true;
@@ -13305,10 +13712,12 @@ validate82.errors = [{instancePath:instancePath+"/completedWhen",schemaPath:"#/p
 return false;
 }
 }
-var valid0 = _errs144 === errors;
+var valid0 = _errs150 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -13614,7 +14023,7 @@ let data12 = data9.passwordEnv;
 const _errs32 = errors;
 if(errors === _errs32){
 if(typeof data12 === "string"){
-if(!pattern39.test(data12)){
+if(!pattern41.test(data12)){
 validate88.errors = [{instancePath:instancePath+"/auth/passwordEnv",schemaPath:"#/properties/auth/properties/passwordEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""}];
 return false;
 }
@@ -13678,7 +14087,7 @@ return errors === 0;
 }
 validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema34 = {"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"}}};
+const schema34 = {"additionalProperties":false,"description":"A step as it will run on one host.","type":"object","required":["id","kind","mutating"],"properties":{"id":{"description":"The step id.","type":"string"},"kind":{"description":"The step kind.","anyOf":[{"const":"check","type":"string"},{"const":"backup","type":"string"},{"const":"install","type":"string"},{"const":"failover","type":"string"},{"const":"verify","type":"string"},{"const":"snapshot","type":"string"},{"const":"wait","type":"string"},{"const":"reboot","type":"string"},{"const":"approval","type":"string"},{"const":"command","type":"string"},{"const":"put","type":"string"}]},"mutating":{"description":"Whether the step changes the host (never run in a dry run).","type":"boolean"},"command":{"description":"The command as it will run; `{{name}}` marks a value known only at run time.","type":"string"},"when":{"description":"The condition, evaluated at run time.","type":"string"},"hop":{"minimum":1,"description":"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.","type":"integer"}}};
 
 function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13700,7 +14109,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((key0 === "id") || (key0 === "kind")) || (key0 === "mutating")) || (key0 === "command")) || (key0 === "when"))){
+if(!((((((key0 === "id") || (key0 === "kind")) || (key0 === "mutating")) || (key0 === "command")) || (key0 === "when")) || (key0 === "hop"))){
 validate90.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -13954,13 +14363,36 @@ errors++;
 }
 var _valid0 = _errs24 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs26 = errors;
+if(typeof data1 !== "string"){
+const err20 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if("put" !== data1){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf/10/const",keyword:"const",params:{allowedValue: "put"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err22 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 validate90.errors = vErrors;
@@ -13984,21 +14416,9 @@ var valid0 = true;
 }
 if(valid0){
 if(data.mutating !== undefined){
-const _errs26 = errors;
+const _errs28 = errors;
 if(typeof data.mutating !== "boolean"){
 validate90.errors = [{instancePath:instancePath+"/mutating",schemaPath:"#/properties/mutating/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.command !== undefined){
-const _errs28 = errors;
-if(typeof data.command !== "string"){
-validate90.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -14007,16 +14427,50 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.when !== undefined){
+if(data.command !== undefined){
 const _errs30 = errors;
-if(typeof data.when !== "string"){
-validate90.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data.command !== "string"){
+validate90.errors = [{instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs30 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.when !== undefined){
+const _errs32 = errors;
+if(typeof data.when !== "string"){
+validate90.errors = [{instancePath:instancePath+"/when",schemaPath:"#/properties/when/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs32 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hop !== undefined){
+let data5 = data.hop;
+const _errs34 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate90.errors = [{instancePath:instancePath+"/hop",schemaPath:"#/properties/hop/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs34){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 1 || isNaN(data5)){
+validate90.errors = [{instancePath:instancePath+"/hop",schemaPath:"#/properties/hop/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid0 = _errs34 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -14103,7 +14557,7 @@ let data2 = data.hash;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern58.test(data2)){
+if(!pattern60.test(data2)){
 validate76.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -14204,7 +14658,7 @@ return false;
 else {
 const _errs18 = errors;
 for(const key1 in data5){
-if(!((((((key1 === "name") || (key1 === "version")) || (key1 === "description")) || (key1 === "prechecks")) || (key1 === "steps")) || (key1 === "rollback"))){
+if(!(((((((key1 === "name") || (key1 === "version")) || (key1 === "description")) || (key1 === "prechecks")) || (key1 === "steps")) || (key1 === "rollback")) || (key1 === "hops"))){
 validate76.errors = [{instancePath:instancePath+"/runbook",schemaPath:"#/properties/runbook/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -14336,6 +14790,219 @@ var valid2 = _errs31 === errors;
 else {
 var valid2 = true;
 }
+if(valid2){
+if(data5.hops !== undefined){
+let data15 = data5.hops;
+const _errs34 = errors;
+if(errors === _errs34){
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+let missing2;
+if((((data15.over === undefined) && (missing2 = "over")) || ((data15.firstStep === undefined) && (missing2 = "firstStep"))) || ((data15.lastStep === undefined) && (missing2 = "lastStep"))){
+validate76.errors = [{instancePath:instancePath+"/runbook/hops",schemaPath:"#/properties/runbook/properties/hops/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs36 = errors;
+for(const key2 in data15){
+if(!((((key2 === "over") || (key2 === "firstStep")) || (key2 === "lastStep")) || (key2 === "description"))){
+validate76.errors = [{instancePath:instancePath+"/runbook/hops",schemaPath:"#/properties/runbook/properties/hops/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs36 === errors){
+if(data15.over !== undefined){
+let data16 = data15.over;
+const _errs37 = errors;
+const _errs38 = errors;
+let valid7 = false;
+const _errs39 = errors;
+if(errors === _errs39){
+if(Array.isArray(data16)){
+if(data16.length > 100){
+const err3 = {instancePath:instancePath+"/runbook/hops/over",schemaPath:"#/properties/runbook/properties/hops/properties/over/anyOf/0/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+else {
+if(data16.length < 1){
+const err4 = {instancePath:instancePath+"/runbook/hops/over",schemaPath:"#/properties/runbook/properties/hops/properties/over/anyOf/0/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+else {
+var valid8 = true;
+const len3 = data16.length;
+for(let i3=0; i3<len3; i3++){
+let data17 = data16[i3];
+const _errs41 = errors;
+if(errors === _errs41){
+if(typeof data17 === "string"){
+if(func2(data17) < 1){
+const err5 = {instancePath:instancePath+"/runbook/hops/over/" + i3,schemaPath:"#/properties/runbook/properties/hops/properties/over/anyOf/0/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/runbook/hops/over/" + i3,schemaPath:"#/properties/runbook/properties/hops/properties/over/anyOf/0/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+var valid8 = _errs41 === errors;
+if(!valid8){
+break;
+}
+}
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/runbook/hops/over",schemaPath:"#/properties/runbook/properties/hops/properties/over/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+var _valid1 = _errs39 === errors;
+valid7 = valid7 || _valid1;
+const _errs43 = errors;
+if(typeof data16 !== "string"){
+const err8 = {instancePath:instancePath+"/runbook/hops/over",schemaPath:"#/properties/runbook/properties/hops/properties/over/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid1 = _errs43 === errors;
+valid7 = valid7 || _valid1;
+if(!valid7){
+const err9 = {instancePath:instancePath+"/runbook/hops/over",schemaPath:"#/properties/runbook/properties/hops/properties/over/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate76.errors = vErrors;
+return false;
+}
+else {
+errors = _errs38;
+if(vErrors !== null){
+if(_errs38){
+vErrors.length = _errs38;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid6 = _errs37 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data15.firstStep !== undefined){
+let data18 = data15.firstStep;
+const _errs46 = errors;
+if(errors === _errs46){
+if(typeof data18 === "string"){
+if(!pattern5.test(data18)){
+validate76.errors = [{instancePath:instancePath+"/runbook/hops/firstStep",schemaPath:"#/properties/runbook/properties/hops/properties/firstStep/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/runbook/hops/firstStep",schemaPath:"#/properties/runbook/properties/hops/properties/firstStep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid6 = _errs46 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data15.lastStep !== undefined){
+let data19 = data15.lastStep;
+const _errs48 = errors;
+if(errors === _errs48){
+if(typeof data19 === "string"){
+if(!pattern5.test(data19)){
+validate76.errors = [{instancePath:instancePath+"/runbook/hops/lastStep",schemaPath:"#/properties/runbook/properties/hops/properties/lastStep/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/runbook/hops/lastStep",schemaPath:"#/properties/runbook/properties/hops/properties/lastStep/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid6 = _errs48 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data15.description !== undefined){
+const _errs50 = errors;
+if(typeof data15.description !== "string"){
+validate76.errors = [{instancePath:instancePath+"/runbook/hops/description",schemaPath:"#/properties/runbook/properties/hops/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid6 = _errs50 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/runbook/hops",schemaPath:"#/properties/runbook/properties/hops/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid2 = _errs34 === errors;
+}
+else {
+var valid2 = true;
+}
+}
 }
 }
 }
@@ -14356,63 +15023,63 @@ var valid0 = true;
 }
 if(valid0){
 if(data.inputs !== undefined){
-let data15 = data.inputs;
-const _errs34 = errors;
-if(errors === _errs34){
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-let missing2;
-if(((data15.runbook === undefined) && (missing2 = "runbook")) || ((data15.inventory === undefined) && (missing2 = "inventory"))){
-validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
-return false;
-}
-else {
-const _errs36 = errors;
-for(const key2 in data15){
-if(!((key2 === "runbook") || (key2 === "inventory"))){
-validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs36 === errors){
-if(data15.runbook !== undefined){
-let data16 = data15.runbook;
-const _errs37 = errors;
-if(errors === _errs37){
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+let data21 = data.inputs;
+const _errs52 = errors;
+if(errors === _errs52){
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
 let missing3;
-if(((data16.path === undefined) && (missing3 = "path")) || ((data16.sha256 === undefined) && (missing3 = "sha256"))){
-validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+if(((data21.runbook === undefined) && (missing3 = "runbook")) || ((data21.inventory === undefined) && (missing3 = "inventory"))){
+validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs39 = errors;
-for(const key3 in data16){
-if(!((key3 === "path") || (key3 === "sha256"))){
-validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+const _errs54 = errors;
+for(const key3 in data21){
+if(!((key3 === "runbook") || (key3 === "inventory"))){
+validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs39 === errors){
-if(data16.path !== undefined){
-const _errs40 = errors;
-if(typeof data16.path !== "string"){
+if(_errs54 === errors){
+if(data21.runbook !== undefined){
+let data22 = data21.runbook;
+const _errs55 = errors;
+if(errors === _errs55){
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+let missing4;
+if(((data22.path === undefined) && (missing4 = "path")) || ((data22.sha256 === undefined) && (missing4 = "sha256"))){
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+return false;
+}
+else {
+const _errs57 = errors;
+for(const key4 in data22){
+if(!((key4 === "path") || (key4 === "sha256"))){
+validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/properties/inputs/properties/runbook/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs57 === errors){
+if(data22.path !== undefined){
+const _errs58 = errors;
+if(typeof data22.path !== "string"){
 validate76.errors = [{instancePath:instancePath+"/inputs/runbook/path",schemaPath:"#/properties/inputs/properties/runbook/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid7 = _errs40 === errors;
+var valid10 = _errs58 === errors;
 }
 else {
-var valid7 = true;
+var valid10 = true;
 }
-if(valid7){
-if(data16.sha256 !== undefined){
-let data18 = data16.sha256;
-const _errs42 = errors;
-if(errors === _errs42){
-if(typeof data18 === "string"){
-if(!pattern85.test(data18)){
+if(valid10){
+if(data22.sha256 !== undefined){
+let data24 = data22.sha256;
+const _errs60 = errors;
+if(errors === _errs60){
+if(typeof data24 === "string"){
+if(!pattern89.test(data24)){
 validate76.errors = [{instancePath:instancePath+"/inputs/runbook/sha256",schemaPath:"#/properties/inputs/properties/runbook/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -14422,10 +15089,10 @@ validate76.errors = [{instancePath:instancePath+"/inputs/runbook/sha256",schemaP
 return false;
 }
 }
-var valid7 = _errs42 === errors;
+var valid10 = _errs60 === errors;
 }
 else {
-var valid7 = true;
+var valid10 = true;
 }
 }
 }
@@ -14436,50 +15103,50 @@ validate76.errors = [{instancePath:instancePath+"/inputs/runbook",schemaPath:"#/
 return false;
 }
 }
-var valid6 = _errs37 === errors;
+var valid9 = _errs55 === errors;
 }
 else {
-var valid6 = true;
+var valid9 = true;
 }
-if(valid6){
-if(data15.inventory !== undefined){
-let data19 = data15.inventory;
-const _errs44 = errors;
-if(errors === _errs44){
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-let missing4;
-if(((data19.path === undefined) && (missing4 = "path")) || ((data19.sha256 === undefined) && (missing4 = "sha256"))){
-validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+if(valid9){
+if(data21.inventory !== undefined){
+let data25 = data21.inventory;
+const _errs62 = errors;
+if(errors === _errs62){
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+let missing5;
+if(((data25.path === undefined) && (missing5 = "path")) || ((data25.sha256 === undefined) && (missing5 = "sha256"))){
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
-const _errs46 = errors;
-for(const key4 in data19){
-if(!((key4 === "path") || (key4 === "sha256"))){
-validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+const _errs64 = errors;
+for(const key5 in data25){
+if(!((key5 === "path") || (key5 === "sha256"))){
+validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"#/properties/inputs/properties/inventory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs46 === errors){
-if(data19.path !== undefined){
-const _errs47 = errors;
-if(typeof data19.path !== "string"){
+if(_errs64 === errors){
+if(data25.path !== undefined){
+const _errs65 = errors;
+if(typeof data25.path !== "string"){
 validate76.errors = [{instancePath:instancePath+"/inputs/inventory/path",schemaPath:"#/properties/inputs/properties/inventory/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid8 = _errs47 === errors;
+var valid11 = _errs65 === errors;
 }
 else {
-var valid8 = true;
+var valid11 = true;
 }
-if(valid8){
-if(data19.sha256 !== undefined){
-let data21 = data19.sha256;
-const _errs49 = errors;
-if(errors === _errs49){
-if(typeof data21 === "string"){
-if(!pattern85.test(data21)){
+if(valid11){
+if(data25.sha256 !== undefined){
+let data27 = data25.sha256;
+const _errs67 = errors;
+if(errors === _errs67){
+if(typeof data27 === "string"){
+if(!pattern89.test(data27)){
 validate76.errors = [{instancePath:instancePath+"/inputs/inventory/sha256",schemaPath:"#/properties/inputs/properties/inventory/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -14489,10 +15156,10 @@ validate76.errors = [{instancePath:instancePath+"/inputs/inventory/sha256",schem
 return false;
 }
 }
-var valid8 = _errs49 === errors;
+var valid11 = _errs67 === errors;
 }
 else {
-var valid8 = true;
+var valid11 = true;
 }
 }
 }
@@ -14503,10 +15170,10 @@ validate76.errors = [{instancePath:instancePath+"/inputs/inventory",schemaPath:"
 return false;
 }
 }
-var valid6 = _errs44 === errors;
+var valid9 = _errs62 === errors;
 }
 else {
-var valid6 = true;
+var valid9 = true;
 }
 }
 }
@@ -14517,97 +15184,97 @@ validate76.errors = [{instancePath:instancePath+"/inputs",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs34 === errors;
+var valid0 = _errs52 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.params !== undefined){
-let data22 = data.params;
-const _errs51 = errors;
-if(errors === _errs51){
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-const _errs53 = errors;
-for(const key5 in data22){
-if(!(pattern5.test(key5))){
-validate76.errors = [{instancePath:instancePath+"/params",schemaPath:"#/properties/params/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+let data28 = data.params;
+const _errs69 = errors;
+if(errors === _errs69){
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+const _errs71 = errors;
+for(const key6 in data28){
+if(!(pattern5.test(key6))){
+validate76.errors = [{instancePath:instancePath+"/params",schemaPath:"#/properties/params/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs53 === errors){
-var valid9 = true;
-for(const key6 in data22){
-if(pattern5.test(key6)){
-let data23 = data22[key6];
-const _errs54 = errors;
-const _errs55 = errors;
-let valid10 = false;
-const _errs56 = errors;
-if(typeof data23 !== "string"){
-const err3 = {instancePath:instancePath+"/params/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs71 === errors){
+var valid12 = true;
+for(const key7 in data28){
+if(pattern5.test(key7)){
+let data29 = data28[key7];
+const _errs72 = errors;
+const _errs73 = errors;
+let valid13 = false;
+const _errs74 = errors;
+if(typeof data29 !== "string"){
+const err10 = {instancePath:instancePath+"/params/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err3];
+vErrors = [err10];
 }
 else {
-vErrors.push(err3);
+vErrors.push(err10);
 }
 errors++;
 }
-var _valid1 = _errs56 === errors;
-valid10 = valid10 || _valid1;
-const _errs58 = errors;
-if(!((typeof data23 == "number") && (isFinite(data23)))){
-const err4 = {instancePath:instancePath+"/params/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf/1/type",keyword:"type",params:{type: "number"},message:"must be number"};
+var _valid2 = _errs74 === errors;
+valid13 = valid13 || _valid2;
+const _errs76 = errors;
+if(!((typeof data29 == "number") && (isFinite(data29)))){
+const err11 = {instancePath:instancePath+"/params/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf/1/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
-vErrors = [err4];
+vErrors = [err11];
 }
 else {
-vErrors.push(err4);
+vErrors.push(err11);
 }
 errors++;
 }
-var _valid1 = _errs58 === errors;
-valid10 = valid10 || _valid1;
-const _errs60 = errors;
-if(typeof data23 !== "boolean"){
-const err5 = {instancePath:instancePath+"/params/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf/2/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+var _valid2 = _errs76 === errors;
+valid13 = valid13 || _valid2;
+const _errs78 = errors;
+if(typeof data29 !== "boolean"){
+const err12 = {instancePath:instancePath+"/params/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf/2/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
-vErrors = [err5];
+vErrors = [err12];
 }
 else {
-vErrors.push(err5);
+vErrors.push(err12);
 }
 errors++;
 }
-var _valid1 = _errs60 === errors;
-valid10 = valid10 || _valid1;
-if(!valid10){
-const err6 = {instancePath:instancePath+"/params/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid2 = _errs78 === errors;
+valid13 = valid13 || _valid2;
+if(!valid13){
+const err13 = {instancePath:instancePath+"/params/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/params/patternProperties/%5E%5BA-Za-z_%5D%5BA-Za-z0-9_-%5D*%24/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err6];
+vErrors = [err13];
 }
 else {
-vErrors.push(err6);
+vErrors.push(err13);
 }
 errors++;
 validate76.errors = vErrors;
 return false;
 }
 else {
-errors = _errs55;
+errors = _errs73;
 if(vErrors !== null){
-if(_errs55){
-vErrors.length = _errs55;
+if(_errs73){
+vErrors.length = _errs73;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid9 = _errs54 === errors;
-if(!valid9){
+var valid12 = _errs72 === errors;
+if(!valid12){
 break;
 }
 }
@@ -14619,96 +15286,96 @@ validate76.errors = [{instancePath:instancePath+"/params",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs51 === errors;
+var valid0 = _errs69 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.policy !== undefined){
-let data24 = data.policy;
-const _errs62 = errors;
-if(errors === _errs62){
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-let missing5;
-if((((data24.requireApproval === undefined) && (missing5 = "requireApproval")) || ((data24.forbidSelfApproval === undefined) && (missing5 = "forbidSelfApproval"))) || ((data24.maxConcurrentRuns === undefined) && (missing5 = "maxConcurrentRuns"))){
-validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
+let data30 = data.policy;
+const _errs80 = errors;
+if(errors === _errs80){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+let missing6;
+if((((data30.requireApproval === undefined) && (missing6 = "requireApproval")) || ((data30.forbidSelfApproval === undefined) && (missing6 = "forbidSelfApproval"))) || ((data30.maxConcurrentRuns === undefined) && (missing6 = "maxConcurrentRuns"))){
+validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
 return false;
 }
 else {
-const _errs64 = errors;
-for(const key7 in data24){
-if(!(((((key7 === "requireApproval") || (key7 === "forbidSelfApproval")) || (key7 === "maxConcurrentRuns")) || (key7 === "requireSignedApprovals")) || (key7 === "allowedSignersFiles"))){
-validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
+const _errs82 = errors;
+for(const key8 in data30){
+if(!(((((key8 === "requireApproval") || (key8 === "forbidSelfApproval")) || (key8 === "maxConcurrentRuns")) || (key8 === "requireSignedApprovals")) || (key8 === "allowedSignersFiles"))){
+validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs64 === errors){
-if(data24.requireApproval !== undefined){
-const _errs65 = errors;
-if(typeof data24.requireApproval !== "boolean"){
+if(_errs82 === errors){
+if(data30.requireApproval !== undefined){
+const _errs83 = errors;
+if(typeof data30.requireApproval !== "boolean"){
 validate76.errors = [{instancePath:instancePath+"/policy/requireApproval",schemaPath:"#/properties/policy/properties/requireApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs65 === errors;
+var valid14 = _errs83 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
-if(valid11){
-if(data24.forbidSelfApproval !== undefined){
-const _errs67 = errors;
-if(typeof data24.forbidSelfApproval !== "boolean"){
+if(valid14){
+if(data30.forbidSelfApproval !== undefined){
+const _errs85 = errors;
+if(typeof data30.forbidSelfApproval !== "boolean"){
 validate76.errors = [{instancePath:instancePath+"/policy/forbidSelfApproval",schemaPath:"#/properties/policy/properties/forbidSelfApproval/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs67 === errors;
+var valid14 = _errs85 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
-if(valid11){
-if(data24.maxConcurrentRuns !== undefined){
-let data27 = data24.maxConcurrentRuns;
-const _errs69 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+if(valid14){
+if(data30.maxConcurrentRuns !== undefined){
+let data33 = data30.maxConcurrentRuns;
+const _errs87 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
 validate76.errors = [{instancePath:instancePath+"/policy/maxConcurrentRuns",schemaPath:"#/properties/policy/properties/maxConcurrentRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid11 = _errs69 === errors;
+var valid14 = _errs87 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
-if(valid11){
-if(data24.requireSignedApprovals !== undefined){
-const _errs71 = errors;
-if(typeof data24.requireSignedApprovals !== "boolean"){
+if(valid14){
+if(data30.requireSignedApprovals !== undefined){
+const _errs89 = errors;
+if(typeof data30.requireSignedApprovals !== "boolean"){
 validate76.errors = [{instancePath:instancePath+"/policy/requireSignedApprovals",schemaPath:"#/properties/policy/properties/requireSignedApprovals/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid11 = _errs71 === errors;
+var valid14 = _errs89 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
-if(valid11){
-if(data24.allowedSignersFiles !== undefined){
-let data29 = data24.allowedSignersFiles;
-const _errs73 = errors;
-if(errors === _errs73){
-if(Array.isArray(data29)){
-var valid12 = true;
-const len3 = data29.length;
-for(let i3=0; i3<len3; i3++){
-const _errs75 = errors;
-if(typeof data29[i3] !== "string"){
-validate76.errors = [{instancePath:instancePath+"/policy/allowedSignersFiles/" + i3,schemaPath:"#/properties/policy/properties/allowedSignersFiles/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid14){
+if(data30.allowedSignersFiles !== undefined){
+let data35 = data30.allowedSignersFiles;
+const _errs91 = errors;
+if(errors === _errs91){
+if(Array.isArray(data35)){
+var valid15 = true;
+const len4 = data35.length;
+for(let i4=0; i4<len4; i4++){
+const _errs93 = errors;
+if(typeof data35[i4] !== "string"){
+validate76.errors = [{instancePath:instancePath+"/policy/allowedSignersFiles/" + i4,schemaPath:"#/properties/policy/properties/allowedSignersFiles/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid12 = _errs75 === errors;
-if(!valid12){
+var valid15 = _errs93 === errors;
+if(!valid15){
 break;
 }
 }
@@ -14718,10 +15385,10 @@ validate76.errors = [{instancePath:instancePath+"/policy/allowedSignersFiles",sc
 return false;
 }
 }
-var valid11 = _errs73 === errors;
+var valid14 = _errs91 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
 }
 }
@@ -14735,47 +15402,47 @@ validate76.errors = [{instancePath:instancePath+"/policy",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs80 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.strategy !== undefined){
-let data31 = data.strategy;
-const _errs77 = errors;
-if(errors === _errs77){
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-let missing6;
-if(((((((data31.order === undefined) && (missing6 = "order")) || ((data31.batchSize === undefined) && (missing6 = "batchSize"))) || ((data31.maxFailures === undefined) && (missing6 = "maxFailures"))) || ((data31.maxParallel === undefined) && (missing6 = "maxParallel"))) || ((data31.rollbackOnFailure === undefined) && (missing6 = "rollbackOnFailure"))) || ((data31.snapshot === undefined) && (missing6 = "snapshot"))){
-validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"}];
+let data37 = data.strategy;
+const _errs95 = errors;
+if(errors === _errs95){
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+let missing7;
+if(((((((data37.order === undefined) && (missing7 = "order")) || ((data37.batchSize === undefined) && (missing7 = "batchSize"))) || ((data37.maxFailures === undefined) && (missing7 = "maxFailures"))) || ((data37.maxParallel === undefined) && (missing7 = "maxParallel"))) || ((data37.rollbackOnFailure === undefined) && (missing7 = "rollbackOnFailure"))) || ((data37.snapshot === undefined) && (missing7 = "snapshot"))){
+validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
 return false;
 }
 else {
-const _errs79 = errors;
-for(const key8 in data31){
-if(!((((((key8 === "order") || (key8 === "batchSize")) || (key8 === "maxFailures")) || (key8 === "maxParallel")) || (key8 === "rollbackOnFailure")) || (key8 === "snapshot"))){
-validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
+const _errs97 = errors;
+for(const key9 in data37){
+if(!((((((key9 === "order") || (key9 === "batchSize")) || (key9 === "maxFailures")) || (key9 === "maxParallel")) || (key9 === "rollbackOnFailure")) || (key9 === "snapshot"))){
+validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs79 === errors){
-if(data31.order !== undefined){
-let data32 = data31.order;
-const _errs80 = errors;
-if(errors === _errs80){
-if(Array.isArray(data32)){
-var valid14 = true;
-const len4 = data32.length;
-for(let i4=0; i4<len4; i4++){
-const _errs82 = errors;
-if(typeof data32[i4] !== "string"){
-validate76.errors = [{instancePath:instancePath+"/strategy/order/" + i4,schemaPath:"#/properties/strategy/properties/order/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(_errs97 === errors){
+if(data37.order !== undefined){
+let data38 = data37.order;
+const _errs98 = errors;
+if(errors === _errs98){
+if(Array.isArray(data38)){
+var valid17 = true;
+const len5 = data38.length;
+for(let i5=0; i5<len5; i5++){
+const _errs100 = errors;
+if(typeof data38[i5] !== "string"){
+validate76.errors = [{instancePath:instancePath+"/strategy/order/" + i5,schemaPath:"#/properties/strategy/properties/order/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs82 === errors;
-if(!valid14){
+var valid17 = _errs100 === errors;
+if(!valid17){
 break;
 }
 }
@@ -14785,117 +15452,117 @@ validate76.errors = [{instancePath:instancePath+"/strategy/order",schemaPath:"#/
 return false;
 }
 }
-var valid13 = _errs80 === errors;
+var valid16 = _errs98 === errors;
 }
 else {
-var valid13 = true;
+var valid16 = true;
 }
-if(valid13){
-if(data31.batchSize !== undefined){
-let data34 = data31.batchSize;
-const _errs84 = errors;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+if(valid16){
+if(data37.batchSize !== undefined){
+let data40 = data37.batchSize;
+const _errs102 = errors;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
 validate76.errors = [{instancePath:instancePath+"/strategy/batchSize",schemaPath:"#/properties/strategy/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid13 = _errs84 === errors;
+var valid16 = _errs102 === errors;
 }
 else {
-var valid13 = true;
+var valid16 = true;
 }
-if(valid13){
-if(data31.maxFailures !== undefined){
-let data35 = data31.maxFailures;
-const _errs86 = errors;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+if(valid16){
+if(data37.maxFailures !== undefined){
+let data41 = data37.maxFailures;
+const _errs104 = errors;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
 validate76.errors = [{instancePath:instancePath+"/strategy/maxFailures",schemaPath:"#/properties/strategy/properties/maxFailures/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid13 = _errs86 === errors;
+var valid16 = _errs104 === errors;
 }
 else {
-var valid13 = true;
+var valid16 = true;
 }
-if(valid13){
-if(data31.maxParallel !== undefined){
-let data36 = data31.maxParallel;
-const _errs88 = errors;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+if(valid16){
+if(data37.maxParallel !== undefined){
+let data42 = data37.maxParallel;
+const _errs106 = errors;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
 validate76.errors = [{instancePath:instancePath+"/strategy/maxParallel",schemaPath:"#/properties/strategy/properties/maxParallel/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid13 = _errs88 === errors;
+var valid16 = _errs106 === errors;
 }
 else {
-var valid13 = true;
+var valid16 = true;
 }
-if(valid13){
-if(data31.rollbackOnFailure !== undefined){
-const _errs90 = errors;
-if(typeof data31.rollbackOnFailure !== "boolean"){
+if(valid16){
+if(data37.rollbackOnFailure !== undefined){
+const _errs108 = errors;
+if(typeof data37.rollbackOnFailure !== "boolean"){
 validate76.errors = [{instancePath:instancePath+"/strategy/rollbackOnFailure",schemaPath:"#/properties/strategy/properties/rollbackOnFailure/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid13 = _errs90 === errors;
+var valid16 = _errs108 === errors;
 }
 else {
-var valid13 = true;
+var valid16 = true;
 }
-if(valid13){
-if(data31.snapshot !== undefined){
-let data38 = data31.snapshot;
-const _errs92 = errors;
-if(errors === _errs92){
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-let missing7;
-if((((data38.before === undefined) && (missing7 = "before")) || ((data38.after === undefined) && (missing7 = "after"))) || ((data38.profile === undefined) && (missing7 = "profile"))){
-validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"}];
+if(valid16){
+if(data37.snapshot !== undefined){
+let data44 = data37.snapshot;
+const _errs110 = errors;
+if(errors === _errs110){
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+let missing8;
+if((((data44.before === undefined) && (missing8 = "before")) || ((data44.after === undefined) && (missing8 = "after"))) || ((data44.profile === undefined) && (missing8 = "profile"))){
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
 return false;
 }
 else {
-const _errs94 = errors;
-for(const key9 in data38){
-if(!(((key9 === "before") || (key9 === "after")) || (key9 === "profile"))){
-validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
+const _errs112 = errors;
+for(const key10 in data44){
+if(!(((key10 === "before") || (key10 === "after")) || (key10 === "profile"))){
+validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:"#/properties/strategy/properties/snapshot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs94 === errors){
-if(data38.before !== undefined){
-const _errs95 = errors;
-if(typeof data38.before !== "boolean"){
+if(_errs112 === errors){
+if(data44.before !== undefined){
+const _errs113 = errors;
+if(typeof data44.before !== "boolean"){
 validate76.errors = [{instancePath:instancePath+"/strategy/snapshot/before",schemaPath:"#/properties/strategy/properties/snapshot/properties/before/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid15 = _errs95 === errors;
+var valid18 = _errs113 === errors;
 }
 else {
-var valid15 = true;
+var valid18 = true;
 }
-if(valid15){
-if(data38.after !== undefined){
-const _errs97 = errors;
-if(typeof data38.after !== "boolean"){
+if(valid18){
+if(data44.after !== undefined){
+const _errs115 = errors;
+if(typeof data44.after !== "boolean"){
 validate76.errors = [{instancePath:instancePath+"/strategy/snapshot/after",schemaPath:"#/properties/strategy/properties/snapshot/properties/after/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid15 = _errs97 === errors;
+var valid18 = _errs115 === errors;
 }
 else {
-var valid15 = true;
+var valid18 = true;
 }
-if(valid15){
-if(data38.profile !== undefined){
-const _errs99 = errors;
-if(typeof data38.profile !== "string"){
+if(valid18){
+if(data44.profile !== undefined){
+const _errs117 = errors;
+if(typeof data44.profile !== "string"){
 validate76.errors = [{instancePath:instancePath+"/strategy/snapshot/profile",schemaPath:"#/properties/strategy/properties/snapshot/properties/profile/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid15 = _errs99 === errors;
+var valid18 = _errs117 === errors;
 }
 else {
-var valid15 = true;
+var valid18 = true;
 }
 }
 }
@@ -14907,10 +15574,10 @@ validate76.errors = [{instancePath:instancePath+"/strategy/snapshot",schemaPath:
 return false;
 }
 }
-var valid13 = _errs92 === errors;
+var valid16 = _errs110 === errors;
 }
 else {
-var valid13 = true;
+var valid16 = true;
 }
 }
 }
@@ -14925,36 +15592,36 @@ validate76.errors = [{instancePath:instancePath+"/strategy",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs77 === errors;
+var valid0 = _errs95 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hosts !== undefined){
-let data42 = data.hosts;
-const _errs101 = errors;
-if(errors === _errs101){
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-const _errs103 = errors;
-for(const key10 in data42){
-if(!(pattern50.test(key10))){
-validate76.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"}];
+let data48 = data.hosts;
+const _errs119 = errors;
+if(errors === _errs119){
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+const _errs121 = errors;
+for(const key11 in data48){
+if(!(pattern52.test(key11))){
+validate76.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs103 === errors){
-var valid16 = true;
-for(const key11 in data42){
-if(pattern50.test(key11)){
-const _errs104 = errors;
-if(!(validate88(data42[key11], {instancePath:instancePath+"/hosts/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data42,parentDataProperty:key11,rootData,dynamicAnchors}))){
+if(_errs121 === errors){
+var valid19 = true;
+for(const key12 in data48){
+if(pattern52.test(key12)){
+const _errs122 = errors;
+if(!(validate88(data48[key12], {instancePath:instancePath+"/hosts/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data48,parentDataProperty:key12,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
-var valid16 = _errs104 === errors;
-if(!valid16){
+var valid19 = _errs122 === errors;
+if(!valid19){
 break;
 }
 }
@@ -14966,109 +15633,109 @@ validate76.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs101 === errors;
+var valid0 = _errs119 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.stages !== undefined){
-let data44 = data.stages;
-const _errs105 = errors;
-if(errors === _errs105){
-if(Array.isArray(data44)){
-var valid17 = true;
-const len5 = data44.length;
-for(let i5=0; i5<len5; i5++){
-let data45 = data44[i5];
-const _errs107 = errors;
-if(errors === _errs107){
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-let missing8;
-if(((data45.name === undefined) && (missing8 = "name")) || ((data45.batches === undefined) && (missing8 = "batches"))){
-validate76.errors = [{instancePath:instancePath+"/stages/" + i5,schemaPath:"#/properties/stages/items/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"}];
-return false;
-}
-else {
-const _errs109 = errors;
-for(const key12 in data45){
-if(!((key12 === "name") || (key12 === "batches"))){
-validate76.errors = [{instancePath:instancePath+"/stages/" + i5,schemaPath:"#/properties/stages/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs109 === errors){
-if(data45.name !== undefined){
-const _errs110 = errors;
-if(typeof data45.name !== "string"){
-validate76.errors = [{instancePath:instancePath+"/stages/" + i5+"/name",schemaPath:"#/properties/stages/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid18 = _errs110 === errors;
-}
-else {
-var valid18 = true;
-}
-if(valid18){
-if(data45.batches !== undefined){
-let data47 = data45.batches;
-const _errs112 = errors;
-if(errors === _errs112){
-if(Array.isArray(data47)){
-var valid19 = true;
-const len6 = data47.length;
-for(let i6=0; i6<len6; i6++){
-let data48 = data47[i6];
-const _errs114 = errors;
-if(errors === _errs114){
-if(Array.isArray(data48)){
+let data50 = data.stages;
+const _errs123 = errors;
+if(errors === _errs123){
+if(Array.isArray(data50)){
 var valid20 = true;
-const len7 = data48.length;
+const len6 = data50.length;
+for(let i6=0; i6<len6; i6++){
+let data51 = data50[i6];
+const _errs125 = errors;
+if(errors === _errs125){
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+let missing9;
+if(((data51.name === undefined) && (missing9 = "name")) || ((data51.batches === undefined) && (missing9 = "batches"))){
+validate76.errors = [{instancePath:instancePath+"/stages/" + i6,schemaPath:"#/properties/stages/items/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
+return false;
+}
+else {
+const _errs127 = errors;
+for(const key13 in data51){
+if(!((key13 === "name") || (key13 === "batches"))){
+validate76.errors = [{instancePath:instancePath+"/stages/" + i6,schemaPath:"#/properties/stages/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs127 === errors){
+if(data51.name !== undefined){
+const _errs128 = errors;
+if(typeof data51.name !== "string"){
+validate76.errors = [{instancePath:instancePath+"/stages/" + i6+"/name",schemaPath:"#/properties/stages/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid21 = _errs128 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data51.batches !== undefined){
+let data53 = data51.batches;
+const _errs130 = errors;
+if(errors === _errs130){
+if(Array.isArray(data53)){
+var valid22 = true;
+const len7 = data53.length;
 for(let i7=0; i7<len7; i7++){
-const _errs116 = errors;
-if(typeof data48[i7] !== "string"){
-validate76.errors = [{instancePath:instancePath+"/stages/" + i5+"/batches/" + i6+"/" + i7,schemaPath:"#/properties/stages/items/properties/batches/items/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data54 = data53[i7];
+const _errs132 = errors;
+if(errors === _errs132){
+if(Array.isArray(data54)){
+var valid23 = true;
+const len8 = data54.length;
+for(let i8=0; i8<len8; i8++){
+const _errs134 = errors;
+if(typeof data54[i8] !== "string"){
+validate76.errors = [{instancePath:instancePath+"/stages/" + i6+"/batches/" + i7+"/" + i8,schemaPath:"#/properties/stages/items/properties/batches/items/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid20 = _errs116 === errors;
+var valid23 = _errs134 === errors;
+if(!valid23){
+break;
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/stages/" + i6+"/batches/" + i7,schemaPath:"#/properties/stages/items/properties/batches/items/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid22 = _errs132 === errors;
+if(!valid22){
+break;
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/stages/" + i6+"/batches",schemaPath:"#/properties/stages/items/properties/batches/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid21 = _errs130 === errors;
+}
+else {
+var valid21 = true;
+}
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/stages/" + i6,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid20 = _errs125 === errors;
 if(!valid20){
-break;
-}
-}
-}
-else {
-validate76.errors = [{instancePath:instancePath+"/stages/" + i5+"/batches/" + i6,schemaPath:"#/properties/stages/items/properties/batches/items/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid19 = _errs114 === errors;
-if(!valid19){
-break;
-}
-}
-}
-else {
-validate76.errors = [{instancePath:instancePath+"/stages/" + i5+"/batches",schemaPath:"#/properties/stages/items/properties/batches/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid18 = _errs112 === errors;
-}
-else {
-var valid18 = true;
-}
-}
-}
-}
-}
-else {
-validate76.errors = [{instancePath:instancePath+"/stages/" + i5,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid17 = _errs107 === errors;
-if(!valid17){
 break;
 }
 }
@@ -15078,149 +15745,149 @@ validate76.errors = [{instancePath:instancePath+"/stages",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs105 === errors;
+var valid0 = _errs123 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hostPlans !== undefined){
-let data50 = data.hostPlans;
-const _errs118 = errors;
-if(errors === _errs118){
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-const _errs120 = errors;
-for(const key13 in data50){
-if(!(pattern50.test(key13))){
-validate76.errors = [{instancePath:instancePath+"/hostPlans",schemaPath:"#/properties/hostPlans/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"}];
+let data56 = data.hostPlans;
+const _errs136 = errors;
+if(errors === _errs136){
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+const _errs138 = errors;
+for(const key14 in data56){
+if(!(pattern52.test(key14))){
+validate76.errors = [{instancePath:instancePath+"/hostPlans",schemaPath:"#/properties/hostPlans/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs120 === errors){
-var valid21 = true;
-for(const key14 in data50){
-if(pattern50.test(key14)){
-let data51 = data50[key14];
-const _errs121 = errors;
-if(errors === _errs121){
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-let missing9;
-if((((data51.prechecks === undefined) && (missing9 = "prechecks")) || ((data51.steps === undefined) && (missing9 = "steps"))) || ((data51.rollback === undefined) && (missing9 = "rollback"))){
-validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"}];
-return false;
-}
-else {
-const _errs123 = errors;
-for(const key15 in data51){
-if(!(((key15 === "prechecks") || (key15 === "steps")) || (key15 === "rollback"))){
-validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs123 === errors){
-if(data51.prechecks !== undefined){
-let data52 = data51.prechecks;
-const _errs124 = errors;
-if(errors === _errs124){
-if(Array.isArray(data52)){
-var valid23 = true;
-const len8 = data52.length;
-for(let i8=0; i8<len8; i8++){
-const _errs126 = errors;
-if(!(validate90(data52[i8], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks/" + i8,parentData:data52,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
-errors = vErrors.length;
-}
-var valid23 = _errs126 === errors;
-if(!valid23){
-break;
-}
-}
-}
-else {
-validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/prechecks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid22 = _errs124 === errors;
-}
-else {
-var valid22 = true;
-}
-if(valid22){
-if(data51.steps !== undefined){
-let data54 = data51.steps;
-const _errs127 = errors;
-if(errors === _errs127){
-if(Array.isArray(data54)){
+if(_errs138 === errors){
 var valid24 = true;
-const len9 = data54.length;
+for(const key15 in data56){
+if(pattern52.test(key15)){
+let data57 = data56[key15];
+const _errs139 = errors;
+if(errors === _errs139){
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+let missing10;
+if((((data57.prechecks === undefined) && (missing10 = "prechecks")) || ((data57.steps === undefined) && (missing10 = "steps"))) || ((data57.rollback === undefined) && (missing10 = "rollback"))){
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
+return false;
+}
+else {
+const _errs141 = errors;
+for(const key16 in data57){
+if(!(((key16 === "prechecks") || (key16 === "steps")) || (key16 === "rollback"))){
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs141 === errors){
+if(data57.prechecks !== undefined){
+let data58 = data57.prechecks;
+const _errs142 = errors;
+if(errors === _errs142){
+if(Array.isArray(data58)){
+var valid26 = true;
+const len9 = data58.length;
 for(let i9=0; i9<len9; i9++){
-const _errs129 = errors;
-if(!(validate90(data54[i9], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i9,parentData:data54,parentDataProperty:i9,rootData,dynamicAnchors}))){
+const _errs144 = errors;
+if(!(validate90(data58[i9], {instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks/" + i9,parentData:data58,parentDataProperty:i9,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
-var valid24 = _errs129 === errors;
-if(!valid24){
+var valid26 = _errs144 === errors;
+if(!valid26){
 break;
 }
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/prechecks",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/prechecks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid22 = _errs127 === errors;
+var valid25 = _errs142 === errors;
 }
 else {
-var valid22 = true;
-}
-if(valid22){
-if(data51.rollback !== undefined){
-let data56 = data51.rollback;
-const _errs130 = errors;
-if(errors === _errs130){
-if(Array.isArray(data56)){
 var valid25 = true;
-const len10 = data56.length;
+}
+if(valid25){
+if(data57.steps !== undefined){
+let data60 = data57.steps;
+const _errs145 = errors;
+if(errors === _errs145){
+if(Array.isArray(data60)){
+var valid27 = true;
+const len10 = data60.length;
 for(let i10=0; i10<len10; i10++){
-const _errs132 = errors;
-if(!(validate90(data56[i10], {instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback/" + i10,parentData:data56,parentDataProperty:i10,rootData,dynamicAnchors}))){
+const _errs147 = errors;
+if(!(validate90(data60[i10], {instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i10,parentData:data60,parentDataProperty:i10,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
-var valid25 = _errs132 === errors;
-if(!valid25){
+var valid27 = _errs147 === errors;
+if(!valid27){
 break;
 }
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/rollback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid22 = _errs130 === errors;
+var valid25 = _errs145 === errors;
 }
 else {
-var valid22 = true;
+var valid25 = true;
 }
+if(valid25){
+if(data57.rollback !== undefined){
+let data62 = data57.rollback;
+const _errs148 = errors;
+if(errors === _errs148){
+if(Array.isArray(data62)){
+var valid28 = true;
+const len11 = data62.length;
+for(let i11=0; i11<len11; i11++){
+const _errs150 = errors;
+if(!(validate90(data62[i11], {instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback/" + i11,parentData:data62,parentDataProperty:i11,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+errors = vErrors.length;
 }
-}
+var valid28 = _errs150 === errors;
+if(!valid28){
+break;
 }
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/rollback",schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/properties/rollback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid21 = _errs121 === errors;
-if(!valid21){
+var valid25 = _errs148 === errors;
+}
+else {
+var valid25 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/hostPlans/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hostPlans/patternProperties/%5E.%2B%24/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid24 = _errs139 === errors;
+if(!valid24){
 break;
 }
 }
@@ -15232,183 +15899,183 @@ validate76.errors = [{instancePath:instancePath+"/hostPlans",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs118 === errors;
+var valid0 = _errs136 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.checks !== undefined){
-let data58 = data.checks;
-const _errs133 = errors;
-if(errors === _errs133){
-if(Array.isArray(data58)){
-var valid26 = true;
-const len11 = data58.length;
-for(let i11=0; i11<len11; i11++){
-let data59 = data58[i11];
-const _errs135 = errors;
-if(errors === _errs135){
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-let missing10;
-if((((((data59.code === undefined) && (missing10 = "code")) || ((data59.severity === undefined) && (missing10 = "severity"))) || ((data59.message === undefined) && (missing10 = "message"))) || ((data59.hint === undefined) && (missing10 = "hint"))) || ((data59.hosts === undefined) && (missing10 = "hosts"))){
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"}];
+let data64 = data.checks;
+const _errs151 = errors;
+if(errors === _errs151){
+if(Array.isArray(data64)){
+var valid29 = true;
+const len12 = data64.length;
+for(let i12=0; i12<len12; i12++){
+let data65 = data64[i12];
+const _errs153 = errors;
+if(errors === _errs153){
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+let missing11;
+if((((((data65.code === undefined) && (missing11 = "code")) || ((data65.severity === undefined) && (missing11 = "severity"))) || ((data65.message === undefined) && (missing11 = "message"))) || ((data65.hint === undefined) && (missing11 = "hint"))) || ((data65.hosts === undefined) && (missing11 = "hosts"))){
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"}];
 return false;
 }
 else {
-const _errs137 = errors;
-for(const key16 in data59){
-if(!(((((key16 === "code") || (key16 === "severity")) || (key16 === "message")) || (key16 === "hint")) || (key16 === "hosts"))){
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"}];
+const _errs155 = errors;
+for(const key17 in data65){
+if(!(((((key17 === "code") || (key17 === "severity")) || (key17 === "message")) || (key17 === "hint")) || (key17 === "hosts"))){
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs137 === errors){
-if(data59.code !== undefined){
-const _errs138 = errors;
-if(typeof data59.code !== "string"){
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11+"/code",schemaPath:"#/properties/checks/items/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(_errs155 === errors){
+if(data65.code !== undefined){
+const _errs156 = errors;
+if(typeof data65.code !== "string"){
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12+"/code",schemaPath:"#/properties/checks/items/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid27 = _errs138 === errors;
+var valid30 = _errs156 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data59.severity !== undefined){
-let data61 = data59.severity;
-const _errs140 = errors;
-const _errs141 = errors;
-let valid28 = false;
-const _errs142 = errors;
-if(typeof data61 !== "string"){
-const err7 = {instancePath:instancePath+"/checks/" + i11+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(valid30){
+if(data65.severity !== undefined){
+let data67 = data65.severity;
+const _errs158 = errors;
+const _errs159 = errors;
+let valid31 = false;
+const _errs160 = errors;
+if(typeof data67 !== "string"){
+const err14 = {instancePath:instancePath+"/checks/" + i12+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err7];
+vErrors = [err14];
 }
 else {
-vErrors.push(err7);
+vErrors.push(err14);
 }
 errors++;
 }
-if("error" !== data61){
-const err8 = {instancePath:instancePath+"/checks/" + i11+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
+if("error" !== data67){
+const err15 = {instancePath:instancePath+"/checks/" + i12+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/0/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err8];
+vErrors = [err15];
 }
 else {
-vErrors.push(err8);
+vErrors.push(err15);
 }
 errors++;
 }
-var _valid2 = _errs142 === errors;
-valid28 = valid28 || _valid2;
-const _errs144 = errors;
-if(typeof data61 !== "string"){
-const err9 = {instancePath:instancePath+"/checks/" + i11+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs160 === errors;
+valid31 = valid31 || _valid3;
+const _errs162 = errors;
+if(typeof data67 !== "string"){
+const err16 = {instancePath:instancePath+"/checks/" + i12+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err9];
+vErrors = [err16];
 }
 else {
-vErrors.push(err9);
+vErrors.push(err16);
 }
 errors++;
 }
-if("warning" !== data61){
-const err10 = {instancePath:instancePath+"/checks/" + i11+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
+if("warning" !== data67){
+const err17 = {instancePath:instancePath+"/checks/" + i12+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf/1/const",keyword:"const",params:{allowedValue: "warning"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err17];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err17);
 }
 errors++;
 }
-var _valid2 = _errs144 === errors;
-valid28 = valid28 || _valid2;
-if(!valid28){
-const err11 = {instancePath:instancePath+"/checks/" + i11+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs162 === errors;
+valid31 = valid31 || _valid3;
+if(!valid31){
+const err18 = {instancePath:instancePath+"/checks/" + i12+"/severity",schemaPath:"#/properties/checks/items/properties/severity/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err18];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err18);
 }
 errors++;
 validate76.errors = vErrors;
 return false;
 }
 else {
-errors = _errs141;
+errors = _errs159;
 if(vErrors !== null){
-if(_errs141){
-vErrors.length = _errs141;
+if(_errs159){
+vErrors.length = _errs159;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid27 = _errs140 === errors;
+var valid30 = _errs158 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data59.message !== undefined){
-const _errs146 = errors;
-if(typeof data59.message !== "string"){
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11+"/message",schemaPath:"#/properties/checks/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid30){
+if(data65.message !== undefined){
+const _errs164 = errors;
+if(typeof data65.message !== "string"){
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12+"/message",schemaPath:"#/properties/checks/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid27 = _errs146 === errors;
+var valid30 = _errs164 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data59.hint !== undefined){
-const _errs148 = errors;
-if(typeof data59.hint !== "string"){
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11+"/hint",schemaPath:"#/properties/checks/items/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid30){
+if(data65.hint !== undefined){
+const _errs166 = errors;
+if(typeof data65.hint !== "string"){
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12+"/hint",schemaPath:"#/properties/checks/items/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid27 = _errs148 === errors;
+var valid30 = _errs166 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
-if(valid27){
-if(data59.hosts !== undefined){
-let data64 = data59.hosts;
-const _errs150 = errors;
-if(errors === _errs150){
-if(Array.isArray(data64)){
-var valid29 = true;
-const len12 = data64.length;
-for(let i12=0; i12<len12; i12++){
-const _errs152 = errors;
-if(typeof data64[i12] !== "string"){
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11+"/hosts/" + i12,schemaPath:"#/properties/checks/items/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid30){
+if(data65.hosts !== undefined){
+let data70 = data65.hosts;
+const _errs168 = errors;
+if(errors === _errs168){
+if(Array.isArray(data70)){
+var valid32 = true;
+const len13 = data70.length;
+for(let i13=0; i13<len13; i13++){
+const _errs170 = errors;
+if(typeof data70[i13] !== "string"){
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12+"/hosts/" + i13,schemaPath:"#/properties/checks/items/properties/hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid29 = _errs152 === errors;
-if(!valid29){
+var valid32 = _errs170 === errors;
+if(!valid32){
 break;
 }
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11+"/hosts",schemaPath:"#/properties/checks/items/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12+"/hosts",schemaPath:"#/properties/checks/items/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid27 = _errs150 === errors;
+var valid30 = _errs168 === errors;
 }
 else {
-var valid27 = true;
+var valid30 = true;
 }
 }
 }
@@ -15418,12 +16085,12 @@ var valid27 = true;
 }
 }
 else {
-validate76.errors = [{instancePath:instancePath+"/checks/" + i11,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/checks/" + i12,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-var valid26 = _errs135 === errors;
-if(!valid26){
+var valid29 = _errs153 === errors;
+if(!valid29){
 break;
 }
 }
@@ -15433,10 +16100,121 @@ validate76.errors = [{instancePath:instancePath+"/checks",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs133 === errors;
+var valid0 = _errs151 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.hops !== undefined){
+let data72 = data.hops;
+const _errs172 = errors;
+if(errors === _errs172){
+if(Array.isArray(data72)){
+if(data72.length > 100){
+validate76.errors = [{instancePath:instancePath+"/hops",schemaPath:"#/properties/hops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
+}
+else {
+if(data72.length < 1){
+validate76.errors = [{instancePath:instancePath+"/hops",schemaPath:"#/properties/hops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid33 = true;
+const len14 = data72.length;
+for(let i14=0; i14<len14; i14++){
+let data73 = data72[i14];
+const _errs174 = errors;
+if(errors === _errs174){
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+let missing12;
+if(((data73.index === undefined) && (missing12 = "index")) || ((data73.value === undefined) && (missing12 = "value"))){
+validate76.errors = [{instancePath:instancePath+"/hops/" + i14,schemaPath:"#/properties/hops/items/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"}];
+return false;
+}
+else {
+const _errs176 = errors;
+for(const key18 in data73){
+if(!(((key18 === "index") || (key18 === "value")) || (key18 === "description"))){
+validate76.errors = [{instancePath:instancePath+"/hops/" + i14,schemaPath:"#/properties/hops/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs176 === errors){
+if(data73.index !== undefined){
+let data74 = data73.index;
+const _errs177 = errors;
+if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
+validate76.errors = [{instancePath:instancePath+"/hops/" + i14+"/index",schemaPath:"#/properties/hops/items/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs177){
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 < 1 || isNaN(data74)){
+validate76.errors = [{instancePath:instancePath+"/hops/" + i14+"/index",schemaPath:"#/properties/hops/items/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid34 = _errs177 === errors;
+}
+else {
+var valid34 = true;
+}
+if(valid34){
+if(data73.value !== undefined){
+const _errs179 = errors;
+if(typeof data73.value !== "string"){
+validate76.errors = [{instancePath:instancePath+"/hops/" + i14+"/value",schemaPath:"#/properties/hops/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid34 = _errs179 === errors;
+}
+else {
+var valid34 = true;
+}
+if(valid34){
+if(data73.description !== undefined){
+const _errs181 = errors;
+if(typeof data73.description !== "string"){
+validate76.errors = [{instancePath:instancePath+"/hops/" + i14+"/description",schemaPath:"#/properties/hops/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid34 = _errs181 === errors;
+}
+else {
+var valid34 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/hops/" + i14,schemaPath:"#/properties/hops/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid33 = _errs174 === errors;
+if(!valid33){
+break;
+}
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/hops",schemaPath:"#/properties/hops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs172 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -15465,8 +16243,8 @@ return errors === 0;
 validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const schemas: Record<'Runbook' | 'Inventory' | 'Profile' | 'Plan', object> = {
-  Runbook: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/runbook.schema.json\",\"title\":\"Runbook\",\"description\":\"A versioned procedure of check, backup, install, failover and verify steps.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"targets\",\"steps\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Runbook`.\",\"const\":\"Runbook\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name, version and description.\",\"type\":\"object\",\"required\":[\"name\",\"version\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The runbook name: lower case, digits and dashes.\",\"examples\":[\"fabric-upgrade\"],\"type\":\"string\"},\"version\":{\"pattern\":\"^(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\\\+[0-9A-Za-z.-]+)?$\",\"description\":\"The runbook's own semantic version; plans and reports record it.\",\"examples\":[\"1.3.0\"],\"x-hint\":\"must be a semantic version like 1.3.0\",\"type\":\"string\"},\"description\":{\"description\":\"One line on what the runbook does.\",\"type\":\"string\"}}},\"params\":{\"description\":\"Declared parameters, used as `{{params.name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A declared parameter.\",\"examples\":[{\"type\":\"string\",\"pattern\":\"^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$\",\"required\":true}],\"type\":\"object\",\"properties\":{\"type\":{\"description\":\"The value type (default string).\",\"anyOf\":[{\"const\":\"string\",\"type\":\"string\"},{\"const\":\"number\",\"type\":\"string\"},{\"const\":\"integer\",\"type\":\"string\"},{\"const\":\"boolean\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the parameter means.\",\"type\":\"string\"},\"required\":{\"description\":\"The plan is refused without a value.\",\"type\":\"boolean\"},\"pattern\":{\"description\":\"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"enum\":{\"description\":\"The allowed values.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},\"default\":{\"description\":\"The value when none is given; a string may be a template over other params.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}}}},\"targets\":{\"additionalProperties\":false,\"description\":\"Which inventory hosts the runbook changes; all given selectors must hold.\",\"minProperties\":1,\"examples\":[{\"group\":\"fabric\"},{\"labels\":{\"site\":\"ams\"}}],\"type\":\"object\",\"properties\":{\"group\":{\"description\":\"Hosts in this inventory group.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"How the targets are ordered and batched.\",\"type\":\"object\",\"properties\":{\"order\":{\"description\":\"Stages by role, in order; hosts with no listed role form a last stage.\",\"examples\":[[\"spine\",\"leaf\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"minimum\":1,\"description\":\"Hosts changed at once within a stage (default 1).\",\"type\":\"integer\"},\"maxFailures\":{\"minimum\":0,\"description\":\"Failed hosts tolerated before the run stops (default 0).\",\"type\":\"integer\"},\"maxParallel\":{\"minimum\":1,\"description\":\"Most hosts worked on at once across the run (default: the batch size).\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Run the `rollback` steps on a host that fails.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.\",\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"Snapshot the targets before the first change.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot the targets after the last step, and compare.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"The collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"}}}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2},{\"requireApproval\":true,\"requireSignedApprovals\":true,\"allowedSignersFile\":\".gitops/allowed_signers\"}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).\",\"type\":\"boolean\"},\"requireSignedApprovals\":{\"description\":\"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.\",\"type\":\"boolean\"},\"allowedSignersFile\":{\"minLength\":1,\"description\":\"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.\",\"type\":\"string\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"prechecks\":{\"description\":\"Read-only checks run on every target before any change.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"The procedure, run on each host in order.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"rollback\":{\"description\":\"Steps that restore a failed host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}}}}"),
+  Runbook: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/runbook.schema.json\",\"title\":\"Runbook\",\"description\":\"A versioned procedure of check, backup, install, failover and verify steps.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"targets\",\"steps\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Runbook`.\",\"const\":\"Runbook\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name, version and description.\",\"type\":\"object\",\"required\":[\"name\",\"version\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The runbook name: lower case, digits and dashes.\",\"examples\":[\"fabric-upgrade\"],\"type\":\"string\"},\"version\":{\"pattern\":\"^(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)\\\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\\\+[0-9A-Za-z.-]+)?$\",\"description\":\"The runbook's own semantic version; plans and reports record it.\",\"examples\":[\"1.3.0\"],\"x-hint\":\"must be a semantic version like 1.3.0\",\"type\":\"string\"},\"description\":{\"description\":\"One line on what the runbook does.\",\"type\":\"string\"}}},\"params\":{\"description\":\"Declared parameters, used as `{{params.name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A declared parameter.\",\"examples\":[{\"type\":\"string\",\"pattern\":\"^\\\\d+\\\\.\\\\d+\\\\.\\\\d+$\",\"required\":true}],\"type\":\"object\",\"properties\":{\"type\":{\"description\":\"The value type (default string).\",\"anyOf\":[{\"const\":\"string\",\"type\":\"string\"},{\"const\":\"number\",\"type\":\"string\"},{\"const\":\"integer\",\"type\":\"string\"},{\"const\":\"boolean\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the parameter means.\",\"type\":\"string\"},\"required\":{\"description\":\"The plan is refused without a value.\",\"type\":\"boolean\"},\"pattern\":{\"description\":\"A string value must match this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"enum\":{\"description\":\"The allowed values.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},\"default\":{\"description\":\"The value when none is given; a string may be a template over other params.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}}}},\"targets\":{\"additionalProperties\":false,\"description\":\"Which inventory hosts the runbook changes; all given selectors must hold.\",\"minProperties\":1,\"examples\":[{\"group\":\"fabric\"},{\"labels\":{\"site\":\"ams\"}}],\"type\":\"object\",\"properties\":{\"group\":{\"description\":\"Hosts in this inventory group.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"How the targets are ordered and batched.\",\"type\":\"object\",\"properties\":{\"order\":{\"description\":\"Stages by role, in order; hosts with no listed role form a last stage.\",\"examples\":[[\"spine\",\"leaf\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"minimum\":1,\"description\":\"Hosts changed at once within a stage (default 1).\",\"type\":\"integer\"},\"maxFailures\":{\"minimum\":0,\"description\":\"Failed hosts tolerated before the run stops (default 0).\",\"type\":\"integer\"},\"maxParallel\":{\"minimum\":1,\"description\":\"Most hosts worked on at once across the run (default: the batch size).\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Run the `rollback` steps on a host that fails.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run, named `<run-id>-before` and `<run-id>-after`.\",\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"Snapshot the targets before the first change.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot the targets after the last step, and compare.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"The collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"}}}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2},{\"requireApproval\":true,\"requireSignedApprovals\":true,\"allowedSignersFile\":\".gitops/allowed_signers\"}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).\",\"type\":\"boolean\"},\"requireSignedApprovals\":{\"description\":\"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.\",\"type\":\"boolean\"},\"allowedSignersFile\":{\"minLength\":1,\"description\":\"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.\",\"type\":\"string\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"prechecks\":{\"description\":\"Read-only checks run on every target before any change.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"The procedure, run on each host in order.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"hops\":{\"additionalProperties\":false,\"description\":\"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.\",\"examples\":[{\"over\":\"{{params.path}}\",\"firstStep\":\"prepare\",\"lastStep\":\"verify\",\"description\":\"Install release {{hop.value}}\"}],\"type\":\"object\",\"required\":[\"over\",\"firstStep\",\"lastStep\"],\"properties\":{\"over\":{\"description\":\"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.\",\"x-hint\":\"must be a list of values or a template such as {{params.path}} rendering a comma-separated list\",\"anyOf\":[{\"description\":\"The hops, in order.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"minLength\":1,\"description\":\"One hop, e.g. a release to install.\",\"type\":\"string\"}},{\"description\":\"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.\",\"examples\":[\"{{params.path}}\"],\"type\":\"string\"}]},\"firstStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the first step (under `steps`) run once per hop.\",\"type\":\"string\"},\"lastStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.\",\"type\":\"string\"},\"description\":{\"description\":\"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.\",\"type\":\"string\"}}},\"rollback\":{\"description\":\"Steps that restore a failed host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}}}}"),
   Inventory: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/inventory.schema.json\",\"title\":\"Inventory\",\"description\":\"The hosts a runbook can target, with how to reach them.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hosts\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Inventory`.\",\"const\":\"Inventory\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name and description.\",\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The inventory name.\",\"examples\":[\"lab\"],\"type\":\"string\"},\"description\":{\"description\":\"What the inventory covers.\",\"type\":\"string\"}}},\"policy\":{\"additionalProperties\":false,\"description\":\"Safety policy. Runbooks and inventories may both carry one; the stricter of the two applies.\",\"examples\":[{\"requireApproval\":true,\"forbidSelfApproval\":true,\"maxConcurrentRuns\":2},{\"requireApproval\":true,\"requireSignedApprovals\":true,\"allowedSignersFile\":\".gitops/allowed_signers\"}],\"type\":\"object\",\"properties\":{\"requireApproval\":{\"description\":\"Refuse to apply a plan that no one has approved with `runbook approve`.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Refuse an approval committed by anyone who authored a commit that changed the runbook or the inventory since the last applied plan of them (or since the branch left `--base`).\",\"type\":\"boolean\"},\"requireSignedApprovals\":{\"description\":\"The commit that adds an approval must carry a valid SSH signature by the approver, checked against `allowedSignersFile`.\",\"type\":\"boolean\"},\"allowedSignersFile\":{\"minLength\":1,\"description\":\"The allowed-signers file (ssh-keygen's format, the approver's email as principal), relative to the repository root; read as committed at HEAD.\",\"type\":\"string\"},\"maxConcurrentRuns\":{\"minimum\":1,\"description\":\"How many runs may hold host locks at once (default 5).\",\"type\":\"integer\"}}},\"defaults\":{\"additionalProperties\":false,\"description\":\"Fields every host has unless it sets its own.\",\"type\":\"object\",\"properties\":{\"port\":{\"minimum\":1,\"maximum\":65535,\"description\":\"SSH port (default 22).\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"role\":{\"description\":\"The host role, used by `strategy.order` and `on`.\",\"examples\":[\"spine\",\"primary\"],\"type\":\"string\"},\"groups\":{\"description\":\"Groups the host belongs to.\",\"examples\":[[\"fabric\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"platform\":{\"description\":\"The device platform; snapshot profiles choose commands by it.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"transport\":{\"description\":\"How commands reach the host: ssh (default) or local, for the controller itself.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"pattern\":\"^SHA256:[A-Za-z0-9+/]{43}=?$\",\"description\":\"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.\",\"examples\":[\"SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s\"],\"x-hint\":\"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}},\"groups\":{\"description\":\"Host groups, by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"A group of hosts.\",\"type\":\"object\",\"properties\":{\"description\":{\"description\":\"What the group is.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Hosts by name.\",\"minProperties\":1,\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z0-9][A-Za-z0-9._-]*$\":{\"additionalProperties\":false,\"description\":\"One host.\",\"type\":\"object\",\"properties\":{\"address\":{\"description\":\"IP address or DNS name to reach the host at.\",\"examples\":[\"10.0.0.11\"],\"minLength\":1,\"type\":\"string\"},\"port\":{\"minimum\":1,\"maximum\":65535,\"description\":\"SSH port (default 22).\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"role\":{\"description\":\"The host role, used by `strategy.order` and `on`.\",\"examples\":[\"spine\",\"primary\"],\"type\":\"string\"},\"groups\":{\"description\":\"Groups the host belongs to.\",\"examples\":[[\"fabric\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"platform\":{\"description\":\"The device platform; snapshot profiles choose commands by it.\",\"examples\":[\"cumulus\"],\"type\":\"string\"},\"transport\":{\"description\":\"How commands reach the host: ssh (default) or local, for the controller itself.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"pattern\":\"^SHA256:[A-Za-z0-9+/]{43}=?$\",\"description\":\"The pinned SSH host key fingerprint, as `ssh-keygen -lf` prints it.\",\"examples\":[\"SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s\"],\"x-hint\":\"must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}}}}"),
   Profile: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/profile.schema.json\",\"title\":\"Snapshot profile\",\"description\":\"Which commands collect which snapshot elements on which platform, and how their output maps to records.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"metadata\",\"collectors\"],\"properties\":{\"$schema\":{\"description\":\"The JSON Schema of this file, for editors.\",\"type\":\"string\"},\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Profile`.\",\"const\":\"Profile\",\"type\":\"string\"},\"metadata\":{\"additionalProperties\":false,\"description\":\"Name and description.\",\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"pattern\":\"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$\",\"description\":\"The profile name, as `--profile` and runbooks name it.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"description\":{\"description\":\"What the profile collects.\",\"type\":\"string\"}}},\"defaults\":{\"additionalProperties\":false,\"description\":\"Defaults for every collector.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long each command may take (default 30s)\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long each command may take (default 30s) (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long each command may take (default 30s) (milliseconds)\",\"type\":\"integer\"}]},\"concurrency\":{\"minimum\":1,\"maximum\":256,\"description\":\"Hosts collected at once (default 8).\",\"type\":\"integer\"}}},\"collectors\":{\"minItems\":1,\"description\":\"The collectors; several may fill the same element, their records add up.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One command and how its output becomes records of one element. Needs exactly one of `json` or `text`.\",\"examples\":[{\"element\":\"bgp\",\"platforms\":[\"cumulus\"],\"command\":\"show bgp json\",\"json\":{\"each\":\"{vrf}.peers.{peer}\",\"fields\":{\"vrf\":\"{vrf}\"}}}],\"type\":\"object\",\"required\":[\"element\",\"command\"],\"properties\":{\"element\":{\"description\":\"An element type.\",\"anyOf\":[{\"const\":\"bgp\",\"type\":\"string\"},{\"const\":\"clag\",\"type\":\"string\"},{\"const\":\"interface\",\"type\":\"string\"},{\"const\":\"address\",\"type\":\"string\"},{\"const\":\"link\",\"type\":\"string\"},{\"const\":\"lldp\",\"type\":\"string\"},{\"const\":\"mac\",\"type\":\"string\"},{\"const\":\"neighbor\",\"type\":\"string\"},{\"const\":\"node\",\"type\":\"string\"},{\"const\":\"ospf\",\"type\":\"string\"},{\"const\":\"route\",\"type\":\"string\"},{\"const\":\"sensor\",\"type\":\"string\"},{\"const\":\"service\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the collector reads.\",\"type\":\"string\"},\"platforms\":{\"minItems\":1,\"description\":\"Platforms (inventory `platform`) this collector serves; absent: every platform.\",\"examples\":[[\"cumulus\"]],\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"command\":{\"minLength\":1,\"description\":\"The read-only command to run; run once per host even when several collectors share it.\",\"type\":\"string\"},\"timeout\":{\"description\":\"How long the command may take\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the command may take (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the command may take (milliseconds)\",\"type\":\"integer\"}]},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and map items to records.\",\"type\":\"object\",\"required\":[\"fields\"],\"properties\":{\"each\":{\"description\":\"Where the records are: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. `{name}` here iterates over a map's keys (or an array's indexes) and binds each to `name`. Absent: the whole output is one record.\",\"examples\":[\"{vrf}.peers.{peer}\",\"[*]\",\"[{i}].addr_info[*]\"],\"type\":\"string\"},\"where\":{\"description\":\"Keep only the items that pass every test: the key is a path into the item, the value what it must hold.\",\"examples\":[{\"selected\":true},{\"sysMac\":{\"exists\":true}},{\"type\":{\"exists\":false}}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"description\":\"A value to equal, a list of values one of which to equal, or a test.\",\"anyOf\":[{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},{\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}},{\"additionalProperties\":false,\"description\":\"A test on the value at the path.\",\"minProperties\":1,\"examples\":[{\"exists\":true}],\"type\":\"object\",\"properties\":{\"matches\":{\"minLength\":1,\"description\":\"The value, as text, matches this regular expression.\",\"type\":\"string\"},\"exists\":{\"description\":\"The path finds a value (true) or nothing (false).\",\"type\":\"boolean\"}}}]}}},\"fields\":{\"description\":\"Record field to how it is read. `host` is set by capture.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.\",\"anyOf\":[{\"description\":\"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.\",\"minLength\":1,\"type\":\"string\"},{\"additionalProperties\":false,\"description\":\"How one record field is read.\",\"examples\":[{\"path\":\"linkstate\",\"map\":{\"UP\":\"up\",\"DN\":\"down\"}}],\"type\":\"object\",\"properties\":{\"path\":{\"description\":\"Where the value is; a list gives alternatives for outputs of more than one shape.\",\"anyOf\":[{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"},{\"minItems\":1,\"description\":\"Alternatives: the first path that finds anything is used.\",\"type\":\"array\",\"items\":{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"}}]},\"value\":{\"description\":\"A constant value instead of a path.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"default\":{\"description\":\"The value when the path finds nothing.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"map\":{\"description\":\"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.\",\"examples\":[{\"UP\":\"up\",\"DN\":\"down\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.*$\":{\"description\":\"The record value it becomes.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"regex\":{\"description\":\"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.\",\"minLength\":1,\"type\":\"string\"},\"split\":{\"description\":\"For list fields: split a text value on this separator.\",\"minLength\":1,\"type\":\"string\"},\"scale\":{\"description\":\"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.\",\"type\":\"number\"},\"format\":{\"description\":\"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.\",\"examples\":[\"[via {gateway} ]dev {dev}\"],\"type\":\"string\"}}}]}}}}},\"text\":{\"additionalProperties\":false,\"description\":\"Parse the output line by line with a regular expression.\",\"type\":\"object\",\"required\":[\"match\"],\"properties\":{\"match\":{\"minLength\":1,\"description\":\"A regular expression (RE2 dialect) applied to each line; named groups, `(?P<name>...)` or `(?<name>...)`, become the fields of the same name.\",\"examples\":[\"^(?<name>\\\\S+)\\\\.service\\\\s+(?<enabled>\\\\S+)$\"],\"type\":\"string\"},\"ignore\":{\"minLength\":1,\"description\":\"Lines matching this are skipped (headers, separators).\",\"type\":\"string\"},\"strict\":{\"description\":\"Every non-empty line must match `match` or `ignore`, else the output is unparseable (default false).\",\"type\":\"boolean\"},\"fields\":{\"description\":\"Extra or transformed fields: constants, `{group}` with `map`, `regex`, `split`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"A field: a path (or `{name}`), or an object with `path`/`value` and transformations.\",\"anyOf\":[{\"description\":\"A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text output: `{group}` names a group of the regex.\",\"minLength\":1,\"type\":\"string\"},{\"additionalProperties\":false,\"description\":\"How one record field is read.\",\"examples\":[{\"path\":\"linkstate\",\"map\":{\"UP\":\"up\",\"DN\":\"down\"}}],\"type\":\"object\",\"properties\":{\"path\":{\"description\":\"Where the value is; a list gives alternatives for outputs of more than one shape.\",\"anyOf\":[{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"},{\"minItems\":1,\"description\":\"Alternatives: the first path that finds anything is used.\",\"type\":\"array\",\"items\":{\"description\":\"JSON: A path: dot-separated keys, `[n]` for an array index, `[*]` or `*` for every item, `[\\\"a.b\\\"]` for a key with dots; `{name}` inserts a bound key; a leading `$` starts from the root of the output instead of the item. Text: a named group as `{name}`.\",\"minLength\":1,\"type\":\"string\"}}]},\"value\":{\"description\":\"A constant value instead of a path.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"default\":{\"description\":\"The value when the path finds nothing.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]},\"map\":{\"description\":\"Translate values: output value (as text) to record value; the key `*` catches every value not listed. Without `*`, values not listed pass unchanged.\",\"examples\":[{\"UP\":\"up\",\"DN\":\"down\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.*$\":{\"description\":\"The record value it becomes.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"regex\":{\"description\":\"Keep the first group (or the whole match) of this regular expression on each value; values that do not match are dropped.\",\"minLength\":1,\"type\":\"string\"},\"split\":{\"description\":\"For list fields: split a text value on this separator.\",\"minLength\":1,\"type\":\"string\"},\"scale\":{\"description\":\"Multiply a number by this, e.g. 0.001 for milliseconds to seconds; integer fields round down.\",\"type\":\"number\"},\"format\":{\"description\":\"Build the value from each object found at `path` (or the item): `{p}` is a bound name or a path inside the object; a section in [brackets] is dropped when a placeholder in it finds nothing.\",\"examples\":[\"[via {gateway} ]dev {dev}\"],\"type\":\"string\"}}}]}}}}}}}}}}"),
-  Plan: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/plan.schema.json\",\"title\":\"Plan\",\"description\":\"A dry-run plan: everything that will run, in order, with a content hash.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hash\",\"commit\",\"engineVersion\",\"runbook\",\"inputs\",\"params\",\"policy\",\"strategy\",\"hosts\",\"stages\",\"hostPlans\",\"checks\"],\"properties\":{\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Plan`.\",\"const\":\"Plan\",\"type\":\"string\"},\"hash\":{\"pattern\":\"^sha256:[0-9a-f]{64}$\",\"description\":\"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.\",\"type\":\"string\"},\"commit\":{\"description\":\"The git commit the plan was made at, if any.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"engineVersion\":{\"description\":\"The engine version that made the plan.\",\"type\":\"string\"},\"runbook\":{\"additionalProperties\":false,\"description\":\"The runbook as written (templates unrendered).\",\"type\":\"object\",\"required\":[\"name\",\"version\",\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"name\":{\"description\":\"Runbook name.\",\"type\":\"string\"},\"version\":{\"description\":\"Runbook version.\",\"type\":\"string\"},\"description\":{\"description\":\"Runbook description.\",\"type\":\"string\"},\"prechecks\":{\"description\":\"Pre-check definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"rollback\":{\"description\":\"Rollback step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}}}},\"inputs\":{\"additionalProperties\":false,\"description\":\"The input files and their SHA-256.\",\"type\":\"object\",\"required\":[\"runbook\",\"inventory\"],\"properties\":{\"runbook\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}},\"inventory\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}}}},\"params\":{\"description\":\"Parameter values, defaults applied.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"policy\":{\"additionalProperties\":false,\"description\":\"The stricter of the runbook and inventory policies.\",\"type\":\"object\",\"required\":[\"requireApproval\",\"forbidSelfApproval\",\"maxConcurrentRuns\"],\"properties\":{\"requireApproval\":{\"description\":\"An approval is required.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Who changed an input may not approve.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"description\":\"Runs holding locks at once.\",\"type\":\"integer\"},\"requireSignedApprovals\":{\"description\":\"The approval commit must be signed; present when true.\",\"type\":\"boolean\"},\"allowedSignersFiles\":{\"description\":\"The allowed-signers files the policies name; a signature must verify against each.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"The effective strategy, defaults applied.\",\"type\":\"object\",\"required\":[\"order\",\"batchSize\",\"maxFailures\",\"maxParallel\",\"rollbackOnFailure\",\"snapshot\"],\"properties\":{\"order\":{\"description\":\"Roles in stage order.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"description\":\"Hosts per batch.\",\"type\":\"integer\"},\"maxFailures\":{\"description\":\"Failed hosts tolerated.\",\"type\":\"integer\"},\"maxParallel\":{\"description\":\"Hosts worked on at once.\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Roll failed hosts back.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run.\",\"type\":\"object\",\"required\":[\"before\",\"after\",\"profile\"],\"properties\":{\"before\":{\"description\":\"Snapshot before.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot after.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"Collection profile.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Targeted hosts by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"How to reach a targeted host; credentials by reference only.\",\"type\":\"object\",\"required\":[\"port\",\"labels\",\"transport\"],\"properties\":{\"address\":{\"description\":\"Where to reach the host.\",\"type\":\"string\"},\"port\":{\"description\":\"SSH port.\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"type\":\"string\"},\"role\":{\"description\":\"The host role.\",\"type\":\"string\"},\"platform\":{\"description\":\"The device platform.\",\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"transport\":{\"description\":\"How commands reach the host.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"description\":\"The pinned host key fingerprint.\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}},\"stages\":{\"description\":\"Stages in order.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One stage of the rollout.\",\"type\":\"object\",\"required\":[\"name\",\"batches\"],\"properties\":{\"name\":{\"description\":\"The role of the stage, or `(no role)` for the last stage.\",\"type\":\"string\"},\"batches\":{\"description\":\"Batches in order.\",\"type\":\"array\",\"items\":{\"description\":\"Host names changed at once.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}},\"hostPlans\":{\"description\":\"What runs on each host.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"What runs on one host.\",\"type\":\"object\",\"required\":[\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"prechecks\":{\"description\":\"Pre-checks on this host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Steps on this host, after `on` filtering.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}},\"rollback\":{\"description\":\"Rollback steps if this host fails.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"}}}}}}}},\"checks\":{\"description\":\"Planner findings.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A finding of the planner about the inventory and strategy.\",\"type\":\"object\",\"required\":[\"code\",\"severity\",\"message\",\"hint\",\"hosts\"],\"properties\":{\"code\":{\"description\":\"Stable code of the check.\",\"type\":\"string\"},\"severity\":{\"description\":\"error: the plan must not be applied; warning: reported.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"message\":{\"description\":\"What was found.\",\"type\":\"string\"},\"hint\":{\"description\":\"What to do about it.\",\"type\":\"string\"},\"hosts\":{\"description\":\"The hosts concerned.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}}"),
+  Plan: JSON.parse("{\"additionalProperties\":false,\"$id\":\"https://runbook.dev/schemas/plan.schema.json\",\"title\":\"Plan\",\"description\":\"A dry-run plan: everything that will run, in order, with a content hash.\",\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"hash\",\"commit\",\"engineVersion\",\"runbook\",\"inputs\",\"params\",\"policy\",\"strategy\",\"hosts\",\"stages\",\"hostPlans\",\"checks\"],\"properties\":{\"apiVersion\":{\"description\":\"The format version. Always `runbook/v1`.\",\"const\":\"runbook/v1\",\"type\":\"string\"},\"kind\":{\"description\":\"Always `Plan`.\",\"const\":\"Plan\",\"type\":\"string\"},\"hash\":{\"pattern\":\"^sha256:[0-9a-f]{64}$\",\"description\":\"SHA-256 of the canonical JSON of the plan without `hash` and `commit`.\",\"type\":\"string\"},\"commit\":{\"description\":\"The git commit the plan was made at, if any.\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"engineVersion\":{\"description\":\"The engine version that made the plan.\",\"type\":\"string\"},\"runbook\":{\"additionalProperties\":false,\"description\":\"The runbook as written (templates unrendered).\",\"type\":\"object\",\"required\":[\"name\",\"version\",\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"name\":{\"description\":\"Runbook name.\",\"type\":\"string\"},\"version\":{\"description\":\"Runbook version.\",\"type\":\"string\"},\"description\":{\"description\":\"Runbook description.\",\"type\":\"string\"},\"prechecks\":{\"description\":\"Pre-check definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A read-only check run on every target before any change.\",\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"severity\":{\"description\":\"error (default) stops the run before any change; warning is reported and the run goes on.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"hint\":{\"description\":\"What the operator should do when the check fails.\",\"type\":\"string\"}}}},\"steps\":{\"description\":\"Step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"rollback\":{\"description\":\"Rollback step definitions.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One step, run on each targeted host.\",\"examples\":[{\"id\":\"install\",\"kind\":\"install\",\"run\":\"onie-install -a -i {{quote params.image}}\",\"timeout\":\"20m\",\"retries\":2}],\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"A name unique within the runbook; reports and the journal use it.\",\"examples\":[\"install\"],\"type\":\"string\"},\"kind\":{\"description\":\"What the step does. check, verify, snapshot and wait are read-only; backup, install, failover, reboot and command change the host; approval pauses for an operator. Default: check in prechecks, command elsewhere.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"description\":{\"description\":\"What the step is for, shown in plans and reports.\",\"type\":\"string\"},\"run\":{\"description\":\"The shell command to run on the host. Handlebars template.\",\"examples\":[\"systemctl is-active frr\"],\"type\":\"string\"},\"on\":{\"additionalProperties\":false,\"description\":\"Which hosts of the batch run the step; all given conditions must hold.\",\"minProperties\":1,\"type\":\"object\",\"properties\":{\"role\":{\"description\":\"Hosts with this role.\",\"examples\":[\"secondary\"],\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"hosts\":{\"description\":\"These hosts by name.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"when\":{\"description\":\"Run the step only when this renders to `true`. Handlebars template.\",\"examples\":[\"{{semverLt current params.targetVersion}}\"],\"type\":\"string\"},\"timeout\":{\"description\":\"The longest the command (or the whole `until` polling) may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the command (or the whole `until` polling) may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the command (or the whole `until` polling) may take. (milliseconds)\",\"type\":\"integer\"}]},\"retries\":{\"minimum\":0,\"maximum\":5,\"description\":\"Extra attempts after a failure (never after an authentication failure).\",\"type\":\"integer\"},\"backoff\":{\"description\":\"Delay before the first retry; it doubles with each further retry.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Delay before the first retry; it doubles with each further retry. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Delay before the first retry; it doubles with each further retry. (milliseconds)\",\"type\":\"integer\"}]},\"until\":{\"description\":\"Poll the command until all of these hold, within `timeout`.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"interval\":{\"description\":\"Time between polls of `until`.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between polls of `until`. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between polls of `until`. (milliseconds)\",\"type\":\"integer\"}]},\"expect\":{\"description\":\"All of these must hold for the step to succeed.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"capture\":{\"description\":\"Values to capture from the output, by name; later steps on the same host use them as `{{name}}`.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"additionalProperties\":false,\"description\":\"How to capture one value from the output: `regex` or `json`.\",\"examples\":[{\"regex\":\"DISTRIB_RELEASE=(\\\\S+)\"}],\"type\":\"object\",\"properties\":{\"regex\":{\"description\":\"Capture the first group (or the whole match) of this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"json\":{\"description\":\"Capture the value at this path of the JSON output.\",\"examples\":[\"state\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output to read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]},\"secret\":{\"description\":\"Redact the value from plans, journals, reports and logs.\",\"type\":\"boolean\"}}}}},\"answer\":{\"description\":\"Answers to interactive prompts; the command runs in a terminal.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"An answer to an interactive prompt.\",\"examples\":[{\"prompt\":\"Are you sure.*\\\\(y/n\\\\)\",\"send\":\"y\"}],\"type\":\"object\",\"required\":[\"prompt\",\"send\"],\"properties\":{\"prompt\":{\"description\":\"A prompt printed by the command. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"send\":{\"description\":\"What to type in answer (a newline is added). Handlebars template.\",\"examples\":[\"y\"],\"type\":\"string\"}}}},\"onFailure\":{\"description\":\"On failure: stop the host (default), continue with its next step, or roll it back.\",\"anyOf\":[{\"const\":\"stop\",\"type\":\"string\"},{\"const\":\"continue\",\"type\":\"string\"},{\"const\":\"rollback\",\"type\":\"string\"}]},\"reconnect\":{\"additionalProperties\":false,\"description\":\"For `kind: reboot` (and `kind: failover` that drops the session): wait for the host to go away and come back.\",\"type\":\"object\",\"properties\":{\"timeout\":{\"description\":\"How long the host may take to come back.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"How long the host may take to come back. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"How long the host may take to come back. (milliseconds)\",\"type\":\"integer\"}]},\"delay\":{\"description\":\"Wait this long before the first reconnection attempt.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Wait this long before the first reconnection attempt. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Wait this long before the first reconnection attempt. (milliseconds)\",\"type\":\"integer\"}]},\"interval\":{\"description\":\"Time between reconnection attempts.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"Time between reconnection attempts. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"Time between reconnection attempts. (milliseconds)\",\"type\":\"integer\"}]},\"check\":{\"description\":\"A command that must exit 0 once the host is back. Handlebars template.\",\"examples\":[\"uptime\"],\"type\":\"string\"}}},\"message\":{\"description\":\"For `kind: approval`: what the operator is asked. Handlebars template.\",\"type\":\"string\"},\"idempotent\":{\"description\":\"Safe to run twice: may be re-run when a crash interrupted it.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"For `kind: snapshot`: the collection profile.\",\"examples\":[\"fabric\"],\"type\":\"string\"},\"snapshot\":{\"description\":\"For `kind: snapshot`: the snapshot name; `<run-id>-<step id>` when absent. Handlebars template.\",\"type\":\"string\"},\"remote\":{\"description\":\"For `kind: put`: the absolute path of the file on the host, written over SFTP and read back. Handlebars template.\",\"examples\":[\"/upgrade/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"file\":{\"description\":\"For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only. Handlebars template.\",\"examples\":[\"images/qumulo_core_{{hop.value}}.qimg\"],\"type\":\"string\"},\"completedWhen\":{\"additionalProperties\":false,\"description\":\"Only used when a crash or a stop cut this changing step off: on resume the probe runs first. If it passes the step is recorded done; if not, an `idempotent` step runs again, any other waits for the operator (`--mark-done`, `--mark-failed`, `--rerun-interrupted`).\",\"examples\":[{\"run\":\"cat /etc/lsb-release\",\"expect\":[{\"contains\":\"DISTRIB_RELEASE={{params.targetVersion}}\"}]}],\"type\":\"object\",\"required\":[\"run\"],\"properties\":{\"run\":{\"description\":\"A read-only command that tells whether the step completed. Handlebars template.\",\"examples\":[\"show switch\"],\"type\":\"string\"},\"expect\":{\"description\":\"All of these hold when the step completed (without an `exitCode` item, the command must exit 0).\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One expectation: exactly one operator, with its modifiers.\",\"examples\":[{\"exitCode\":0},{\"match\":\"^active$\",\"everyLine\":true},{\"json\":{\"path\":\"state\",\"equals\":\"IDLE\"}}],\"type\":\"object\",\"properties\":{\"exitCode\":{\"description\":\"The command exits with this code (or one of these codes).\",\"examples\":[0,[0,1]],\"anyOf\":[{\"type\":\"integer\"},{\"minItems\":1,\"type\":\"array\",\"items\":{\"type\":\"integer\"}}]},\"match\":{\"description\":\"The output matches this (a template: `{{escapeRegex x}}` puts a value in literally). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"notMatch\":{\"description\":\"The output does not match this (a template, as for `match`). A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"contains\":{\"description\":\"The output contains this text. Handlebars template.\",\"type\":\"string\"},\"json\":{\"additionalProperties\":false,\"description\":\"Parse the output as JSON and test one value in it.\",\"examples\":[{\"path\":\"state\",\"equals\":\"IDLE\"}],\"type\":\"object\",\"required\":[\"path\"],\"properties\":{\"path\":{\"description\":\"Path into the JSON output: dot-separated keys and [index], e.g. `state` or `peers[0].state`.\",\"minLength\":1,\"examples\":[\"state\",\"nodes[0].state\"],\"type\":\"string\"},\"equals\":{\"description\":\"The value at `path` equals this (templates allowed in strings).\",\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]},\"in\":{\"description\":\"The value at `path` is one of these.\",\"minItems\":1,\"type\":\"array\",\"items\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}},\"matches\":{\"description\":\"The value at `path`, as a string, matches this. A regular expression in the RE2 dialect (no lookaround or backreferences).\",\"minLength\":1,\"type\":\"string\"},\"gte\":{\"description\":\"The value at `path` is at least this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]},\"lte\":{\"description\":\"The value at `path` is at most this number.\",\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}},\"number\":{\"additionalProperties\":false,\"description\":\"Test a number.\",\"examples\":[{\"value\":\"{{freeKb}}\",\"gte\":2000000}],\"type\":\"object\",\"properties\":{\"value\":{\"description\":\"The number to test; the trimmed output when absent. Handlebars template.\",\"examples\":[\"{{freeKb}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"At least this.\",\"type\":\"number\"},\"lte\":{\"description\":\"At most this.\",\"type\":\"number\"},\"between\":{\"description\":\"Within this closed range [low, high].\",\"minItems\":2,\"maxItems\":2,\"type\":\"array\",\"items\":{\"type\":\"number\"}}}},\"semver\":{\"additionalProperties\":false,\"description\":\"Compare semantic versions.\",\"examples\":[{\"value\":\"{{current}}\",\"sameMajorAs\":\"{{params.targetVersion}}\"}],\"type\":\"object\",\"required\":[\"value\"],\"properties\":{\"value\":{\"description\":\"The version to test. Handlebars template.\",\"examples\":[\"{{current}}\"],\"type\":\"string\"},\"gte\":{\"description\":\"The version is at least this. Handlebars template.\",\"type\":\"string\"},\"lt\":{\"description\":\"The version is lower than this. Handlebars template.\",\"type\":\"string\"},\"sameMajorAs\":{\"description\":\"The version has the same major number as this. Handlebars template.\",\"type\":\"string\"},\"sameMinorAs\":{\"description\":\"The version has the same major and minor numbers as this. Handlebars template.\",\"type\":\"string\"}}},\"snapshotDiff\":{\"additionalProperties\":false,\"description\":\"Assert on the comparison of the snapshots taken before and after the change.\",\"examples\":[{\"noRemoved\":[\"bgp\",\"lldp\"],\"maxChanged\":{\"route\":\"5%\"}}],\"type\":\"object\",\"properties\":{\"before\":{\"description\":\"The snapshot before; `<run-id>-before` when absent. Handlebars template.\",\"type\":\"string\"},\"after\":{\"description\":\"The snapshot after; `<run-id>-after` when absent. Handlebars template.\",\"type\":\"string\"},\"noRemoved\":{\"description\":\"Element types that must lose no record, e.g. `[bgp, lldp]`.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"noAdded\":{\"description\":\"Element types that must gain no record.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"maxChanged\":{\"description\":\"Element type to the most records that may change, as a count or a percentage.\",\"examples\":[{\"route\":\"5%\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"The most records of this element type that may change.\",\"x-hint\":\"must be a count like 3 or a percentage like 5%\",\"anyOf\":[{\"pattern\":\"^[0-9]+(\\\\.[0-9]+)?%$\",\"description\":\"A share of the records before, e.g. `5%`.\",\"x-hint\":\"must be a percentage like 5%\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"A number of records.\",\"type\":\"integer\"}]}}}}},\"everyLine\":{\"description\":\"With `match`/`notMatch`: test each non-empty line rather than the whole output.\",\"type\":\"boolean\"},\"value\":{\"description\":\"With `match`, `notMatch` or `contains`: test this text instead of the output, such as values captured from it or params. Handlebars template.\",\"examples\":[\"MSM-A runs {{versionA}}, MSM-B runs {{versionB}}\"],\"type\":\"string\"},\"stream\":{\"description\":\"Which output `match`, `notMatch`, `contains`, `json` and `number` read (default stdout).\",\"anyOf\":[{\"const\":\"stdout\",\"type\":\"string\"},{\"const\":\"stderr\",\"type\":\"string\"}]}}}},\"timeout\":{\"description\":\"The longest the probe may take.\",\"examples\":[\"30s\",\"10m\",\"1h\"],\"x-hint\":\"must be a duration like 30s, 10m or 1h (or a number of milliseconds)\",\"anyOf\":[{\"pattern\":\"^[0-9]+(ms|s|m|h)$\",\"description\":\"The longest the probe may take. (a duration: 30s, 10m, 1h or 500ms)\",\"type\":\"string\"},{\"minimum\":0,\"description\":\"The longest the probe may take. (milliseconds)\",\"type\":\"integer\"}]}}}}}},\"hops\":{\"additionalProperties\":false,\"description\":\"Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.\",\"examples\":[{\"over\":\"{{params.path}}\",\"firstStep\":\"prepare\",\"lastStep\":\"verify\",\"description\":\"Install release {{hop.value}}\"}],\"type\":\"object\",\"required\":[\"over\",\"firstStep\",\"lastStep\"],\"properties\":{\"over\":{\"description\":\"The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.\",\"x-hint\":\"must be a list of values or a template such as {{params.path}} rendering a comma-separated list\",\"anyOf\":[{\"description\":\"The hops, in order.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"minLength\":1,\"description\":\"One hop, e.g. a release to install.\",\"type\":\"string\"}},{\"description\":\"A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped. Handlebars template.\",\"examples\":[\"{{params.path}}\"],\"type\":\"string\"}]},\"firstStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the first step (under `steps`) run once per hop.\",\"type\":\"string\"},\"lastStep\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_-]*$\",\"description\":\"The id of the last step run once per hop; the steps from `firstStep` to it form the hop.\",\"type\":\"string\"},\"description\":{\"description\":\"What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only. Handlebars template.\",\"type\":\"string\"}}}}},\"inputs\":{\"additionalProperties\":false,\"description\":\"The input files and their SHA-256.\",\"type\":\"object\",\"required\":[\"runbook\",\"inventory\"],\"properties\":{\"runbook\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}},\"inventory\":{\"additionalProperties\":false,\"description\":\"An input file of the plan.\",\"type\":\"object\",\"required\":[\"path\",\"sha256\"],\"properties\":{\"path\":{\"description\":\"The file, relative to the repository root (or the working folder outside one).\",\"type\":\"string\"},\"sha256\":{\"pattern\":\"^[0-9a-f]{64}$\",\"description\":\"SHA-256 of the content, in hex.\",\"type\":\"string\"}}}}},\"params\":{\"description\":\"Parameter values, defaults applied.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"}]}}},\"policy\":{\"additionalProperties\":false,\"description\":\"The stricter of the runbook and inventory policies.\",\"type\":\"object\",\"required\":[\"requireApproval\",\"forbidSelfApproval\",\"maxConcurrentRuns\"],\"properties\":{\"requireApproval\":{\"description\":\"An approval is required.\",\"type\":\"boolean\"},\"forbidSelfApproval\":{\"description\":\"Who changed an input may not approve.\",\"type\":\"boolean\"},\"maxConcurrentRuns\":{\"description\":\"Runs holding locks at once.\",\"type\":\"integer\"},\"requireSignedApprovals\":{\"description\":\"The approval commit must be signed; present when true.\",\"type\":\"boolean\"},\"allowedSignersFiles\":{\"description\":\"The allowed-signers files the policies name; a signature must verify against each.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"strategy\":{\"additionalProperties\":false,\"description\":\"The effective strategy, defaults applied.\",\"type\":\"object\",\"required\":[\"order\",\"batchSize\",\"maxFailures\",\"maxParallel\",\"rollbackOnFailure\",\"snapshot\"],\"properties\":{\"order\":{\"description\":\"Roles in stage order.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"batchSize\":{\"description\":\"Hosts per batch.\",\"type\":\"integer\"},\"maxFailures\":{\"description\":\"Failed hosts tolerated.\",\"type\":\"integer\"},\"maxParallel\":{\"description\":\"Hosts worked on at once.\",\"type\":\"integer\"},\"rollbackOnFailure\":{\"description\":\"Roll failed hosts back.\",\"type\":\"boolean\"},\"snapshot\":{\"additionalProperties\":false,\"description\":\"Snapshots around the run.\",\"type\":\"object\",\"required\":[\"before\",\"after\",\"profile\"],\"properties\":{\"before\":{\"description\":\"Snapshot before.\",\"type\":\"boolean\"},\"after\":{\"description\":\"Snapshot after.\",\"type\":\"boolean\"},\"profile\":{\"description\":\"Collection profile.\",\"type\":\"string\"}}}}},\"hosts\":{\"description\":\"Targeted hosts by name.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"How to reach a targeted host; credentials by reference only.\",\"type\":\"object\",\"required\":[\"port\",\"labels\",\"transport\"],\"properties\":{\"address\":{\"description\":\"Where to reach the host.\",\"type\":\"string\"},\"port\":{\"description\":\"SSH port.\",\"type\":\"integer\"},\"user\":{\"description\":\"SSH user.\",\"type\":\"string\"},\"role\":{\"description\":\"The host role.\",\"type\":\"string\"},\"platform\":{\"description\":\"The device platform.\",\"type\":\"string\"},\"labels\":{\"description\":\"Free-form string labels, used to select hosts.\",\"examples\":[{\"site\":\"ams\",\"rack\":\"r12\"}],\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^[A-Za-z_][A-Za-z0-9_-]*$\":{\"description\":\"Label value.\",\"type\":\"string\"}}},\"transport\":{\"description\":\"How commands reach the host.\",\"anyOf\":[{\"const\":\"ssh\",\"type\":\"string\"},{\"const\":\"local\",\"type\":\"string\"}]},\"hostKey\":{\"description\":\"The pinned host key fingerprint.\",\"type\":\"string\"},\"auth\":{\"additionalProperties\":false,\"description\":\"Credentials, by reference only: a key file, the agent or an environment variable.\",\"minProperties\":1,\"examples\":[{\"passwordEnv\":\"FABRIC_PASSWORD\"},{\"keyFile\":\"keys/ops_ed25519\"},{\"agent\":true}],\"type\":\"object\",\"properties\":{\"keyFile\":{\"description\":\"A private key file, relative to the inventory file.\",\"examples\":[\"keys/ops_ed25519\"],\"type\":\"string\"},\"agent\":{\"description\":\"Use the SSH agent at $SSH_AUTH_SOCK.\",\"type\":\"boolean\"},\"passwordEnv\":{\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\",\"description\":\"The environment variable holding the password. Never the password itself.\",\"examples\":[\"FABRIC_PASSWORD\"],\"type\":\"string\"},\"knownHosts\":{\"description\":\"A known_hosts file (relative to the inventory) to check host keys against.\",\"type\":\"string\"}}}}}}},\"stages\":{\"description\":\"Stages in order.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One stage of the rollout.\",\"type\":\"object\",\"required\":[\"name\",\"batches\"],\"properties\":{\"name\":{\"description\":\"The role of the stage, or `(no role)` for the last stage.\",\"type\":\"string\"},\"batches\":{\"description\":\"Batches in order.\",\"type\":\"array\",\"items\":{\"description\":\"Host names changed at once.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}},\"hostPlans\":{\"description\":\"What runs on each host.\",\"additionalProperties\":false,\"type\":\"object\",\"patternProperties\":{\"^.+$\":{\"additionalProperties\":false,\"description\":\"What runs on one host.\",\"type\":\"object\",\"required\":[\"prechecks\",\"steps\",\"rollback\"],\"properties\":{\"prechecks\":{\"description\":\"Pre-checks on this host.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}},\"steps\":{\"description\":\"Steps on this host, after `on` filtering.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}},\"rollback\":{\"description\":\"Rollback steps if this host fails.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A step as it will run on one host.\",\"type\":\"object\",\"required\":[\"id\",\"kind\",\"mutating\"],\"properties\":{\"id\":{\"description\":\"The step id.\",\"type\":\"string\"},\"kind\":{\"description\":\"The step kind.\",\"anyOf\":[{\"const\":\"check\",\"type\":\"string\"},{\"const\":\"backup\",\"type\":\"string\"},{\"const\":\"install\",\"type\":\"string\"},{\"const\":\"failover\",\"type\":\"string\"},{\"const\":\"verify\",\"type\":\"string\"},{\"const\":\"snapshot\",\"type\":\"string\"},{\"const\":\"wait\",\"type\":\"string\"},{\"const\":\"reboot\",\"type\":\"string\"},{\"const\":\"approval\",\"type\":\"string\"},{\"const\":\"command\",\"type\":\"string\"},{\"const\":\"put\",\"type\":\"string\"}]},\"mutating\":{\"description\":\"Whether the step changes the host (never run in a dry run).\",\"type\":\"boolean\"},\"command\":{\"description\":\"The command as it will run; `{{name}}` marks a value known only at run time.\",\"type\":\"string\"},\"when\":{\"description\":\"The condition, evaluated at run time.\",\"type\":\"string\"},\"hop\":{\"minimum\":1,\"description\":\"The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.\",\"type\":\"integer\"}}}}}}}},\"checks\":{\"description\":\"Planner findings.\",\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"A finding of the planner about the inventory and strategy.\",\"type\":\"object\",\"required\":[\"code\",\"severity\",\"message\",\"hint\",\"hosts\"],\"properties\":{\"code\":{\"description\":\"Stable code of the check.\",\"type\":\"string\"},\"severity\":{\"description\":\"error: the plan must not be applied; warning: reported.\",\"anyOf\":[{\"const\":\"error\",\"type\":\"string\"},{\"const\":\"warning\",\"type\":\"string\"}]},\"message\":{\"description\":\"What was found.\",\"type\":\"string\"},\"hint\":{\"description\":\"What to do about it.\",\"type\":\"string\"},\"hosts\":{\"description\":\"The hosts concerned.\",\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}},\"hops\":{\"description\":\"The hops of `runbook.hops`, in order, resolved at plan time.\",\"minItems\":1,\"maxItems\":100,\"type\":\"array\",\"items\":{\"additionalProperties\":false,\"description\":\"One hop of the path.\",\"type\":\"object\",\"required\":[\"index\",\"value\"],\"properties\":{\"index\":{\"minimum\":1,\"description\":\"The hop, from 1.\",\"type\":\"integer\"},\"value\":{\"description\":\"The value of the hop (`{{hop.value}}`).\",\"type\":\"string\"},\"description\":{\"description\":\"The hops' description, rendered for this hop.\",\"type\":\"string\"}}}}}}"),
 };
