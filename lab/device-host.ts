@@ -236,7 +236,7 @@ export class DeviceHost implements PowerControl, CommandRunner {
       record(code, 'dropped');
       return undefined;
     }
-    const code = await this.runDevice(line, session.user, session.io);
+    const code = await this.runDevice(line, session.user, { ...session.io, signal: session.signal });
     if (session.signal.aborted) {
       record(code, 'abandoned');
       return undefined;

@@ -8,7 +8,7 @@ import { imageStoreFiles } from './devices/cumulus-config.js';
 import { CumulusSwitch, type CumulusOptions } from './devices/cumulus.js';
 import { ExosChassis, type ExosOptions } from './devices/exos.js';
 import { Fabric, type SwitchPlan } from './devices/fabric.js';
-import { NsoNode, NsoPair, type NsoOptions } from './devices/nso.js';
+import { NsoCluster, NsoNode, type NsoIdentity, type NsoOptions } from './devices/nso.js';
 import { QumuloCluster, QumuloNode, type QumuloOptions } from './devices/qumulo.js';
 import { checkFault, type Fault } from './faults.js';
 import { deriveHostKey } from './host-key.js';
@@ -26,7 +26,7 @@ export { PASSWORD_ENV, type Inventory, type InventoryAuth, type InventoryHost } 
 export { DEFAULT_TOPOLOGY, type LabTopology } from './topology.js';
 
 export interface LabOptions {
-  /** Device counts; default 2 spines, 4 leaves, 4 storage nodes, the NSO pair and the chassis. */
+  /** Device counts; default 2 spines, 4 leaves, 4 storage nodes, a standalone NSO, the NSO pair and the chassis. */
   topology?: Partial<LabTopology>;
   /** First three bytes of every device address (default `127.0.10`). */
   addressPrefix?: string;
@@ -103,8 +103,36 @@ export const DEFAULT_USER = 'lab';
 export const DEFAULT_PASSWORD = 'lab-password';
 
 const DEFAULT_CUMULUS: CumulusOptions = { version: '4.3.0', images: ['4.3.0', '4.4.0', '5.9.1'], bgpPassword: 'lab-bgp-md5' };
-const DEFAULT_QUMULO: QumuloOptions = { version: '7.1.0', images: ['qumulo_core_7.2.0.qimg', 'qumulo_core_7.2.0_platform.qimg'] };
-const DEFAULT_NSO: NsoOptions = { version: '6.1.4', installers: ['6.2.3', '6.1.7'], packageReleases: ['6.1', '6.2'], diskAvailableKb: 20_971_520 };
+const DEFAULT_QUMULO: QumuloOptions = {
+  version: '7.0.0.1',
+  images: ['qumulo_core_7.0.2.qimg', 'qumulo_core_7.1.0.1.qimg', 'qumulo_core_7.2.3.1.qimg'],
+  deployment: 'on-prem',
+  nodeFailures: 1,
+  containerRestartMs: 500,
+  restripeMs: 100,
+};
+const DEFAULT_NSO: NsoOptions = {
+  version: '6.1.4',
+  installers: ['6.2.3', '6.1.7'],
+  packageReleases: ['6.1', '6.2'],
+  diskAvailableKb: 20_971_520,
+  packageUpdates: [
+    { name: 'cisco-ios-cli-6.100', version: '6.100.3', builtFor: '6.1' },
+    { name: 'cisco-ios-cli-6.100', version: '6.100.3', builtFor: '6.2' },
+  ],
+  misbuiltPackages: {},
+  brokenReleases: [],
+  slowStartMs: 0,
+  commitQueueItemMs: 300,
+  files: {},
+};
+/** How each NSO role of the topology is configured in its HA cluster. */
+const NSO_IDENTITIES: Record<string, NsoIdentity> = {
+  primary: { nominalRole: 'primary', failoverPrimary: false },
+  secondary: { nominalRole: 'secondary', failoverPrimary: true },
+  'non-failover-secondary': { nominalRole: 'secondary', failoverPrimary: false },
+  standalone: { nominalRole: 'none', failoverPrimary: false },
+};
 const DEFAULT_EXOS: ExosOptions = {
   version: '31.7.1.4',
   secondaryVersion: '31.6.1.3',
@@ -258,7 +286,8 @@ function deviceFactory(
   const cumulus = { ...DEFAULT_CUMULUS, ...options.cumulus };
   const imageStore = imageStoreFiles(cumulus.images);
   const cluster = new QumuloCluster(clock, timers, timings, { ...DEFAULT_QUMULO, ...options.qumulo });
-  const nsoPair = new NsoPair();
+  const nsoClusters = new Map<string, NsoCluster>();
+  const nsoCluster = (group: string): NsoCluster => nsoClusters.get(group) ?? nsoClusters.set(group, new NsoCluster()).get(group)!;
   const nso = { ...DEFAULT_NSO, ...options.nso };
   const exos = { ...DEFAULT_EXOS, ...options.exos };
   return (spec, env) => {
@@ -268,7 +297,7 @@ function deviceFactory(
       case 'qumulo':
         return new QumuloNode(env, cluster);
       case 'nso':
-        return new NsoNode(env, nsoPair, spec.role === 'primary' ? 'primary' : 'secondary', nso);
+        return new NsoNode(env, nsoCluster(spec.group), NSO_IDENTITIES[spec.role] ?? NSO_IDENTITIES.standalone!, nso);
       case 'exos':
         return new ExosChassis(env, exos);
     }

@@ -11,6 +11,8 @@ export interface CommandIo {
   ask(prompt: string): Promise<string | undefined>;
   /** Ends the session after this command (`exit`). */
   close(): void;
+  /** Aborted when the client leaves the command (^C, the session closed): for commands that run on. */
+  signal?: AbortSignal;
 }
 
 export interface CommandContext {

@@ -101,6 +101,38 @@ describe('runbook validate', () => {
     );
   });
 
+  it('a step on a role no host of the inventory holds, and like no role there, is a warning: an optional node', async () => {
+    const checked = join(folder, 'optional-role');
+    mkdirSync(checked);
+    copyFileSync(join(VALID, 'fabric.inventory.yaml'), join(checked, 'inventory.yaml'));
+    const runbook = [
+      'apiVersion: runbook/v1',
+      'kind: Runbook',
+      'metadata: { name: roles, version: 1.0.0 }',
+      'targets: { group: fabric }',
+      'steps:',
+      '  - { id: a, run: uptime, on: { role: witness } }',
+      '  - { id: b, run: uptime, on: { role: spnie } }',
+      '',
+    ].join('\n');
+    writeFileSync(join(checked, 'runbook.yaml'), runbook);
+    const result = await runCli('validate', checked);
+    expect(result.code).toBe(2);
+    const lines = result.stdout.split('\n');
+    expect(lines).toContain(
+      `${join(checked, 'runbook.yaml')}:6:39: warning RB1220 role \`witness\` is held by no targeted host of inventory \`${join(checked, 'inventory.yaml')}\` (roles there: spine, leaf): step \`a\` will not run with it`,
+    );
+    // A role close to one the inventory has is taken for a typo, as before.
+    expect(lines.filter((line) => line.includes('RB1208'))).toEqual([
+      `${join(checked, 'runbook.yaml')}:7:39: error RB1208 role \`spnie\` is held by no targeted host of inventory \`${join(checked, 'inventory.yaml')}\`; did you mean \`spine\`?`,
+    ]);
+    writeFileSync(join(checked, 'runbook.yaml'), runbook.replace(/\n.*spnie.*\n/, '\n'));
+    const warned = await runCli('validate', checked);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toContain('warning RB1220');
+    expect(warned.stdout).toContain('2 file(s) valid');
+  });
+
   it('exits 2 on a missing path, naming it, without a stack trace', async () => {
     const missing = join(folder, 'no-such-runbook.yaml');
     const result = await runCli('validate', missing);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { STATE_FOLDER, runFolder } from '../io/journal.js';
 import type { FileHooks } from '../run/run-step.js';
@@ -20,7 +21,7 @@ export function createFileHooks(root: string, runId: string): { files: FileHooks
         const path = resolve(root, file);
         const inside = relative(root, path);
         if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return undefined;
-        return { path, label: inside.split('\\').join('/') };
+        return { path, label: inside.split('\\').join('/'), isFile: statSync(path, { throwIfNoEntry: false })?.isFile() === true };
       },
     },
   };

@@ -10,7 +10,7 @@ import { suggestName } from './suggest.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
 
 const SECTIONS = ['prechecks', 'steps', 'rollback'] as const;
-const RESERVED_NAMES = new Set(['params', 'host', 'run']);
+const RESERVED_NAMES = new Set(['params', 'host', 'run', 'hop']);
 
 type Loose = Record<string, unknown>;
 const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -27,9 +27,23 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
   const params = isObject(doc.params) ? doc.params : {};
   const declared = Object.keys(params);
 
+  // Set per step: whether it runs once per hop (only then does `{{hop.*}}` name something), and the
+  // values captured inside the hops, which each hop has its own of and nothing after the path sees.
+  let inHops = false;
+  const hopCaptures = new Set<string>();
+  const outerCaptures = new Set<string>();
   const checkTemplate = (text: unknown, path: PathSegment[], known: ReadonlySet<string>, own: readonly string[] = []) => {
     if (typeof text !== 'string' || !hasTemplate(text)) return;
     const analysis = analyseTemplate(text);
+    for (const ref of analysis.refs) {
+      // A broken `hops` is reported once, at `hops`, not again at every step of the path it meant.
+      if (ref.scope === 'hop' && !inHops && !(isObject(doc.hops) && hopRange === undefined)) {
+        out.push(source.diagnose('RB1243', `\`hop.${ref.name}\` names the hop of a step run once per hop${where(path)}, which is not one; use it in the steps from \`hops.firstStep\` to \`hops.lastStep\``, path));
+      }
+      if (ref.scope === 'capture' && !inHops && !known.has(ref.name) && hopCaptures.has(ref.name)) {
+        out.push(source.diagnose('RB1244', `\`{{${ref.name}}}\` is captured inside the hops${where(path)}: each hop has its own value and none is kept after the path; capture it again after the hops`, path));
+      }
+    }
     for (const problem of analysis.problems) {
       const code = problem.kind === 'syntax' ? 'RB1204' : problem.kind === 'helper' ? 'RB1211' : 'RB1203';
       out.push(source.diagnose(code, `${problem.message}${where(path)}`, path));
@@ -53,7 +67,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
             path,
           ),
         );
-      } else if (ref.scope === 'capture' && !known.has(ref.name)) {
+      } else if (ref.scope === 'capture' && !known.has(ref.name) && !(hopCaptures.has(ref.name) && !inHops)) {
         const suggestion = suggestName(ref.name, [...known]);
         out.push(
           source.diagnose(
@@ -79,12 +93,17 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
     checkParamDefault(source, name, param, declared, out);
   }
 
+  const hopRange = checkHops(source, doc, out);
   const ids = new Map<string, PathSegment[]>();
   const captured = new Set<string>();
   for (const section of SECTIONS) {
     asArray(doc[section]).forEach((step, index) => {
       if (!isObject(step)) return;
       const base: PathSegment[] = [section, index];
+      const wasInHops = inHops;
+      inHops = section === 'steps' && hopRange !== undefined && index >= hopRange.first && index <= hopRange.last;
+      // Leaving the path: its captures are gone (those also made before it stay known).
+      if (wasInHops && !inHops) for (const name of hopCaptures) if (!outerCaptures.has(name)) captured.delete(name);
       if (typeof step.id === 'string') {
         if (ids.has(step.id)) {
           const first = ids.get(step.id)!;
@@ -94,7 +113,7 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
       }
       const ownCaptures = isObject(step.capture) ? Object.keys(step.capture) : [];
       // The step's own captures are known to its expectations, not to its command.
-      for (const field of ['run', 'when', 'message', 'snapshot', 'note', 'remote', 'artifact'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
+      for (const field of ['run', 'when', 'message', 'snapshot', 'note', 'remote', 'artifact', 'file'] as const) checkTemplate(step[field], [...base, field], captured, ownCaptures);
       if (isObject(step.reconnect)) checkTemplate(step.reconnect.check, [...base, 'reconnect', 'check'], captured, ownCaptures);
       // The probe runs before the step (on resume): it knows only the values captured before it.
       if (isObject(step.completedWhen)) {
@@ -114,6 +133,8 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
         } else prompts.set(a.prompt, i);
       });
       const afterCapture = new Set([...captured, ...ownCaptures]);
+      // A pre-check's hint is rendered after the check ran: its own captures are known to it.
+      if (section === 'prechecks') checkTemplate(step.hint, [...base, 'hint'], afterCapture);
       for (const list of ['expect', 'until'] as const) {
         asArray(step[list]).forEach((item, i) => checkExpect(item, [...base, list, i]));
       }
@@ -202,7 +223,10 @@ export function checkRunbookRules(source: YamlSource): Diagnostic[] {
         }
       }
       checkKindFields(source, step, base, out);
-      ownCaptures.forEach((name) => captured.add(name));
+      ownCaptures.forEach((name) => {
+        captured.add(name);
+        (inHops ? hopCaptures : outerCaptures).add(name);
+      });
     });
   }
   checkPreviousAttempts(source, doc, ids, out);
@@ -222,6 +246,56 @@ function checkPreviousAttempts(source: YamlSource, doc: Loose, ids: ReadonlyMap<
       }
     });
   });
+}
+
+/**
+ * `hops`: both ends name steps under `steps`, in order; the list is known at plan time (params
+ * only); the description names params and the hop. Returns the index range of the hop's steps.
+ */
+function checkHops(source: YamlSource, doc: Loose, out: Diagnostic[]): { first: number; last: number } | undefined {
+  const hops = doc.hops;
+  if (!isObject(hops)) return undefined;
+  const ids = asArray(doc.steps).map((step) => (isObject(step) && typeof step.id === 'string' ? step.id : undefined));
+  const known = ids.filter((id): id is string => id !== undefined);
+  const declared = isObject(doc.params) ? Object.keys(doc.params) : [];
+  const indexOf = (field: 'firstStep' | 'lastStep'): number | undefined => {
+    const id = hops[field];
+    if (typeof id !== 'string') return undefined;
+    const index = ids.indexOf(id);
+    if (index >= 0) return index;
+    const suggestion = suggestName(id, known);
+    out.push(source.diagnose('RB1240', `\`hops.${field}\` names step \`${id}\`, which is not under \`steps\`; ${suggestion ? `did you mean \`${suggestion}\`?` : `name one of ${known.join(', ')}`}`, ['hops', field]));
+    return undefined;
+  };
+  const first = indexOf('firstStep');
+  const last = indexOf('lastStep');
+  if (first !== undefined && last !== undefined && last < first) {
+    out.push(source.diagnose('RB1241', `\`hops.lastStep\` (\`${ids[last]}\`) comes before \`hops.firstStep\` (\`${ids[first]}\`) under \`steps\`; the hop runs the steps from the first to the last, in order`, ['hops', 'lastStep']));
+  }
+  const checkPlanTime = (text: unknown, field: 'over' | 'description', allowHop: boolean) => {
+    if (typeof text !== 'string' || !hasTemplate(text)) return;
+    const analysis = analyseTemplate(text);
+    for (const problem of analysis.problems) {
+      out.push(source.diagnose(problem.kind === 'syntax' ? 'RB1204' : problem.kind === 'helper' ? 'RB1211' : 'RB1203', `${problem.message} in \`hops.${field}\``, ['hops', field]));
+    }
+    for (const ref of analysis.refs) {
+      if (ref.scope === 'params' && !declared.includes(ref.name.split('.')[0]!)) {
+        const suggestion = suggestName(ref.name, declared);
+        out.push(source.diagnose('RB1202', `\`params.${ref.name}\` is not declared in \`hops.${field}\`; ${suggestion ? `did you mean \`params.${suggestion}\`?` : 'declare it under `params`'}`, ['hops', field]));
+      } else if (ref.scope !== 'params' && !(allowHop && ref.scope === 'hop')) {
+        const name = ref.scope === 'capture' ? ref.name : `${ref.scope}.${ref.name}`;
+        out.push(source.diagnose('RB1242', `\`hops.${field}\` is rendered at plan time, once for the whole run, so it may name only params${allowHop ? ' and `hop.*`' : ''}, not \`${name}\``, ['hops', field]));
+      }
+    }
+  };
+  checkPlanTime(hops.over, 'over', false);
+  checkPlanTime(hops.description, 'description', true);
+  asArray(hops.over).forEach((value, i) => {
+    if (typeof value !== 'string') return;
+    const control = findControlCharacter(value);
+    if (control) out.push(source.diagnose('RB1245', `hop ${i + 1} of \`hops.over\` ${describeControlCharacter(value, control)}; a hop is one line of text without control characters`, ['hops', 'over', i]));
+  });
+  return first !== undefined && last !== undefined && last >= first ? { first, last } : undefined;
 }
 
 function checkParamDefault(source: YamlSource, name: string, param: Loose, declared: string[], out: Diagnostic[]) {
@@ -274,11 +348,9 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   const id = typeof step.id === 'string' ? `\`${step.id}\`` : String(Number(base[1]) + 1);
   const fail = (field: string, message: string) =>
     out.push(source.diagnose('RB1210', `step ${id}: ${message}`, field in step ? [...base, field] : base, field in step ? 'key' : 'value'));
-  const transfer = kind === 'fetch' || kind === 'put';
   const needsRun = !['approval', 'snapshot', 'fetch', 'put'].includes(kind) && !('previousAttempts' in step);
   if (needsRun && typeof step.run !== 'string') fail('run', `a \`${kind}\` step needs \`run\`, the command to run`);
   checkTransferFields(source, step, base, kind, id, out);
-  if (transfer && 'run' in step) out.push(source.diagnose('RB1252', `step ${id}: a \`${kind}\` step moves a file over SFTP and runs no command; remove \`run\``, [...base, 'run'], 'key'));
   if (kind === 'approval' && 'run' in step) fail('run', 'an approval step runs no command; remove `run` and say what to approve in `message`');
   if (kind === 'approval' && typeof step.message !== 'string') fail('message', 'an approval step needs `message`, what the operator is asked');
   if (kind !== 'approval' && 'message' in step) fail('message', '`message` belongs to approval steps');
@@ -304,18 +376,30 @@ function checkKindFields(source: YamlSource, step: Loose, base: PathSegment[], o
   if (base[0] !== 'prechecks' && 'hint' in step && !('severity' in step)) fail('hint', '`hint` goes with `severity` on a step (and on every pre-check)');
 }
 
-/** `remote`, `artifact` and `file` say what a fetch or put moves; elsewhere they are mistakes. */
+/**
+ * A fetch or put moves a file over SFTP: it needs `remote`, a put exactly one source, and neither
+ * runs a command; elsewhere these fields are mistakes.
+ */
 function checkTransferFields(source: YamlSource, step: Loose, base: PathSegment[], kind: string, id: string, out: Diagnostic[]) {
-  const at = (field: string): PathSegment[] => (field in step ? [...base, field] : base);
-  const diagnose = (field: string, message: string) => out.push(source.diagnose('RB1252', `step ${id}: ${message}`, at(field), field in step ? 'key' : 'value'));
+  // RB1246 for put steps (and `remote`, `file` elsewhere), RB1252 for fetch steps (and `artifact` elsewhere).
+  const diagnose = (field: string, message: string) => {
+    const code = kind === 'fetch' || (kind !== 'put' && field === 'artifact') ? 'RB1252' : 'RB1246';
+    out.push(source.diagnose(code, `step ${id}: ${message}`, field in step ? [...base, field] : base, field in step ? 'key' : 'value'));
+  };
   if (kind !== 'fetch' && kind !== 'put') {
-    for (const field of ['remote', 'artifact', 'file']) if (field in step) diagnose(field, `\`${field}\` belongs to fetch and put steps`);
+    for (const field of ['remote', 'artifact', 'file']) if (field in step) diagnose(field, `\`${field}\` belongs to put steps (a file sent over SFTP) and fetch steps`);
     return;
   }
-  if (typeof step.remote !== 'string') diagnose('remote', `a \`${kind}\` step needs \`remote\`, the path of the file on the host`);
+  if (kind === 'put' && base[0] === 'prechecks') diagnose('kind', 'a put step changes the host; it belongs under `steps`');
+  if ('run' in step) diagnose('run', `a ${kind} step ${kind === 'put' ? 'sends' : 'copies'} a file over SFTP and runs no command; remove \`run\``);
+  if (typeof step.remote !== 'string') diagnose('remote', `a ${kind} step needs \`remote\`, the absolute path of the file on the host`);
   if (kind === 'fetch' && 'file' in step) diagnose('file', 'a fetch saves into the run\'s artifacts; `file` (a repository file) is for put steps');
-  if (kind === 'put' && ('artifact' in step) === ('file' in step)) {
-    diagnose('artifact' in step ? 'file' : 'artifact', 'a put step needs exactly one source: `artifact` (fetched earlier in the run) or `file` (in the repository)');
+  if (kind === 'put' && !('artifact' in step) && !('file' in step)) {
+    diagnose('file', 'a put step needs `file`, the repository file to send, or `artifact`, a file fetched earlier in the run');
+  }
+  if (kind === 'put' && 'artifact' in step && 'file' in step) diagnose('file', 'a put step sends one file: `artifact` (fetched earlier in the run) or `file` (in the repository), not both');
+  for (const field of ['until', 'answer', 'capture', 'expect', 'reconnect'] as const) {
+    if (field in step) diagnose(field, `\`${field}\` goes with a command; a ${kind} step succeeds when the file ${kind === 'put' ? 'reads back as it was sent' : 'is copied whole'}`);
   }
 }
 
@@ -349,11 +433,22 @@ export function checkRolesAgainstInventory(
   runbook.strategy?.order?.forEach((role, i) => {
     if (!roles.has(role)) report(role, ['strategy', 'order', i]);
   });
+  /** Roles like none there: no typo but nodes this inventory does not have (an optional third HA node, say). */
+  const optional = new Map<string, { steps: string[]; path: PathSegment[] }>();
   for (const section of SECTIONS) {
     runbook[section]?.forEach((step, i) => {
       const role = step.on?.role;
-      if (role !== undefined && !roles.has(role)) report(role, [section, i, 'on', 'role']);
+      if (role === undefined || roles.has(role)) return;
+      const path = [section, i, 'on', 'role'];
+      if (suggestName(role, [...roles]) !== undefined) report(role, path);
+      else if (optional.has(role)) optional.get(role)!.steps.push(step.id);
+      else optional.set(role, { steps: [step.id], path });
     });
+  }
+  for (const [role, { steps, path }] of optional) {
+    const which = steps.length === 1 ? `step \`${steps[0]}\`` : `${steps.length} steps from \`${steps[0]}\` on`;
+    const message = `role \`${role}\` is held by no targeted host of inventory \`${inventoryName}\` (roles there: ${[...roles].join(', ') || 'none'}): ${which} will not run with it`;
+    out.push({ ...source.diagnose('RB1220', message, path), severity: 'warning' });
   }
   return out;
 }

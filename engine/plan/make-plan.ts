@@ -4,9 +4,11 @@ import type { HostPlan, Plan, PlanCheck, PlannedHost, PlannedStep } from '../sch
 import type { Precheck, Runbook, Step } from '../schema/runbook.js';
 import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import { hashSha256, joinCanonicalFields, toCanonicalFields, toCanonicalJson } from './canonical-json.js';
+import { describeHopContext, resolveHops, sequenceSteps } from './hops.js';
 import { matchesSelector, resolveHosts, selectTargets, type ResolvedHost } from './inventory.js';
 import { resolveParams, type ParamValue } from './params.js';
 import { createIsolationRule, type IsolationRule, type Topology } from './isolation.js';
+import { formatTransferCommand, nameArtifact } from './transfer-command.js';
 import { RuntimeValue, UnsafeValueError, analyseTemplateOnce, hasTemplate, renderTemplate, type TemplateContext } from './template.js';
 
 export const NO_ROLE_STAGE = '(no role)';
@@ -55,18 +57,20 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
 
   const hostPlans: Plan['hostPlans'] = {};
   const commands = new Map<string, string>();
+  const hops = runbook.hops === undefined ? undefined : resolveHops(runbook.hops, params);
+  const once = <S extends { id: string }>(steps: readonly S[]) => steps.map((step) => ({ step, id: step.id, hop: undefined as number | undefined }));
   const sections = [
-    { steps: runbook.prechecks ?? [], defaultKind: 'check', name: 'precheck' },
-    { steps: runbook.steps, defaultKind: 'command', name: 'step' },
-    { steps: runbook.rollback ?? [], defaultKind: 'command', name: 'rollback step' },
+    { steps: once(runbook.prechecks ?? []), defaultKind: 'check', name: 'precheck' },
+    { steps: sequenceSteps(runbook.steps, runbook.hops, hops?.length ?? 0), defaultKind: 'command', name: 'step' },
+    { steps: once(runbook.rollback ?? []), defaultKind: 'command', name: 'rollback step' },
   ] as const;
   // When no command names a host field, a host's plan depends only on which steps select it: hosts
   // with the same selection share one frozen host plan, which the plan's JSON then serialises once.
-  const shared = sections.every(({ steps }) => steps.every((step) => [step.run, step.reconnect?.check, (step as Step).completedWhen?.run, (step as Step).remote, (step as Step).artifact].every((t) => t === undefined || isHostIndependent(t))))
+  const shared = sections.every(({ steps }) => steps.every(({ step }) => [step.run, step.reconnect?.check, 'completedWhen' in step ? step.completedWhen?.run : undefined, step.remote, step.artifact, step.file].every((t) => t === undefined || isHostIndependent(t))))
     ? new Map<string, HostPlan>()
     : undefined;
   for (const host of targets) {
-    const selected = sections.map(({ steps }) => steps.filter((step) => matchesSelector(host, step.on)));
+    const selected = sections.map(({ steps }) => steps.filter(({ step }) => matchesSelector(host, step.on)));
     const selection = shared && selected.map((steps) => steps.map((step) => step.id).join(',')).join('|');
     const known = selection === undefined ? undefined : shared?.get(selection);
     if (known) {
@@ -75,7 +79,11 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
     }
     const context = createPlanContext(params, host);
     const [prechecks, steps, rollback] = sections.map(({ defaultKind, name }, i) =>
-      selected[i]!.map((step) => planStep(step, defaultKind, context, host, name, commands)),
+      selected[i]!.map(({ step, id, hop }) =>
+        hop === undefined
+          ? planStep(step, defaultKind, context, host, name, commands)
+          : planStep({ ...step, id }, defaultKind, { ...context, hop: describeHopContext(hop, hops!) }, host, name, commands, hop),
+      ),
     ) as [PlannedStep[], PlannedStep[], PlannedStep[]];
     // Keys in canonical (sorted) order: the plan hash and the JSON output then reuse these objects as they are.
     const hostPlan: HostPlan = { prechecks, rollback, steps };
@@ -94,6 +102,7 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
       prechecks: runbook.prechecks ?? [],
       steps: runbook.steps,
       rollback: runbook.rollback ?? [],
+      hops: runbook.hops,
     },
     inputs: inputs.files,
     params,
@@ -104,6 +113,7 @@ export function makePlanDocument(inputs: PlanInputs): PlanDocument {
     hostPlans,
     checks: [...checkPlan(targets, strategy.order, inventoryHosts), ...(isolation?.findings ?? [])],
     ...(isolation ? { topology: isolation.topology } : {}),
+    hops,
   };
   const fields = toCanonicalFields(withoutHash, ['hosts', 'hostPlans']);
   const hash = formatPlanHash(joinCanonicalFields(fields));
@@ -368,8 +378,11 @@ function planStep(
   host: ResolvedHost,
   section: string,
   commands: Map<string, string>,
+  hop?: number,
 ): PlannedStep {
   const kind = step.kind ?? defaultKind;
+  // A step of the path renders differently in each hop: its commands are shared within the hop only.
+  const key = (source: string) => (hop === undefined ? source : `${hop}\u0000${source}`);
   const renderCommand = (source: string) => {
     try {
       return renderTemplate(source, withCapturesOf(source, context), { shell: true });
@@ -384,22 +397,23 @@ function planStep(
   if (kind === 'fetch' || kind === 'put') command = describeTransfer(step as Step, kind, context);
   else if ('previousAttempts' in step && step.previousAttempts) command = describePreviousAttempts(step.previousAttempts.steps);
   else if (step.run !== undefined) {
-    command = commands.get(step.run);
+    command = commands.get(key(step.run));
     if (command === undefined) {
       command = renderCommand(step.run);
-      if (isHostIndependent(step.run)) commands.set(step.run, command);
+      if (isHostIndependent(step.run)) commands.set(key(step.run), command);
     }
   }
   // The reconnection check and the completion probe run on the host too: the same refusal of
   // unsafe values, at plan time.
   for (const extra of [step.reconnect?.check, 'completedWhen' in step ? step.completedWhen?.run : undefined]) {
-    if (extra === undefined || commands.has(extra)) continue;
+    if (extra === undefined || commands.has(key(extra))) continue;
     const rendered = renderCommand(extra);
-    if (isHostIndependent(extra)) commands.set(extra, rendered);
+    if (isHostIndependent(extra)) commands.set(key(extra), rendered);
   }
   // Keys in canonical (sorted) order, as in hostPlans.
   return {
     command,
+    hop,
     id: step.id,
     kind,
     mutating: !READ_ONLY_KINDS.includes(kind) && kind !== 'approval',
@@ -412,14 +426,12 @@ export function describePreviousAttempts(steps: readonly string[]): string {
   return `read reports/runs: did ${steps.join(', ')} fail in the last run?`;
 }
 
-/** What a fetch or put moves, for the plan: the remote path, and the artifact or repository file. */
+/** What a fetch or put moves, for the plan (the executor names its transfer the same way). */
 function describeTransfer(step: Step, kind: 'fetch' | 'put', context: TemplateContext): string {
   const render = (source: string) => renderTemplate(source, withCapturesOf(source, context), { shell: false });
   const remote = render(step.remote ?? '');
-  const artifact = step.artifact === undefined ? remote.slice(remote.lastIndexOf('/') + 1) : render(step.artifact);
-  // No host name here: hosts that select the same steps share one host plan.
-  if (kind === 'fetch') return `sftp get ${remote} -> artifact ${artifact}`;
-  return `sftp put ${step.file === undefined ? `artifact ${artifact}` : `file ${step.file}`} -> ${remote}`;
+  const artifact = nameArtifact(remote, step.artifact === undefined ? undefined : render(step.artifact));
+  return formatTransferCommand(kind, { remote, artifact, ...(step.file === undefined ? {} : { file: render(step.file) }) });
 }
 
 /** A template that names no host field (and nothing the analysis refused) renders the same for every host. */

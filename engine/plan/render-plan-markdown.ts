@@ -7,7 +7,7 @@ const BATCH_ROWS_SHOWN = 40;
 const NAMES_PER_BATCH_SHOWN = 12;
 
 export function renderPlanMarkdown(plan: Plan, limit = MARKDOWN_LIMIT): string {
-  const head = [renderHeader(plan), renderChecks(plan), renderPrechecks(plan), renderStages(plan), renderFlowchart(plan)]
+  const head = [renderHeader(plan), renderChecks(plan), renderPrechecks(plan), renderStages(plan), renderHops(plan), renderFlowchart(plan)]
     .filter(Boolean)
     .join('\n');
   const hostNames = Object.keys(plan.hostPlans);
@@ -51,13 +51,14 @@ function renderHeader(plan: Plan): string {
     ['Plan hash', `\`${plan.hash}\``],
     ['Engine', plan.engineVersion],
     ['Hosts', `${hosts} in ${plan.stages.length} stage(s), ${batches} batch(es) of up to ${s.batchSize}`],
-    ['Steps', `${plan.runbook.prechecks.length} pre-check(s); ${plan.runbook.steps.length} step(s), ${mutating} of them changing the host (first host); ${plan.runbook.rollback.length} rollback step(s)`],
+    ['Steps', `${plan.runbook.prechecks.length} pre-check(s); ${plan.runbook.steps.length} step(s)${plan.hops && first ? ` (${first.steps.length} run over ${plan.hops.length} hop(s))` : ''}, ${mutating} of them changing the host (first host); ${plan.runbook.rollback.length} rollback step(s)`],
     ['Failures', `stop after ${s.maxFailures + 1} failed host(s)${s.rollbackOnFailure ? '; failed hosts are rolled back' : ''}`],
     ['Snapshots', s.snapshot.before || s.snapshot.after ? `${[s.snapshot.before && 'before', s.snapshot.after && 'after'].filter(Boolean).join(' and ')} (profile \`${s.snapshot.profile}\`)` : 'none'],
     ...(plan.topology
       ? ([['Topology', plan.topology.snapshot === null ? 'none available: batches not checked for isolated neighbours (RB2051)' : `LLDP of snapshot \`${plan.topology.snapshot}\` taken ${plan.topology.createdAt ?? '?'} (${plan.topology.links ?? 0} links); batches cut so that no neighbour is isolated`]] as Array<[string, string]>)
       : []),
     ['Params', params || 'none'],
+    ...(plan.hops ? [['Hops', describeHops(plan)] as [string, string]] : []),
     ['Policy', policy.join('; ')],
   ];
   return [
@@ -119,6 +120,22 @@ function renderStages(plan: Plan): string {
   return ['### Stages and batches', '', '| stage | batch | hosts |', '| --- | --- | --- |', ...rows, ''].join('\n');
 }
 
+function describeHops(plan: Plan): string {
+  const { firstStep, lastStep } = plan.runbook.hops!;
+  return `${plan.hops!.map((h) => `\`${h.value}\``).join(' → ')}: steps \`${firstStep}\` to \`${lastStep}\` once per hop, in order; a hop that fails stops the path`;
+}
+
+/** One section per hop: its value and what the runbook says it does. */
+function renderHops(plan: Plan): string {
+  if (!plan.hops) return '';
+  const count = plan.hops.length;
+  return [
+    '### Hops',
+    '',
+    ...plan.hops.map((h) => `**Hop ${h.index} of ${count}: \`${h.value}\`**${h.description ? `\n\n${h.description.trim()}` : ''}\n`),
+  ].join('\n');
+}
+
 function renderFlowchart(plan: Plan): string {
   const nodes: string[] = ['  start([start])'];
   const chain = ['start'];
@@ -142,18 +159,38 @@ function renderHost(plan: Plan, name: string): string {
   const host = plan.hosts[name]!;
   const hostPlan = plan.hostPlans[name]!;
   const facts = [host.role, host.address ? `${host.address}:${host.port}` : 'no address', host.platform].filter(Boolean).join(', ');
-  const table = (steps: PlannedStep[]) =>
+  const table = (steps: PlannedStep[], first = 1) =>
     [
       '| # | step | kind | command |',
       '| --- | --- | --- | --- |',
       ...steps.map(
         (s, i) =>
-          `| ${i + 1} | \`${s.id}\`${s.when ? ` (when ${codeCell(s.when)})` : ''} | ${s.kind}${s.mutating ? ' ✎' : ''} | ${s.command === undefined ? '' : codeCell(s.command)} |`,
+          `| ${i + first} | \`${s.id}\`${s.when ? ` (when ${codeCell(s.when)})` : ''} | ${s.kind}${s.mutating ? ' ✎' : ''} | ${s.command === undefined ? '' : codeCell(s.command)} |`,
       ),
     ].join('\n');
-  const sections = [`**Steps** (✎ changes the host)\n\n${table(hostPlan.steps)}`];
+  const sections = plan.hops ? splitByHop(plan, hostPlan.steps, table) : [`**Steps** (✎ changes the host)\n\n${table(hostPlan.steps)}`];
   if (hostPlan.rollback.length > 0) sections.push(`**Rollback** (if this host fails)\n\n${table(hostPlan.rollback)}`);
   return `<details><summary><b>${escapeHtml(name)}</b> (${escapeHtml(facts)}): ${hostPlan.steps.length} step(s)</summary>\n\n${sections.join('\n\n')}\n\n</details>\n`;
+}
+
+/** A host's steps as tables: those before the path, one per hop, those after; numbered throughout. */
+function splitByHop(plan: Plan, steps: PlannedStep[], table: (steps: PlannedStep[], first: number) => string): string[] {
+  const count = plan.hops!.length;
+  const groups: Array<{ title: string; steps: PlannedStep[] }> = [];
+  for (const step of steps) {
+    const title = step.hop === undefined
+      ? groups.some((g) => g.title.startsWith('**Hop')) ? '**After the hops**' : '**Steps** (✎ changes the host)'
+      : `**Hop ${step.hop} of ${count}: \`${plan.hops![step.hop - 1]?.value ?? ''}\`**`;
+    const last = groups[groups.length - 1];
+    if (last?.title === title) last.steps.push(step);
+    else groups.push({ title, steps: [step] });
+  }
+  let first = 1;
+  return groups.map((g) => {
+    const text = `${g.title}\n\n${table(g.steps, first)}`;
+    first += g.steps.length;
+    return text;
+  });
 }
 
 function summariseNames(names: readonly string[]): string {

@@ -8,6 +8,8 @@ const SHELL_SAFE = /^[A-Za-z0-9_./:=@%+,-]*$/;
 
 export const HOST_FIELDS = ['name', 'address', 'port', 'user', 'role', 'platform', 'labels'] as const;
 export const RUN_FIELDS = ['id'] as const;
+/** `{{hop.value}}`, `{{hop.index}}`, `{{hop.count}}`: the hop a step of `hops` runs in. */
+export const HOP_FIELDS = ['value', 'index', 'count'] as const;
 
 /** Shell-quotes a value for POSIX sh: bare when it is already safe, else single-quoted. */
 export function quoteShell(value: unknown): string {
@@ -85,6 +87,7 @@ export type TemplateRef =
   | { scope: 'params'; name: string; bare: boolean }
   | { scope: 'host'; name: string; bare: boolean }
   | { scope: 'run'; name: string; bare: boolean }
+  | { scope: 'hop'; name: string; bare: boolean }
   | { scope: 'capture'; name: string; bare: boolean };
 
 export interface TemplateProblem {
@@ -116,9 +119,9 @@ export function analyseTemplate(source: string): TemplateAnalysis {
       return;
     }
     const [head, ...rest] = path.parts as [string, ...string[]];
-    if (head === 'params' || head === 'host' || head === 'run') {
+    if (head === 'params' || head === 'host' || head === 'run' || head === 'hop') {
       const name = rest.join('.');
-      const fields: readonly string[] = head === 'host' ? HOST_FIELDS : head === 'run' ? RUN_FIELDS : [];
+      const fields: readonly string[] = head === 'host' ? HOST_FIELDS : head === 'run' ? RUN_FIELDS : head === 'hop' ? HOP_FIELDS : [];
       if (!name || (head !== 'params' && !fields.includes(rest[0]!))) {
         problems.push({
           kind: 'variable',
@@ -190,6 +193,8 @@ export interface TemplateContext {
   host: Record<string, unknown>;
   run: Record<string, unknown>;
   captures: Record<string, unknown>;
+  /** In a step of `hops`: the hop it runs in. */
+  hop?: Record<string, unknown>;
 }
 
 /** A template refers to a value that is not there (a capture its step never made). */
@@ -224,7 +229,7 @@ export class NulInCommandError extends UnsafeValueError {
 
 /** Own properties only: `{{params.constructor}}` must not find Object's constructor. */
 function lookup(context: TemplateContext, ref: TemplateRef): unknown {
-  const root: unknown = ref.scope === 'capture' ? context.captures : context[ref.scope];
+  const root: unknown = ref.scope === 'capture' ? context.captures : ref.scope === 'hop' ? context.hop : context[ref.scope];
   let value: unknown = root;
   for (const part of ref.scope === 'capture' ? [ref.name] : ref.name.split('.')) {
     if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
@@ -244,6 +249,7 @@ function toTemplateData(context: TemplateContext): Record<string, unknown> {
   data.params = withoutPrototype(context.params);
   data.host = withoutPrototype(context.host);
   data.run = withoutPrototype(context.run);
+  if (context.hop !== undefined) data.hop = withoutPrototype(context.hop);
   return data;
 }
 

@@ -32,6 +32,10 @@ export function buildRunReport(plan: Plan, result: RunResult, meta: RunReportMet
   const placement = placeHosts(plan);
   const order = [...placement.keys(), ...Object.keys(plan.hosts).filter((name) => !placement.has(name))];
 
+  // The hop of each step of the path, by the id it ran under.
+  const hopOf = new Map(
+    plan.hops ? [...new Set(Object.values(plan.hostPlans))].flatMap((hostPlan) => hostPlan.steps.flatMap((s) => (s.hop === undefined ? [] : [[s.id, s.hop] as const]))) : [],
+  );
   const toStep = (record: StepRecord): ReportStep =>
     dropUndefined({
       id: record.id,
@@ -51,6 +55,7 @@ export function buildRunReport(plan: Plan, result: RunResult, meta: RunReportMet
       severity: record.severity,
       hint: record.hint,
       transfer: record.transfer,
+      hop: record.section === 'step' ? hopOf.get(record.id) : undefined,
     });
 
   const toHost = (name: string, host: HostResult | undefined): ReportHost => {
@@ -105,6 +110,7 @@ export function buildRunReport(plan: Plan, result: RunResult, meta: RunReportMet
       comparison: meta.snapshotDiff === undefined ? undefined : summarizeSnapshotDiff(meta.snapshotDiff),
     }),
     history: describeHistory(meta.history, hide),
+    hops: plan.hops?.map((h) => dropUndefined({ index: h.index, value: hide(h.value), description: hideOptional(h.description) })),
     limits: { outputLines: limits.lines, outputBytes: limits.bytes },
   });
 }

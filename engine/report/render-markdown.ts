@@ -42,7 +42,7 @@ function compileTemplates(): Handlebars.TemplateDelegate {
 }
 
 function describeReport(report: RunReport, options: RenderReportOptions) {
-  const hosts = Object.entries(report.hosts).map(([name, host]) => describeHost(name, host));
+  const hosts = Object.entries(report.hosts).map(([name, host]) => describeHost(name, host, report.hops));
   const precheckProblems = Object.entries(report.hosts).flatMap(([name, host]) =>
     host.prechecks
       .filter((step) => step.status === 'failed' || step.status === 'interrupted')
@@ -76,12 +76,12 @@ function describeReport(report: RunReport, options: RenderReportOptions) {
   };
 }
 
-function describeHost(name: string, host: ReportHost) {
+function describeHost(name: string, host: ReportHost, hops: RunReport['hops']) {
   const ran = host.steps.filter((s) => s.status === 'succeeded').length;
   const tables = [
-    { title: 'Pre-checks', steps: host.prechecks },
-    { title: 'Steps', steps: host.steps },
-    { title: 'Rollback', steps: host.rollback },
+    { title: 'Pre-checks', note: '', steps: host.prechecks },
+    ...(hops ? describeHopTables(host.steps, hops) : [{ title: 'Steps', note: '', steps: host.steps }]),
+    { title: 'Rollback', note: '', steps: host.rollback },
   ].filter((t) => t.steps.length > 0);
   const logs = [
     ...host.prechecks.flatMap((step) => describeStepLog(step, 'pre-check ')),
@@ -89,6 +89,33 @@ function describeHost(name: string, host: ReportHost) {
     ...host.rollback.flatMap((step) => describeStepLog(step, 'rollback ')),
   ];
   return { name, host, tables, logs, stepTally: `${ran}/${host.steps.length} succeeded${host.rollback.length > 0 ? `, ${host.rollback.length} rollback step${host.rollback.length === 1 ? '' : 's'}` : ''}` };
+}
+
+/** A host's steps in one table per hop (its outcome in the title), with those before and after the path. */
+function describeHopTables(steps: readonly ReportStep[], hops: NonNullable<RunReport['hops']>) {
+  const tables: Array<{ title: string; note: string; steps: ReportStep[]; hop?: number }> = [];
+  for (const step of steps) {
+    const last = tables[tables.length - 1];
+    if (last && last.hop === step.hop && (step.hop !== undefined || last.title !== 'Steps' || !tables.some((t) => t.hop !== undefined))) {
+      last.steps.push(step);
+      continue;
+    }
+    const hop = step.hop === undefined ? undefined : hops[step.hop - 1];
+    tables.push(
+      hop
+        ? { title: `Hop ${hop.index} of ${hops.length}: ${hop.value}`, note: hop.description?.trim().replace(/\s*\n\s*/g, ' ') ?? '', steps: [step], hop: hop.index }
+        : { title: tables.some((t) => t.hop !== undefined) ? 'After the hops' : 'Steps', note: '', steps: [step] },
+    );
+  }
+  for (const table of tables) if (table.hop !== undefined) table.title += ` (${describeHopOutcome(table.steps)})`;
+  return tables;
+}
+
+function describeHopOutcome(steps: readonly ReportStep[]): string {
+  if (steps.some((s) => s.status === 'failed')) return 'failed';
+  if (steps.some((s) => s.status === 'interrupted')) return 'interrupted';
+  if (steps.every((s) => s.status === 'skipped' && s.attempts === 0 && s.message?.startsWith('not run'))) return 'not run';
+  return 'succeeded';
 }
 
 /** A step's command and outputs, one collapsed block; a failed step's block is open, being the one a reader came for. */

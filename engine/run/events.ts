@@ -118,6 +118,6 @@ export type RunEvent =
   /** Output lines, several at a time joined by `\n`; per step only its first and last part (engine/run/output-budget.ts). */
   | (At & { type: 'output'; host: string; stepId: string; stream: 'stdout' | 'stderr'; line: string })
   /** Values a step captured, except those marked secret: what a resumed run needs to render later steps. */
-  | (At & { type: 'host.captured'; host: string; stepId: string; values: Record<string, string> });
+  | (At & { type: 'host.captured'; host: string; stepId: string; values: Record<string, string>; /** Set for a step of `hops`: the hop the values belong to. */ hop?: number });
 
 export type EmitEvent = (event: RunEvent) => void;

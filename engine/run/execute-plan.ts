@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { describeHopContext, sequenceSteps } from '../plan/hops.js';
 import { describeHostContext } from '../plan/make-plan.js';
 import { renderTemplate } from '../plan/template.js';
 import type { Plan, PlannedStep } from '../schema/plan.js';
@@ -96,6 +97,10 @@ class PlanExecution {
   private readonly hosts: Record<string, HostResult>;
   private readonly sessions: Map<string, Session>;
   private readonly definitions: Record<StepSection, Map<string, Step | Precheck>>;
+  /** The main steps in the order they run, a step of `hops` once per hop under its hop's id. */
+  private readonly sequence: Step[];
+  /** Per host, the values captured in each hop: a hop sees its own and those captured outside the path. */
+  private readonly hopCaptures = new Map<string, Map<number, Record<string, string>>>();
   private readonly snapshots: RunResult['snapshots'] = {};
   private readonly startedAt: number;
   /** Aborted by the first signal or by a journal that cannot be written. */
@@ -117,8 +122,12 @@ class PlanExecution {
     this.startedAt = options.resume?.startedAt ?? this.clock.now();
     this.hosts = Object.fromEntries(this.names.map((name) => [name, restoreHost(options.resume?.hosts[name])]));
     this.sessions = new Map(this.names.map((name) => [name, createSession(name, deps)]));
-    for (const name of this.names) Object.assign(this.sessions.get(name)!.captures, options.resume?.hosts[name]?.captures);
+    for (const name of this.names) {
+      Object.assign(this.sessions.get(name)!.captures, options.resume?.hosts[name]?.captures);
+      for (const [hop, values] of Object.entries(options.resume?.hosts[name]?.hopCaptures ?? {})) Object.assign(this.capturesOf(name, Number(hop)), values);
+    }
     this.definitions = indexDefinitions(plan);
+    this.sequence = sequenceSteps(plan.runbook.steps, plan.runbook.hops, plan.hops?.length ?? 0).map(({ id }) => this.definitions.step.get(id) as Step);
     this.limit = createLimiter(options.maxParallel ?? plan.strategy.maxParallel);
     // Every command and wait of every host listens to these: hundreds at once is expected.
     setMaxListeners(0, this.stop.signal, ...(options.abortCommands ? [options.abortCommands] : []));
@@ -275,15 +284,29 @@ class PlanExecution {
     };
   }
 
-  private stepEnvironment(name: string): StepEnvironment {
+  /** The values a host captured in one hop (or, without a hop, outside the path). */
+  private capturesOf(name: string, hop: number | undefined): Record<string, string> {
+    if (hop === undefined) return this.sessions.get(name)!.captures;
+    let hops = this.hopCaptures.get(name);
+    if (!hops) this.hopCaptures.set(name, (hops = new Map()));
+    let values = hops.get(hop);
+    if (!values) hops.set(hop, (values = Object.create(null) as Record<string, string>));
+    return values;
+  }
+
+  private stepEnvironment(name: string, hop?: number): StepEnvironment {
     const { plan, options } = this;
+    const base = this.sessions.get(name)!;
+    // A step of a hop captures into its hop's values, and reads them over those captured outside the path.
+    const session: Session = hop === undefined ? base : { ...base, captures: this.capturesOf(name, hop) };
     return {
-      session: this.sessions.get(name)!,
+      session,
       context: () => ({
         params: plan.params,
         host: describeHostContext(name, plan.hosts[name]!),
         run: { id: options.runId },
-        captures: this.sessions.get(name)!.captures,
+        captures: hop === undefined ? base.captures : Object.assign(Object.create(null) as Record<string, string>, base.captures, session.captures),
+        ...(hop === undefined ? {} : { hop: describeHopContext(hop, plan.hops ?? []) }),
       }),
       clock: this.clock,
       emit: this.emit,
@@ -300,13 +323,15 @@ class PlanExecution {
   /** Runs a step, journals its record and the values it captured (never the secret ones). */
   private async runOne(name: string, planned: PlannedStep, section: StepSection, priorAttempts = 0): Promise<StepRecord> {
     const step = this.definitions[section].get(planned.id)!;
-    const raw = await runStep(step, planned, section, this.stepEnvironment(name));
-    const captured = this.sessions.get(name)!.captures;
+    const raw = await runStep(step, planned, section, this.stepEnvironment(name, planned.hop));
+    const captured = this.capturesOf(name, planned.hop);
     const secretNames = secretCapturesOf(step);
     for (const secretName of secretNames) if (captured[secretName] !== undefined) this.redactor.add(captured[secretName]!);
     const record = { ...this.redactor.redactRecord(raw), attempts: raw.attempts + priorAttempts };
     const shareable = Object.fromEntries(record.captured.filter((n) => !secretNames.includes(n)).map((n) => [n, captured[n]!]));
-    if (Object.keys(shareable).length > 0) this.emit({ type: 'host.captured', at: this.clock.now(), host: name, stepId: planned.id, values: shareable });
+    if (Object.keys(shareable).length > 0) {
+      this.emit({ type: 'host.captured', at: this.clock.now(), host: name, stepId: planned.id, values: shareable, ...(planned.hop === undefined ? {} : { hop: planned.hop }) });
+    }
     this.emit({ type: 'step.finished', at: this.clock.now(), host: name, record });
     return record;
   }
@@ -319,7 +344,7 @@ class PlanExecution {
     if (decision.action === 'probe' && this.isStopping) decision = { action: 'wait', by: 'runbook', reason: 'the run was stopped before its completion probe could run' };
     if (decision.action === 'probe') {
       const probe = (this.definitions[section].get(planned.id) as Step).completedWhen!;
-      decision = settleAfterProbe(cut, this.options.decisions, await runCompletionProbe(probe, this.stepEnvironment(name)));
+      decision = settleAfterProbe(cut, this.options.decisions, await runCompletionProbe(probe, this.stepEnvironment(name, planned.hop)));
     }
     // The probe's command and what it saw may hold a secret capture.
     decision = { ...decision, reason: this.redactor.redact(decision.reason) };
@@ -413,9 +438,9 @@ class PlanExecution {
             if (!step || !found || record.status !== 'succeeded' || !READ_ONLY_KINDS.includes(found.kind as StepKind)) continue;
             const secretNames = secretCapturesOf(step);
             if (secretNames.length === 0) continue;
-            await runStep(step, found, section, { ...this.stepEnvironment(name), ...quiet });
+            await runStep(step, found, section, { ...this.stepEnvironment(name, found.hop), ...quiet });
             for (const secretName of secretNames) {
-              const value = this.sessions.get(name)!.captures[secretName];
+              const value = this.capturesOf(name, found.hop)[secretName];
               if (value !== undefined) this.redactor.add(value);
             }
           }
@@ -455,7 +480,7 @@ class PlanExecution {
       if (earlier) failures.set(name, earlier);
     }
     active = active.filter((name) => !failures.has(name));
-    for (const step of plan.runbook.steps) {
+    for (const step of this.sequence) {
       if (active.length === 0) break;
       if (this.isStopping) {
         batchStop = INTERRUPTED_MESSAGE;
@@ -490,9 +515,11 @@ class PlanExecution {
         break;
       }
     }
+    // A host that had run all its steps when the batch stopped is done: the stop is about what others had left.
+    const finished = (name: string) => plan.hostPlans[name]!.steps.every((p) => hosts[name]!.steps.some((r) => r.id === p.id));
     await Promise.all([
       ...[...failures].map(([name, failure]) => this.limit(() => this.endHost(name, failure))),
-      ...active.map((name) => this.limit(() => this.endHost(name, undefined, batchStop))),
+      ...active.map((name) => this.limit(() => this.endHost(name, undefined, finished(name) ? undefined : batchStop))),
       ...stopped.map((name) => this.limit(() => this.endHost(name, undefined, INTERRUPTED_MESSAGE))),
     ]);
   }
@@ -502,7 +529,7 @@ class PlanExecution {
     const { clock } = this;
     const at = clock.now();
     const first = targets[0]!.name;
-    const name = step.snapshot !== undefined ? renderTemplate(step.snapshot, this.stepEnvironment(first).context()) : `${this.options.runId}-${step.id}`;
+    const name = step.snapshot !== undefined ? renderTemplate(step.snapshot, this.stepEnvironment(first, targets[0]!.planned.hop).context()) : `${this.options.runId}-${step.id}`;
     for (const { name: host, planned } of targets) {
       this.emit({ type: 'step.started', at, host, section: 'step', stepId: step.id, kind: planned.kind, mutating: false, attempt: 1 });
     }
@@ -602,6 +629,11 @@ class PlanExecution {
         failed = true;
       }
     }
+    // Every rollback step's condition was unmet: nothing was restored, and the report must not say it was.
+    if (result.rollback.every((r) => r.status === 'skipped')) {
+      result.message += '; no rollback step applied to it';
+      return 'failed';
+    }
     return failed ? 'rollback-failed' : 'rolled-back';
   }
 }
@@ -643,9 +675,11 @@ function skippedRecord(planned: PlannedStep, section: StepSection, at: number, m
   };
 }
 
+/** Step definitions by the id they run under: a step of `hops` once per hop, as `<id>.hop<N>`. */
 function indexDefinitions(plan: Plan): Record<StepSection, Map<string, Step | Precheck>> {
   const index = (steps: ReadonlyArray<Step | Precheck>) => new Map(steps.map((s) => [s.id, s]));
-  return { precheck: index(plan.runbook.prechecks), step: index(plan.runbook.steps), rollback: index(plan.runbook.rollback) };
+  const steps = sequenceSteps(plan.runbook.steps, plan.runbook.hops, plan.hops?.length ?? 0).map(({ step, id }) => (id === step.id ? step : { ...step, id }));
+  return { precheck: index(plan.runbook.prechecks), step: index(steps), rollback: index(plan.runbook.rollback) };
 }
 
 function createSession(host: string, deps: ExecutorDeps): Session {

@@ -20,6 +20,8 @@ export interface ResumedHost {
   steps: StepRecord[];
   rollback: StepRecord[];
   captures: Record<string, string>;
+  /** Values captured by the steps of `hops`, per hop. */
+  hopCaptures?: Record<number, Record<string, string>>;
   interrupted?: InterruptedStep;
   startedAt?: number;
   finishedAt?: number;
@@ -93,9 +95,12 @@ export function rebuildRunState(events: readonly RunEvent[]): ResumeState | unde
         h.interrupted = undefined;
         break;
       }
-      case 'host.captured':
-        Object.assign(host(event.host).captures, event.values);
+      case 'host.captured': {
+        const h = host(event.host);
+        if (event.hop === undefined) Object.assign(h.captures, event.values);
+        else Object.assign(((h.hopCaptures ??= {})[event.hop] ??= {}), event.values);
         break;
+      }
       case 'host.finished':
         // An interrupted host is where a resumed run picks up again.
         if (event.state !== 'interrupted') {

@@ -2,7 +2,8 @@ import { parseDuration } from './duration.js';
 import type { CompletionProbe, Precheck, SnapshotDiffExpect, Step } from '../schema/runbook.js';
 import { READ_ONLY_KINDS, type StepKind } from '../schema/vocabulary.js';
 import type { PlannedStep } from '../schema/plan.js';
-import { MissingValueError, UnsafeValueError, renderTemplate, type TemplateContext } from '../plan/template.js';
+import { formatTransferCommand, nameArtifact } from '../plan/transfer-command.js';
+import { MissingValueError, UnsafeValueError, analyseTemplateOnce, renderTemplate, type TemplateContext } from '../plan/template.js';
 import { UserRegexError, compileUserRegex } from '../shared/user-regex.js';
 import { TransportError, type ExecResult, type HostConnection, type PromptAnswer } from '../transport/types.js';
 import type { Clock } from './clock.js';
@@ -54,8 +55,8 @@ export interface SnapshotRequest {
 export interface FileHooks {
   /** Where a fetched file of a host is kept, and how the report names it. */
   artifact(host: string, name: string): { path: string; label: string };
-  /** A repository file a put step sends; undefined when the path leaves the repository. */
-  repositoryFile(file: string): { path: string; label: string } | undefined;
+  /** A repository file a put step sends (`isFile` false when there is none); undefined when the path leaves the repository. */
+  repositoryFile(file: string): { path: string; label: string; isFile: boolean } | undefined;
 }
 
 /** A run of the same runbook, as its committed report has it: what each host's steps came to. */
@@ -176,12 +177,17 @@ export async function runStep(
 
   if (step.when !== undefined) {
     let decision: string;
+    const missing = uncapturedNames(step.when, env.context().captures);
     try {
-      decision = render(step.when).trim();
+      // A value no step captured (its step did not run, or found nothing) reads as empty in a condition.
+      decision = render(step.when, Object.fromEntries(missing.map((name) => [name, '']))).trim();
     } catch (error) {
       return record({ status: 'failed', message: `\`when\` cannot be evaluated: ${(error as Error).message}` });
     }
-    if (decision === '' || decision === 'false') return record({ status: 'skipped', message: `condition not met: ${step.when}` });
+    if (decision === '' || decision === 'false') {
+      const why = missing.length > 0 ? ` (${missing.map((name) => `\`${name}\``).join(', ')} ${missing.length > 1 ? 'were' : 'was'} not captured)` : '';
+      return record({ status: 'skipped', message: `condition not met: ${step.when}${why}` });
+    }
     if (decision !== 'true') return record({ status: 'failed', message: `\`when\` rendered ${JSON.stringify(decision)}; it must render true or false` });
   }
 
@@ -233,6 +239,7 @@ export async function runStep(
   }
   const outcome = last!;
   Object.assign(session.captures, outcome.captures);
+  const hint = section === 'precheck' ? renderHint((step as Precheck).hint, render) : undefined;
   // A secret the capture did not find cannot be redacted: its output is not kept at all.
   const withheld = secretCapturesOf(step).some((name) => outcome.captures[name] === undefined);
   return record({
@@ -245,7 +252,25 @@ export async function runStep(
     stderr: withheld ? '' : keepOutput(outcome.result?.stderr ?? ''),
     captured: Object.keys(outcome.captures),
     errorCode: outcome.errorCode,
+    ...(hint !== undefined ? { hint } : {}),
   });
+}
+
+/** Capture names a template uses that hold no value yet. */
+function uncapturedNames(source: string, captures: Record<string, unknown>): string[] {
+  const names = analyseTemplateOnce(source).refs.filter((ref) => ref.scope === 'capture').map((ref) => ref.name);
+  return [...new Set(names)].filter((name) => captures[name] === undefined);
+}
+
+/** A failed pre-check's hint, rendered like its command (its own captures included); as written when a value is missing. */
+function renderHint(hint: string | undefined, render: Render): string | undefined {
+  if (hint === undefined) return undefined;
+  try {
+    return render(hint);
+  } catch (error) {
+    if (error instanceof MissingValueError) return hint;
+    throw error;
+  }
 }
 
 async function runAttempt(
@@ -427,22 +452,28 @@ async function runTransfer(
   const files = env.hooks.files;
   let remote: string;
   let artifactName: string;
+  let file: string | undefined;
   try {
     remote = render(step.remote ?? '');
-    artifactName = step.artifact === undefined ? remote.slice(remote.lastIndexOf('/') + 1) : render(step.artifact);
+    artifactName = nameArtifact(remote, step.artifact === undefined ? undefined : render(step.artifact));
+    file = kind === 'put' && step.file !== undefined ? render(step.file) : undefined;
   } catch (error) {
     if (error instanceof UnsafeValueError || error instanceof MissingValueError) return record({ status: 'failed', message: error.message });
     throw error;
   }
-  const command = kind === 'fetch' ? `sftp get ${remote}` : `sftp put ${remote}`;
+  // Named as the plan names it.
+  const command = formatTransferCommand(kind, { remote, artifact: artifactName, ...(file === undefined ? {} : { file }) });
   if (files === undefined) return record({ status: 'failed', command, message: 'file transfers are not available in this run' });
   if (!remote.startsWith('/')) return record({ status: 'failed', command, message: `\`remote\` must be an absolute path on the host, not ${JSON.stringify(remote)}` });
-  if (artifactName === '' || artifactName.includes('/') || artifactName === '.' || artifactName === '..') {
+  if (file === undefined && (artifactName === '' || artifactName.includes('/') || artifactName === '.' || artifactName === '..')) {
     return record({ status: 'failed', command, message: `the artifact name ${JSON.stringify(artifactName)} must be a plain file name` });
   }
-  const local = kind === 'put' && step.file !== undefined ? files.repositoryFile(step.file) : files.artifact(session.host, artifactName);
-  if (local === undefined) return record({ status: 'failed', command, message: `\`file\` ${step.file ?? ''} must be a path inside the repository` });
-  const expectedSha256 = kind === 'put' && step.file === undefined ? env.fetched?.(artifactName) : undefined;
+  const repositoryFile = file === undefined ? undefined : files.repositoryFile(file);
+  if (file !== undefined && repositoryFile === undefined) return record({ status: 'failed', command, message: `\`file\` ${JSON.stringify(file)} must be a path inside the repository` });
+  // No retry brings a missing file: fail before connecting.
+  if (repositoryFile?.isFile === false) return record({ status: 'failed', command, message: `the repository has no file ${repositoryFile.label}; nothing was written` });
+  const local = repositoryFile ?? files.artifact(session.host, artifactName);
+  const expectedSha256 = kind === 'put' && file === undefined ? env.fetched?.(artifactName) : undefined;
   const retries = step.retries ?? 0;
   const backoffMs = parseDuration(step.backoff) ?? STEP_DEFAULTS.backoffMs;
   let attempt = 0;
@@ -456,11 +487,11 @@ async function runTransfer(
     }
     try {
       const connection = await session.connection();
-      if (!connection.fetchFile || !connection.putFile) return record({ status: 'failed', command, attempts: attempt, message: 'this transport cannot transfer files' });
+      if ((kind === 'fetch' ? connection.fetchFile : connection.putFile) === undefined) return record({ status: 'failed', command, attempts: attempt, message: 'this transport cannot transfer files' });
       const moved =
         kind === 'fetch'
-          ? await connection.fetchFile(remote, local.path, { signal: env.abort })
-          : await connection.putFile(local.path, remote, { signal: env.abort, ...(expectedSha256 ? { expectedSha256 } : {}) });
+          ? await connection.fetchFile!(remote, local.path, { signal: env.abort })
+          : await connection.putFile!(local.path, remote, { signal: env.abort, ...(expectedSha256 ? { expectedSha256 } : {}) });
       const transfer = { direction: kind, remote, local: local.label, bytes: moved.bytes, sha256: moved.sha256 };
       const message = `${kind === 'fetch' ? `fetched ${remote} to ${local.label}` : `put ${local.label} to ${remote}, read back`} (${moved.bytes} bytes, sha256 ${moved.sha256})`;
       return record({ status: 'succeeded', command, attempts: attempt, exitCode: 0, message, transfer });

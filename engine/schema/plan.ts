@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Auth } from './inventory.js';
 import { ApiVersion, Labels, defineMap, defineObject } from './common.js';
-import { Precheck, Step } from './runbook.js';
+import { Hops, MAX_HOPS, Precheck, Step } from './runbook.js';
 import { STEP_KINDS } from './vocabulary.js';
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the content, in hex.' });
@@ -41,8 +41,18 @@ export const PlannedStep = defineObject(
       Type.String({ description: 'The command as it will run; `{{name}}` marks a value known only at run time.' }),
     ),
     when: Type.Optional(Type.String({ description: 'The condition, evaluated at run time.' })),
+    hop: Type.Optional(Type.Integer({ minimum: 1, description: 'The hop (from 1) this step runs in, for a step of `hops`; its id is `<step id>.hop<N>`.' })),
   },
   { description: 'A step as it will run on one host.' },
+);
+
+export const PlannedHop = defineObject(
+  {
+    index: Type.Integer({ minimum: 1, description: 'The hop, from 1.' }),
+    value: Type.String({ description: 'The value of the hop (`{{hop.value}}`).' }),
+    description: Type.Optional(Type.String({ description: 'The hops\' description, rendered for this hop.' })),
+  },
+  { description: 'One hop of the path.' },
 );
 
 export const HostPlan = defineObject(
@@ -95,6 +105,7 @@ export const Plan = defineObject(
         prechecks: Type.Array(Precheck, { description: 'Pre-check definitions.' }),
         steps: Type.Array(Step, { description: 'Step definitions.' }),
         rollback: Type.Array(Step, { description: 'Rollback step definitions.' }),
+        hops: Type.Optional(Hops),
       },
       { description: 'The runbook as written (templates unrendered).' },
     ),
@@ -150,6 +161,7 @@ export const Plan = defineObject(
         { description: 'The topology `strategy.isolation` cut the batches by.' },
       ),
     ),
+    hops: Type.Optional(Type.Array(PlannedHop, { description: 'The hops of `runbook.hops`, in order, resolved at plan time.', minItems: 1, maxItems: MAX_HOPS })),
   },
   {
     $id: 'https://runbook.dev/schemas/plan.schema.json',
@@ -160,6 +172,7 @@ export const Plan = defineObject(
 
 export type Plan = Static<typeof Plan>;
 export type PlannedStep = Static<typeof PlannedStep>;
+export type PlannedHop = Static<typeof PlannedHop>;
 export type PlanCheck = Static<typeof PlanCheck>;
 export type HostPlan = Static<typeof HostPlan>;
 export type PlannedHost = Static<typeof PlannedHost>;

@@ -82,6 +82,7 @@ export const ReportStep = defineObject(
         { description: 'A file moved by a fetch or put step.' },
       ),
     ),
+    hop: Type.Optional(Type.Integer({ minimum: 1, description: 'For a step of `hops`: the hop it ran in (see `hops`).' })),
   },
   { description: 'One step as it ran on one host.' },
 );
@@ -279,6 +280,19 @@ export const RunReport = defineObject(
       { description: 'Snapshots around the run and their comparison.' },
     ),
     history: Type.Optional(RunHistory),
+    hops: Type.Optional(
+      Type.Array(
+        defineObject(
+          {
+            index: Type.Integer({ minimum: 1, description: 'The hop, from 1.' }),
+            value: Type.String({ description: 'Its value (a release, say).' }),
+            description: Type.Optional(Type.String({ description: "The runbook's description of the hop, as planned." })),
+          },
+          { description: 'One hop of the path.' },
+        ),
+        { description: 'The hops of the path the runbook ran its `hops` steps over, in order; each step of a hop names it in `hop`.' },
+      ),
+    ),
     limits: defineObject(
       {
         outputLines: Type.Integer({ minimum: 1, description: 'Most lines kept of each output.' }),

@@ -234,7 +234,10 @@ const stepProperties = {
   ),
   note: Type.Optional(Template('For `kind: snapshot`: a note kept with the snapshot, as `snapshot create --note`.', ['before the VLAN change'])),
   remote: Type.Optional(
-    Template('For `kind: fetch` and `kind: put`: the absolute path of the file on the host, read or written over SFTP.', ['/var/backups/config.tgz']),
+    Template('For `kind: fetch` and `kind: put`: the absolute path of the file on the host, read or written over SFTP (a put reads it back).', [
+      '/var/backups/config.tgz',
+      '/upgrade/qumulo_core_{{hop.value}}.qimg',
+    ]),
   ),
   artifact: Type.Optional(
     Template(
@@ -243,7 +246,9 @@ const stepProperties = {
     ),
   ),
   file: Type.Optional(
-    Type.String({ description: 'For `kind: put`: a file of the repository (relative to its root) to write to `remote`.', minLength: 1, examples: ['files/motd'] }),
+    Template('For `kind: put`: the file of the repository (relative to its root, never outside it) to write to `remote`; params and `hop.*` only.', [
+      'images/qumulo_core_{{hop.value}}.qimg',
+    ]),
   ),
 };
 
@@ -306,6 +311,38 @@ export const Precheck = defineObject(
     ),
   },
   { description: 'A read-only check run on every target before any change.' },
+);
+
+/** The most hops a path may have: each hop repeats its steps, and a plan lists them all. */
+export const MAX_HOPS = 100;
+
+export const Hops = defineObject(
+  {
+    over: Type.Union(
+      [
+        Type.Array(Type.String({ minLength: 1, description: 'One hop, e.g. a release to install.' }), {
+          description: 'The hops, in order.',
+          minItems: 1,
+          maxItems: MAX_HOPS,
+        }),
+        Template('A comma-separated list rendered at plan time from params only, e.g. `{{params.path}}`; blanks around items and empty items are dropped.', ['{{params.path}}']),
+      ],
+      {
+        description: 'The hops, in order: a list, or a template over params that renders a comma-separated list at plan time.',
+        [HINT]: 'must be a list of values or a template such as {{params.path}} rendering a comma-separated list',
+      },
+    ),
+    firstStep: Type.String({ pattern: IDENTIFIER_PATTERN, description: 'The id of the first step (under `steps`) run once per hop.' }),
+    lastStep: Type.String({ pattern: IDENTIFIER_PATTERN, description: 'The id of the last step run once per hop; the steps from `firstStep` to it form the hop.' }),
+    description: Type.Optional(
+      Template('What one hop does and what it means for the hosts and their clients, shown in the plan and the report for each hop; params and `hop.*` only.'),
+    ),
+  },
+  {
+    description:
+      'Run the steps from `firstStep` to `lastStep` once per hop of a list, in order (an upgrade path through intermediate releases, say). In those steps `{{hop.value}}`, `{{hop.index}}` (from 1) and `{{hop.count}}` name the hop; each hop has its own captures, plan and report section and journal entries (step ids `<id>.hop<N>`); a hop that fails stops the path there.',
+    examples: [{ over: '{{params.path}}', firstStep: 'prepare', lastStep: 'verify', description: 'Install release {{hop.value}}' }],
+  },
 );
 
 export const Param = defineObject(
@@ -408,6 +445,7 @@ export const Runbook = defineObject(
     policy: Type.Optional(Policy),
     prechecks: Type.Optional(Type.Array(Precheck, { description: 'Read-only checks run on every target before any change.' })),
     steps: Type.Array(Step, { description: 'The procedure, run on each host in order.', minItems: 1 }),
+    hops: Type.Optional(Hops),
     rollback: Type.Optional(Type.Array(Step, { description: 'Steps that restore a failed host.' })),
   },
   {
@@ -424,6 +462,7 @@ export type Precheck = Static<typeof Precheck>;
 export type Expect = Static<typeof Expect>;
 export type Capture = Static<typeof Capture>;
 export type Param = Static<typeof Param>;
+export type Hops = Static<typeof Hops>;
 export type HostSelector = Static<typeof HostSelector>;
 export type Strategy = Static<typeof Strategy>;
 export type SnapshotDiffExpect = Static<typeof SnapshotDiffExpect>;

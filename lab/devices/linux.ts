@@ -31,6 +31,11 @@ export function runLinuxLine(line: string, commands: CommandTable, fs: VirtualFs
   return runShellLine(line, { commands, user, io, glob: (pattern) => fs.glob(VirtualFs.normalize(pattern, homeOf(user))) });
 }
 
+/** The flags back as one argument, `-sf` for s and f. */
+function flagsOf(flags: Set<string>): string[] {
+  return flags.size === 0 ? [] : [`-${[...flags].join('')}`];
+}
+
 /** Short flags of argv (`-la` gives l and a) and the remaining operands; `--` ends the flags. */
 export function splitFlags(args: string[]): { flags: Set<string>; operands: string[] } {
   const flags = new Set<string>();
@@ -184,8 +189,13 @@ export function createLinuxCommands(options: LinuxOptions): CommandTable {
       io.err('ln: the lab only makes symbolic links (-s)\n');
       return 1;
     }
+    // `ln -s TARGET... DIRECTORY` links each target into the folder, under its own name.
+    const folder = operands.length > 2 ? resolve(operands[operands.length - 1] as string, user) : undefined;
+    if (folder !== undefined && fs.stat(folder)?.kind === 'dir') {
+      return operands.slice(0, -1).reduce((status, target) => Math.max(status, ln({ argv: [argv[0] as string, ...flagsOf(flags), target, folder], stdin: undefined, io, user })), 0);
+    }
     if (operands.length !== 2) {
-      io.err("ln: usage: ln -s[f][n] TARGET LINK_NAME\n");
+      io.err("ln: usage: ln -s[f][n] TARGET LINK_NAME, or ln -s TARGET... DIRECTORY\n");
       return 1;
     }
     const [target, name] = operands as [string, string];

@@ -36,7 +36,7 @@ describe('snapshots: notes, past times, live, groups', () => {
     const all = await runbook('snapshot', 'create', 'everything', '-i', testLab.inventoryPath);
     expect(all.code).toBe(0);
     const notes = all.output.split('\n').filter((line) => line.startsWith('note:'));
-    expect(notes).toEqual([expect.stringMatching(/^note: profile fabric has no collector for the platform of 7 host\(s\), so nothing was collected there: qumulo1 \(qumulo\), .*bd01 \(exos\)$/)]);
+    expect(notes).toEqual([expect.stringMatching(/^note: profile fabric has no collector for the platform of 8 host\(s\), so nothing was collected there: qumulo1 \(qumulo\), .*bd01 \(exos\)$/)]);
     const fabric = await runbook('snapshot', 'create', 'fabric-only', '-i', testLab.inventoryPath, '--group', 'fabric', '--note', 'the fabric alone');
     expect(fabric.code).toBe(0);
     expect(fabric.output).toContain('6 host(s)');

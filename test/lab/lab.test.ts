@@ -51,6 +51,7 @@ describe('the lab', () => {
       ['qumulo2', 'qumulo', 'node', '127.0.11.62'],
       ['qumulo3', 'qumulo', 'node', '127.0.11.63'],
       ['qumulo4', 'qumulo', 'node', '127.0.11.64'],
+      ['nso0', 'nso', 'standalone', '127.0.11.80'],
       ['nso1', 'nso', 'primary', '127.0.11.81'],
       ['nso2', 'nso', 'secondary', '127.0.11.82'],
       ['bd01', 'exos', 'chassis', '127.0.11.91'],
@@ -63,7 +64,7 @@ describe('the lab', () => {
     const inventory = lab.inventory();
     expect(inventory.apiVersion).toBe('runbook/v1');
     expect(inventory.kind).toBe('Inventory');
-    expect(Object.keys(inventory.groups)).toEqual(['fabric', 'storage', 'ha', 'chassis']);
+    expect(Object.keys(inventory.groups)).toEqual(['fabric', 'storage', 'ha', 'nso', 'chassis']);
     expect(inventory.hosts.leaf02).toEqual({
       address: '127.0.11.12',
       port: lab.device('leaf02').port,
@@ -137,7 +138,7 @@ describe('the lab', () => {
       expect(await exec(client, 'cat /nope 2>&1')).toEqual({ stdout: 'cat: /nope: No such file or directory\n', stderr: '', code: 1 });
       expect(await exec(client, 'cat /nope 2>/dev/null')).toEqual({ stdout: '', stderr: '', code: 1 });
       expect((await exec(client, 'echo "unterminated')).code).toBe(2);
-      expect((await exec(client, 'grep -h ncs-min-version /opt/ncs/packages/nso-6.1/*/package-meta-data.xml')).stdout).toBe(
+      expect((await exec(client, 'grep -h ncs-min-version /opt/ncs/packages/ncs-6.1-*')).stdout).toBe(
         '  <ncs-min-version>6.1</ncs-min-version>\n'.repeat(3),
       );
     } finally {

@@ -135,10 +135,11 @@ describe('reporting every problem at once', () => {
       'steps:',
       '  - { id: install, kind: install, run: x, severity: warning }',
       '  - { id: back, kind: put, run: x, remote: /tmp/x, artifact: a }',
+      '  - { id: get, kind: fetch, remote: /tmp/y, file: z }',
       '',
     ].join('\n');
     const found = loadDocument('rules.yaml', text).diagnostics.map((d) => `${d.code} ${d.line}`);
-    expect(found).toEqual(expect.arrayContaining(['RB1251 7', 'RB1251 8', 'RB1250 10', 'RB1252 11']));
+    expect(found).toEqual(expect.arrayContaining(['RB1251 7', 'RB1251 8', 'RB1250 10', 'RB1246 11', 'RB1252 12']));
   });
 
   it('reports every YAML problem of a file that does not parse, not only the first', () => {

@@ -10,8 +10,11 @@ const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const SHIPPED = [
   { runbook: 'fabric-upgrade', params: ['targetVersion=4.4.0'] },
   { runbook: 'network-snapshot', params: ['name=baseline'] },
-  { runbook: 'storage-upgrade', params: ['targetVersion=7.2.0'] },
-  { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3'] },
+  { runbook: 'storage-upgrade', params: ['via=7.0.2', 'targetVersion=7.1.0.1', 'upgradeType=platform', 'upload=false'] },
+  { runbook: 'ha-pair-upgrade', params: ['targetVersion=6.2.3', 'fromVersion=6.1.4'] },
+  { runbook: 'nso-upgrade', params: ['targetVersion=6.2.3', 'fromVersion=6.1.4'] },
+  { runbook: 'nso-package-upgrade', params: ['package=cisco-ios-cli-6.100', 'packageVersion=6.100.3', 'packageFile=/tmp/packages/ncs-6.1-cisco-ios-cli-6.100-6.100.3.tar.gz'] },
+  { runbook: 'nso-single-package-upgrade', params: ['package=cisco-ios-cli-6.100', 'packageVersion=6.100.3', 'packageFile=/tmp/packages/ncs-6.1-cisco-ios-cli-6.100-6.100.3.tar.gz'] },
   { runbook: 'chassis-hitless-upgrade', params: ['targetVersion=31.7.2.3'] },
 ] as const;
 

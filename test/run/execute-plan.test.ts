@@ -470,6 +470,37 @@ describe('executePlan', () => {
     expect(existsSync(join(work, 'h2-disabled'))).toBe(false);
   });
 
+  it('a host that had finished all its steps when another stopped the batch succeeded, and is not rolled back', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { batchSize: 2, maxFailures: 0, rollbackOnFailure: true },
+        steps: [
+          { id: 'upgrade-primary', kind: 'install', on: { role: 'primary' }, run: 'touch {{params.dir}}/primary-upgraded' },
+          { id: 'upgrade-secondary', kind: 'install', on: { role: 'secondary' }, run: 'false' },
+        ],
+        rollback: [{ id: 'undo', on: { role: 'primary' }, run: 'rm {{params.dir}}/primary-upgraded' }],
+      }),
+      ['h1', 'h2'],
+    );
+    expect(result.outcome).toBe('failed');
+    expect(result.hosts.h1).toMatchObject({ state: 'succeeded', rollback: [] });
+    expect(result.hosts.h2!.state).toBe('failed');
+    expect(existsSync(join(work, 'primary-upgraded'))).toBe(true);
+  });
+
+  it('a failed host none of whose rollback steps applied is failed, not rolled back', async () => {
+    const { result } = await execute(
+      createRunbook({
+        strategy: { rollbackOnFailure: true },
+        steps: [{ id: 'upgrade', kind: 'install', run: 'false' }],
+        rollback: [{ id: 'restore', run: 'true', when: '{{ne backupFile ""}}' }],
+      }),
+    );
+    expect(result.hosts.h1!.state).toBe('failed');
+    expect(result.hosts.h1!.rollback.map((r) => r.status)).toEqual(['skipped']);
+    expect(result.hosts.h1!.message).toMatch(/^step upgrade failed: .*; no rollback step applied to it$/);
+  });
+
   it('asks for approval and fails the host when it is refused', async () => {
     const asked: string[] = [];
     const { result } = await execute(
