@@ -43,7 +43,7 @@ export function createSnapshotHooks(plan: Plan, root: string, runId: string, clo
         return { ok: false, message: `snapshot ${name}: ${(error as Error).message}` };
       }
     },
-    async assertSnapshotDiff(expect, { host, profile, exec }) {
+    async assertSnapshotDiff(expect, { host, profile, exec, redact }) {
       const beforeName = expect.before ?? `${runId}-before`;
       if (!existsSync(snapshotPath(folder, beforeName))) {
         return { ok: false, failures: [`no snapshot ${beforeName} to compare with; set strategy.snapshot.before or name one in \`before\``] };
@@ -51,7 +51,7 @@ export function createSnapshotHooks(plan: Plan, root: string, runId: string, clo
       const before = restrictSnapshot(loadSnapshot(folder, beforeName), [host]);
       const after = expect.after
         ? restrictSnapshot(loadSnapshot(folder, expect.after), [host])
-        : await capture(`${runId}-${host}-now`, [host], profile, exec);
+        : redactSnapshot(await capture(`${runId}-${host}-now`, [host], profile, exec), redact);
       return evaluateDiffAssertions(compareSnapshots(before, after), expect);
     },
   };

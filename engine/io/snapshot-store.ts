@@ -44,14 +44,7 @@ export function snapshotPath(folder: string, name: string): string {
 export function saveSnapshot(folder: string, snapshot: Snapshot): string {
   const path = assertSnapshotAbsent(folder, snapshot.name);
   mkdirSync(folder, { recursive: true });
-  const temporary = join(folder, `.${snapshot.name}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(temporary, 'wx');
-  try {
-    for (const piece of serializeSnapshot(snapshot)) writeSync(fd, piece);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const temporary = writeAside(folder, snapshot);
   try {
     publish(temporary, path, snapshot.name);
   } finally {
@@ -60,9 +53,8 @@ export function saveSnapshot(folder: string, snapshot: Snapshot): string {
   return path;
 }
 
-/** Replaces a snapshot this run took (a later batch adds its hosts): written aside, then renamed over it. */
-export function replaceSnapshot(folder: string, snapshot: Snapshot): string {
-  const path = snapshotPath(folder, snapshot.name);
+/** The snapshot written whole, and flushed, to a new temporary file in `folder`: its path. */
+function writeAside(folder: string, snapshot: Snapshot): string {
   const temporary = join(folder, `.${snapshot.name}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(temporary, 'wx');
   try {
@@ -71,6 +63,13 @@ export function replaceSnapshot(folder: string, snapshot: Snapshot): string {
   } finally {
     closeSync(fd);
   }
+  return temporary;
+}
+
+/** Replaces a snapshot this run took (a later batch adds its hosts): written aside, then renamed over it. */
+export function replaceSnapshot(folder: string, snapshot: Snapshot): string {
+  const path = snapshotPath(folder, snapshot.name);
+  const temporary = writeAside(folder, snapshot);
   renameSync(temporary, path);
   return path;
 }

@@ -314,6 +314,7 @@ class PlanExecution {
       hooks: this.deps,
       snapshotProfile: plan.strategy.snapshot.profile,
       exec: this.exec,
+      redact: this.redactor.redact,
       stop: this.stop.signal,
       abort: options.abortCommands,
       fetched: (artifact) => findFetched(this.hosts[name]!, artifact),

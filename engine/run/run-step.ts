@@ -75,7 +75,7 @@ export interface StepHooks {
   /** Captures (and stores) a snapshot of the hosts. */
   takeSnapshot?(request: SnapshotRequest): Promise<{ ok: boolean; message?: string }>;
   /** Compares the run's snapshot before with the host as it is now (or with a named snapshot). */
-  assertSnapshotDiff?(expect: SnapshotDiffExpect, context: { host: string; profile: string; exec: HostExec }): Promise<Verdict>;
+  assertSnapshotDiff?(expect: SnapshotDiffExpect, context: { host: string; profile: string; exec: HostExec; redact: (text: string) => string }): Promise<Verdict>;
 }
 
 /** One host's connection and captured values, shared by its steps. */
@@ -99,6 +99,8 @@ export interface StepEnvironment {
   hooks: StepHooks;
   snapshotProfile: string;
   exec: HostExec;
+  /** Hides the run's secrets, as the snapshots on disk hide them. */
+  redact: (text: string) => string;
   /** The run is stopping: no new command (no retry, no poll) starts, and waits end at once. */
   stop?: AbortSignal;
   /** The run is stopping at once: the command running is aborted too. */
@@ -291,7 +293,7 @@ async function runAttempt(
   const assertDiff = env.hooks.assertSnapshotDiff;
   const external: EvaluateExternal | undefined = assertDiff
     ? async (expect) =>
-        expect.snapshotDiff ? assertDiff(expect.snapshotDiff, { host: session.host, profile: env.snapshotProfile, exec: env.exec }) : undefined
+        expect.snapshotDiff ? assertDiff(expect.snapshotDiff, { host: session.host, profile: env.snapshotProfile, exec: env.exec, redact: env.redact }) : undefined
     : undefined;
   const rerunnable = READ_ONLY_KINDS.includes(kind) || step.idempotent === true;
   const timeoutMs = parseDuration(step.timeout);

@@ -4,6 +4,7 @@
  * and symbolic links to the set in use in the load path /var/opt/ncs/packages. An archive's content in
  * the lab is its package-meta-data.xml, so `zgrep` finds the same lines it finds in a real archive.
  */
+import { compareDottedVersions } from '../versions.js';
 
 export interface PackageMeta {
   name: string;
@@ -34,16 +35,6 @@ export function branchOf(version: string): string {
   return version.split('.').slice(0, 2).join('.');
 }
 
-/** -1, 0 or 1, comparing dotted versions number by number. */
-export function compareVersions(a: string, b: string): number {
-  const left = a.split('.').map(Number);
-  const right = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    const difference = (left[i] ?? 0) - (right[i] ?? 0);
-    if (difference !== 0) return Math.sign(difference);
-  }
-  return 0;
-}
 
 /** The file name the seed's naming scheme gives a package: the release first, so sets for several releases coexist. */
 export function packageFileName(meta: Pick<PackageMeta, 'name' | 'version' | 'builtFor'>): string {
@@ -75,7 +66,7 @@ export function parsePackageMeta(text: string): PackageMeta | undefined {
 export function operStatusOf(loaded: PackageMeta, runningVersion: string): { status: OperStatus; info: string } {
   const running = branchOf(runningVersion);
   if (loaded.builtFor === running) return { status: 'up', info: '' };
-  const newer = compareVersions(loaded.builtFor, running) > 0;
+  const newer = compareDottedVersions(loaded.builtFor, running) > 0;
   return { status: newer ? 'bad-ncs-version' : 'file-load-error', info: `package built for NSO ${loaded.builtFor}, running ${runningVersion}` };
 }
 

@@ -5,11 +5,11 @@ import { splitWords } from '../command-line.js';
 import { confirm, EXIT_NOT_FOUND, EXIT_USAGE, type CommandContext, type CommandIo, type CommandTable } from '../shell.js';
 import { VirtualFs } from '../vfs.js';
 import { createFileCommands } from './file-commands.js';
+import { compareDottedVersions } from '../versions.js';
 import { createLinuxCommands, homeOf, runLinuxLine } from './linux.js';
 import { applyCommit, CDB_DIR, cdbFileSizes, cloneCdb, createCdb, createStagedChanges, formatRunningConfig, stageLine, type Cdb, type StagedChanges } from './nso-cdb.js';
 import {
   branchOf,
-  compareVersions,
   DEFAULT_PACKAGES,
   describePackageSet,
   formatPackageMeta,
@@ -368,14 +368,14 @@ export class NsoNode implements SimulatedDevice {
 
   /** Why NSO `version` cannot start on this node, if it cannot. */
   private startProblem(version: string, next: LoadedPackage[], reload: boolean): string | undefined {
-    if (compareVersions(version, AES256_SINCE) >= 0 && !this.ncsConf().includes('<AES256CFB128>')) {
+    if (compareDottedVersions(version, AES256_SINCE) >= 0 && !this.ncsConf().includes('<AES256CFB128>')) {
       return `Bad configuration: ${NCS_CONF}: /ncs-config/encrypted-strings/AES256CFB128/key is required by NSO ${AES256_SINCE} and later`;
     }
-    if (compareVersions(this.cdb.version, version) > 0) {
+    if (compareDottedVersions(this.cdb.version, version) > 0) {
       return `CDB in ${CDB_DIR} was upgraded by NSO ${this.cdb.version} and cannot be read by NSO ${version}; restore a backup taken with NSO ${version}`;
     }
     const oldest = oldestDirectUpgrade(version);
-    if (compareVersions(this.cdb.version, oldest) < 0) {
+    if (compareDottedVersions(this.cdb.version, oldest) < 0) {
       return `CDB upgrade failed: NSO ${version} cannot upgrade data from NSO ${this.cdb.version} directly; upgrade to an intermediate release (NSO ${oldest} or later) first`;
     }
     if (reload) {
@@ -1019,7 +1019,7 @@ function hexKey(seed: string, bytes: number): string {
 
 /** ncs.conf of a System Install: the load path, the encryption keys of that release, HA on or off. */
 function formatNcsConf(version: string, node: string, ha: boolean): string {
-  const aes256 = compareVersions(version, AES256_SINCE) >= 0 ? [`    <AES256CFB128>`, `      <key>${hexKey(`${node}:aes256`, 32)}</key>`, `    </AES256CFB128>`] : [];
+  const aes256 = compareDottedVersions(version, AES256_SINCE) >= 0 ? [`    <AES256CFB128>`, `      <key>${hexKey(`${node}:aes256`, 32)}</key>`, `    </AES256CFB128>`] : [];
   return [
     '<ncs-config xmlns="http://tail-f.com/yang/tailf-ncs-config">',
     '  <load-path>',
@@ -1049,7 +1049,7 @@ function formatChanges(version: string): string {
     `- Within NSO ${branchOf(version)} (a maintenance upgrade) packages keep working as they are.`,
     `- From an earlier branch (a major upgrade) every package must be rebuilt for NSO ${branchOf(version)}.`,
     `- Data is upgraded directly from NSO ${oldestDirectUpgrade(version)} and later; upgrade older releases to an intermediate release first.`,
-    ...(compareVersions(version, AES256_SINCE) >= 0 ? ['- ncs.conf must hold an AES256CFB128 key (/ncs-config/encrypted-strings); generate one with `openssl rand -hex 32`.'] : []),
+    ...(compareDottedVersions(version, AES256_SINCE) >= 0 ? ['- ncs.conf must hold an AES256CFB128 key (/ncs-config/encrypted-strings); generate one with `openssl rand -hex 32`.'] : []),
   ];
   return [`NSO ${version}`, '='.repeat(4 + version.length), '', `Release notes for NSO ${version}.`, '', 'Upgrading', ...notes, ''].join('\n');
 }

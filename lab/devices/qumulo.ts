@@ -3,6 +3,7 @@ import type { Clock, Timers } from '../clock.js';
 import type { DeviceEnv, LabTimings, PowerControl, SimulatedDevice } from '../device.js';
 import { stableNumber, toJson } from '../format.js';
 import { EXIT_USAGE, type CommandContext, type CommandIo, type CommandTable } from '../shell.js';
+import { compareDottedVersions } from '../versions.js';
 import { VirtualFs } from '../vfs.js';
 import { STORAGE_CLUSTER } from '../topology.js';
 import { createLinuxCommands, homeOf, runLinuxLine } from './linux.js';
@@ -52,21 +53,11 @@ const UPGRADE_DIR = '/upgrade';
 const IMAGE_MAGIC = 'QUMULO-CORE-UPGRADE-IMAGE';
 const IMAGE_SIZE = 1_200_000_000;
 
-/** Compares dotted release numbers (`7.1.0.1`), missing parts counting as 0. */
-export function compareReleases(a: string, b: string): number {
-  const left = a.split('.').map(Number);
-  const right = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    const difference = (left[i] ?? 0) - (right[i] ?? 0);
-    if (difference !== 0) return Math.sign(difference);
-  }
-  return 0;
-}
 
 /** What an upgrade from `current` to `target` is, as the mode reference and "Platform Upgrade" say. */
 export function upgradeTypeOf(current: string, target: string, deployment: Deployment): UpgradeType {
-  if (compareReleases(current, FIRST_INSTANT_FROM) < 0) return 'PLATFORM';
-  const crossed = PLATFORM_RELEASES[deployment].some((release) => compareReleases(release, current) > 0 && compareReleases(release, target) <= 0);
+  if (compareDottedVersions(current, FIRST_INSTANT_FROM) < 0) return 'PLATFORM';
+  const crossed = PLATFORM_RELEASES[deployment].some((release) => compareDottedVersions(release, current) > 0 && compareDottedVersions(release, target) <= 0);
   return crossed ? 'PLATFORM' : 'INSTANT';
 }
 
@@ -247,7 +238,7 @@ export class QumuloCluster {
     if (image.deployment !== this.options.deployment) {
       return { code: '400', error: `Error 400: upgrade_invalid_image_error: ${path} is a ${image.deployment} image; this cluster needs an ${this.options.deployment} image` };
     }
-    if (compareReleases(image.version, this.version) <= 0) {
+    if (compareDottedVersions(image.version, this.version) <= 0) {
       return { code: '400', error: `Error 400: upgrade_version_error: ${image.version} is not newer than the running version ${this.version}` };
     }
     if (unpack && !image.intact) return { code: '400', error: `Upgrade image ${path} is corrupt: its checksum does not match; upload it again` };
@@ -545,7 +536,7 @@ export class QumuloNode implements SimulatedDevice {
 
   /** `qq upgrade_cluster`, in the syntax of the running release ("To Upgrade Your Qumulo Cluster by Using the qq CLI"). */
   private upgradeCluster(args: UpgradeArgs, io: CommandIo): number | Promise<number> {
-    const rollingKnown = compareReleases(this.cluster.version, FIRST_ROLLING) >= 0;
+    const rollingKnown = compareDottedVersions(this.cluster.version, FIRST_ROLLING) >= 0;
     const usage = (message: string): number => {
       io.err(`${rollingKnown ? USAGE : OLD_USAGE}\nqq upgrade_cluster: error: ${message}\n`);
       return EXIT_USAGE;

@@ -39,10 +39,13 @@ beforeEach(() => {
       'kind: Runbook',
       'metadata: { name: snapshot-secret, version: 1.0.0 }',
       'targets: { group: box }',
+      'strategy: { snapshot: { before: true, profile: ./profile.yaml } }',
       'prechecks:',
       `  - { id: community, run: "cat ${community}", capture: { community: { regex: '^(\\S+)$', secret: true } } }`,
       'steps:',
       '  - { id: shot, kind: snapshot, snapshot: with-secret, profile: ./profile.yaml }',
+      // The host as it is now, compared with the redacted snapshot before: redacted alike, so unchanged.
+      '  - { id: unchanged, kind: verify, run: "true", expect: [{ snapshotDiff: { noRemoved: [service], noAdded: [service], maxChanged: { service: 0 } } }] }',
     ].join('\n') + '\n',
   );
   writeFileSync(join(repo, 'inventory.yaml'), 'apiVersion: runbook/v1\nkind: Inventory\ndefaults: { transport: local, groups: [box], platform: cumulus }\nhosts:\n  box: {}\n');
@@ -58,7 +61,7 @@ function filesUnder(folder: string): string[] {
 }
 
 describe('a snapshot of a device that prints a secret', () => {
-  it('is written and committed with the secret redacted, in every spelling', async () => {
+  it('is written and committed with the secret redacted, in every spelling, and compares equal with the host as it is', async () => {
     const applied = await runCliProcess(['apply', 'runbook.yaml', '-i', 'inventory.yaml', '--no-progress'], { cwd: repo });
     expect(applied.stderr).toBe(applied.code === 0 ? applied.stderr : '');
     expect(applied.code).toBe(0);
