@@ -7,7 +7,7 @@ import { clearAbandonedIndexLock } from '../git/index-lock.js';
 import { checkNotApplied } from '../git/ledger.js';
 import { describeRepository } from '../git/repository.js';
 import { displayPath, readText, writeFileAtomic } from '../io/files.js';
-import { STATE_FOLDER, describeIoError, openJournal, runFolder, type Journal, type JournalOptions } from '../io/journal.js';
+import { STATE_FOLDER, describeIoError, ignoreStateFolder, openJournal, runFolder, type Journal, type JournalOptions } from '../io/journal.js';
 import { acquireHostLocks, isProcessAlive } from '../io/locks.js';
 import { validateAgainstSchema } from '../load/validate-schema.js';
 import { parseYamlSource } from '../load/yaml-source.js';
@@ -191,6 +191,7 @@ async function concludeRun(run: StartedRun, result: RunResult, options: ApplyOpt
 function lockHosts(run: StartedRun) {
   const stateDir = join(run.context.root, STATE_FOLDER);
   try {
+    ignoreStateFolder(stateDir);
     return acquireHostLocks({ stateDir, runId: run.runId, hosts: Object.keys(run.plan.hosts), maxConcurrentRuns: run.plan.policy.maxConcurrentRuns });
   } catch (error) {
     if (error instanceof RunbookError) throw error;

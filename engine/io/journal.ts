@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { RunEvent } from '../run/events.js';
@@ -6,6 +6,17 @@ import type { RunEvent } from '../run/events.js';
 /** Run state (journals, locks) lives in `.runbook/` at the repository root; it is not committed. */
 export const STATE_FOLDER = '.runbook';
 export const JOURNAL_FILE = 'journal.jsonl';
+
+/**
+ * Makes `stateDir` ignored by git from inside (`*` in its own .gitignore), whatever the repository's
+ * .gitignore says: it holds fetched configurations, which carry secrets, and a `git add -A` must not
+ * commit them.
+ */
+export function ignoreStateFolder(stateDir: string): void {
+  mkdirSync(stateDir, { recursive: true });
+  const path = join(stateDir, '.gitignore');
+  if (!existsSync(path)) writeFileSync(path, '# runbook state: journals, locks, fetched files (secrets); never committed\n*\n');
+}
 
 /** `.runbook/runs/<run-id>/`: the journal, the plan and how the run was started. */
 export function runFolder(stateDir: string, runId: string): string {
