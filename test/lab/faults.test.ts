@@ -1,11 +1,11 @@
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Fault, type Lab } from '../../lab/index.js';
 import { connect, connectError, exec, openShell, run, until, type SshTarget } from '../helpers/ssh-client.js';
+import { generateEd25519KeyPair } from '../helpers/ssh-keys.js';
 
 describe('injected faults', () => {
   let lab: Lab;
-  const key = ssh2.utils.generateKeyPairSync('ed25519');
+  const key = generateEd25519KeyPair();
   const target = (name: string, extra: Partial<SshTarget> = {}): SshTarget => ({ host: lab.device(name).address, port: lab.device(name).port, ...extra });
 
   beforeAll(async () => {

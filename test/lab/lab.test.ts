@@ -3,18 +3,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { deriveHostKey, fingerprintOf, startLab, type Lab } from '../../lab/index.js';
 import { connect, connectError, exec, openShell, run, until, type SshTarget } from '../helpers/ssh-client.js';
+import { generateEd25519KeyPair } from '../helpers/ssh-keys.js';
 
 const FAST = { rebootDelayMs: 150, syncDelayMs: 150, failoverDelayMs: 100, prepareMs: 100, commitMs: 100 };
 
 describe('the lab', () => {
   let lab: Lab;
   let work: string;
-  const clientKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const clientKey = generateEd25519KeyPair();
   const target = (name: string, extra: Partial<SshTarget> = {}): SshTarget => ({
     host: lab.device(name).address,
     port: lab.device(name).port,
@@ -116,7 +116,7 @@ describe('the lab', () => {
     expect((await run(target('spine01', { privateKey: clientKey.private }), 'whoami')).stdout).toBe('lab\n');
     const wrong = await connectError(target('spine01', { password: 'nope' }));
     expect(wrong?.level).toBe('client-authentication');
-    const otherKey = ssh2.utils.generateKeyPairSync('ed25519');
+    const otherKey = generateEd25519KeyPair();
     const unknownKey = await connectError(target('spine01', { privateKey: otherKey.private }));
     expect(unknownKey?.level).toBe('client-authentication');
     const otherUser = await connectError(target('spine01', { username: 'root' }));
