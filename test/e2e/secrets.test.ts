@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { startLab, type Lab } from '../../lab/index.js';
 import { createTempRepository } from '../git/temp-repository.js';
 import { runCliProcess, spawnCli } from '../helpers/cli-process.js';
 import { FAST_TIMINGS, REPO_ROOT } from '../helpers/lab-apply.js';
+import { filesUnder } from '../helpers/files-under.js';
 
 // DESIGN section 5: values from passwordEnv, and captures marked `secret: true`, never appear in a
 // plan, journal, report, log line or error message. The whole fabric upgrade runs through the CLI
@@ -71,13 +72,6 @@ async function runCli(workspace: Workspace, args: string[]) {
   const cli = spawnCli(args, { cwd: workspace.dir, env: { RUNBOOK_LAB_PASSWORD: PASSWORD } });
   const exitCode = await cli.exit;
   return { exitCode, output: cli.output() };
-}
-
-function filesUnder(folder: string): string[] {
-  return readdirSync(folder).flatMap((name) => {
-    const path = join(folder, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
 }
 
 /** Where each secret shows up: `file` or `output of ...`, for a readable failure. */

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formsOf } from '../../engine/run/redact.js';
 import { runCliProcess } from '../helpers/cli-process.js';
 import { commitRepository } from '../helpers/run-repository.js';
+import { filesUnder } from '../helpers/files-under.js';
 
 // A snapshot collects what the device prints, and a device may print a secret the run knows (a key in
 // its configuration that a pre-check captured with `secret: true`): the snapshot file, committed with
@@ -52,13 +53,6 @@ beforeEach(() => {
   commitRepository(repo);
 });
 afterEach(() => rmSync(top, { recursive: true, force: true }));
-
-function filesUnder(folder: string): string[] {
-  return readdirSync(folder).flatMap((name) => {
-    const path = join(folder, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
 
 describe('a snapshot of a device that prints a secret', () => {
   it('is written and committed with the secret redacted, in every spelling, and compares equal with the host as it is', async () => {
